@@ -1,0 +1,171 @@
+"""Online training and evaluation of the golden model on a benchmark.
+
+Training is what the chip does: samples one after another, learning with the on-chip
+three-factor rule alone. The host's only part is the schedule: it shuffles the order
+and lowers the learning rates between epochs (a host-link write on the chip).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gen.config import Config, ConfigError
+from gen.topology import make_topology
+
+from .data import Dataset
+from .model import Network, Weights, predict
+
+__all__ = ["TrainResult", "task_config", "train", "evaluate", "save_weights",
+           "load_weights"]
+
+# Per-task settings on top of the shipped default (sizes.n_in comes from the data).
+TASK_OVERRIDES = {
+    "digits": {},
+    "mnist1d": {},
+}
+
+
+def task_config(task: str, n_in: int, base: Config | None = None) -> Config:
+    """The config for ``task``: ``base`` (or the default with the task's overrides),
+    with ``sizes.n_in`` set to the data's channel count."""
+    if base is not None:
+        if base.sizes.n_in != n_in:
+            raise ConfigError(f"sizes.n_in = {base.sizes.n_in} but the data has {n_in} "
+                              f"input channels; set sizes.n_in = {n_in} in the config")
+        return base.validate()
+    return Config().replace(**{**TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in}).validate()
+
+
+@dataclass
+class TrainResult:
+    net: Network
+    history: list = field(default_factory=list)   # one dict per epoch
+    samples_per_second: float = 0.0
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1]["test_accuracy"] if self.history else float("nan")
+
+    def summary(self) -> dict:
+        stats = self.net.stats.as_dict()
+        return {
+            "test_accuracy": self.test_accuracy,
+            "best_test_accuracy": max((h["test_accuracy"] for h in self.history),
+                                      default=float("nan")),
+            "train_accuracy": self.history[-1]["train_accuracy"] if self.history else None,
+            "epochs": len(self.history),
+            "learn_hidden": self.net.config.learning.learn_hidden,
+            "gated_fraction": stats["gated_fraction"],
+            "weight_writes_per_sample": stats["weight_writes_per_sample"],
+            "modulator_events_per_sample": stats["modulator_events_per_sample"],
+            "rows_swept_per_sample": stats["rows_swept_per_sample"],
+            "samples_per_second": self.samples_per_second,
+            "float_vs_integer_gap": None,   # no float mode: the model is integer only
+            "history": self.history,
+        }
+
+
+def learning_rate_schedule(config: Config, epoch: int) -> Config:
+    """Halve both learning rates every ``learning.decay_epochs`` epochs by adding one to
+    their shifts (the host writes the new shift between epochs)."""
+    l = config.learning
+    k = epoch // l.decay_epochs if l.decay_epochs else 0
+    return config.replace(**{
+        "learning.eta_hidden_shift": min(l.eta_hidden_shift + k, 16),
+        "learning.eta_readout_shift": min(l.eta_readout_shift + k, 16)})
+
+
+def train(config: Config, data: Dataset, epochs: int = 10, seed: int = 0,
+          progress: bool = True, on_epoch=None) -> TrainResult:
+    """Train online for ``epochs`` passes over ``data.x_train``; after each epoch score
+    the train and test sets with learning off."""
+    if epochs < 1:
+        raise ValueError(f"--epochs = {epochs} must be >= 1")
+    net = Network(config)
+    result = TrainResult(net)
+    rng = np.random.default_rng(seed)
+    seen, busy = 0, 0.0
+    for epoch in range(epochs):
+        net.config = learning_rate_schedule(config, epoch)
+        order = rng.permutation(len(data.x_train))
+        bar = _bar(len(order), f"epoch {epoch + 1}/{epochs}", progress)
+        t0 = time.perf_counter()
+        chunk = 64
+        for i in range(0, len(order), chunk):
+            idx = order[i:i + chunk]
+            net.run(data.x_train[idx], data.y_train[idx], learn=True)
+            bar.update(len(idx))
+        busy += time.perf_counter() - t0
+        seen += len(order)
+        bar.close()
+        entry = {"epoch": epoch + 1,
+                 "train_accuracy": float(np.mean(predict(net, data.x_train) == data.y_train)),
+                 "test_accuracy": float(np.mean(predict(net, data.x_test) == data.y_test))}
+        result.history.append(entry)
+        result.samples_per_second = seen / busy if busy else 0.0
+        if on_epoch is not None:
+            on_epoch(entry)
+    net.config = config
+    return result
+
+
+def evaluate(net: Network, data: Dataset) -> dict:
+    pred = predict(net, data.x_test)
+    k = data.classes
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (data.y_test, pred), 1)
+    return {"test_accuracy": float(np.mean(pred == data.y_test)),
+            "samples": int(len(pred)), "confusion": confusion.tolist()}
+
+
+def save_weights(path, net: Network, meta: dict | None = None) -> None:
+    """Weights plus the config (TOML text) they belong to, in one ``.npz``."""
+    w = net.weights
+    np.savez_compressed(path, w_in=w.w_in, w_hh=w.w_hh, w_ro=w.w_ro,
+                        config=np.array(net.config.to_toml()),
+                        meta=np.array(json.dumps(meta or {})))
+
+
+def load_weights(path) -> Network:
+    """A network rebuilt from ``save_weights`` output (topology regenerated from the seed)."""
+    import tomllib
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
+    f = np.load(path)
+    for key in ("w_in", "w_hh", "w_ro", "config"):
+        if key not in f:
+            raise ValueError(f"{path}: not a SWIRL weights file (missing {key!r})")
+    config = Config.from_dict(tomllib.loads(str(f["config"])), source=str(path)).validate()
+    topo = make_topology(config)
+    weights = Weights(f["w_in"].astype(np.int64), f["w_hh"].astype(np.int64),
+                      f["w_ro"].astype(np.int64))
+    net = Network(config, topo, weights)
+    for name, arr, mask in (("w_in", weights.w_in, net.in_mask),
+                            ("w_hh", weights.w_hh, net.hh_mask),
+                            ("w_ro", weights.w_ro, net.ro_mask)):
+        if arr.shape != mask.shape:
+            raise ValueError(f"{path}: {name} has shape {arr.shape}, the config needs "
+                             f"{mask.shape}")
+        lim = 1 << (config.widths.weight - 1)
+        if arr.min(initial=0) < -lim or arr.max(initial=0) >= lim:
+            raise ValueError(f"{path}: {name} holds values outside the "
+                             f"{config.widths.weight}-bit weight range")
+    return net
+
+
+def _bar(total, desc, enabled):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        enabled = False
+    if not enabled:
+        class _Null:
+            def update(self, n): pass
+            def close(self): pass
+        return _Null()
+    return tqdm(total=total, desc=desc, unit="sample", leave=False)
