@@ -87,12 +87,12 @@ class Learning:
     trace_inc: int = 64          # added to the pre trace on a spike (saturating)
     psi_window: int = 192        # hidden post term psi = 1 when v >= theta - psi_window
     eta_hidden: int = 1          # hidden learning rate numerator
-    eta_hidden_shift: int = 9    # ... and its power-of-two denominator
+    eta_hidden_shift: int = 14   # ... and its power-of-two denominator
     eta_readout: int = 1         # readout learning rate numerator
-    eta_readout_shift: int = 7   # ... and its power-of-two denominator
+    eta_readout_shift: int = 9   # ... and its power-of-two denominator
     teacher_shift: int = 2       # teacher activity trace decay: a -= a >> teacher_shift
-    teach_start: int = 0         # first step at which the teacher may raise an error
-    target: int = 12             # target activity of the correct population (trace units)
+    teach_start: int = 4         # first step at which the teacher may raise an error
+    target: int = 6              # target activity of the correct population (trace units)
     margin: int = 4              # a wrong population within this of the target is pushed down
     decay_epochs: int = 3        # host halves both learning rates every this many epochs (0: never)
     learn_hidden: bool = True    # False freezes the hidden weights (readout-only ablation)

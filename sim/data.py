@@ -8,7 +8,7 @@ channel (0..enc_theta), which the chip's integrate-and-fire encoder turns into s
 - mnist1d: generated offline with ``mnist1d.data.make_dataset`` and its default
   arguments (4000 train / 1000 test, 40 values). Presentation: all 40 values at once, as
   on/off rate codes (channel 2i carries max(x_i, 0), channel 2i+1 max(-x_i, 0), scaled
-  so that |x| = 4 is the full intensity): 80 channels.
+  so that |x| >= 4 is the full intensity): 80 channels.
 - a user's ``.npz`` with ``X``, ``y`` (and optionally ``X_test``, ``y_test``; else a
   stratified 80/20 split with seed 0). Non-negative data are scaled by the training
   maximum; data with negative values get on/off channels scaled by the training
@@ -76,11 +76,11 @@ def load_digits(levels: int = 16, seed: int = 0) -> Dataset:
     return Dataset("digits", xq[tr], y[tr], xq[te], y[te], levels, 10)
 
 
-def load_mnist1d(levels: int = 16) -> Dataset:
+def load_mnist1d(levels: int = 16, scale: float = 4.0) -> Dataset:
     from mnist1d.data import get_dataset_args, make_dataset
     d = make_dataset(get_dataset_args())
-    x_tr = quantize(np.asarray(d["x"]), levels, 4.0, on_off=True)
-    x_te = quantize(np.asarray(d["x_test"]), levels, 4.0, on_off=True)
+    x_tr = quantize(np.asarray(d["x"]), levels, scale, on_off=True)
+    x_te = quantize(np.asarray(d["x_test"]), levels, scale, on_off=True)
     return Dataset("mnist1d", x_tr, np.asarray(d["y"], np.int64), x_te,
                    np.asarray(d["y_test"], np.int64), levels, 10)
 

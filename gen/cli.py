@@ -1,0 +1,377 @@
+"""The SWIRL command line: ``python -m gen <command>`` (or ``swirl <command>``).
+
+Commands
+- ``config``: print or write the config as TOML (the shipped default without --config);
+- ``topology``: generate the small-world wiring and report synapses, core graph and
+  small-world metrics;
+- ``train``: train the golden model online on a benchmark, save weights and a learning
+  curve;
+- ``eval``: score saved weights on a benchmark's test set;
+- ``build``: check a config against a board and say what would be built (synthesis is
+  not implemented yet).
+
+:func:`get_parser` builds the parser, :func:`main` runs one command and returns the exit
+status: 0 on success, 2 for a bad argument, config, data or file (one ``error:`` line on
+stderr, no traceback), 3 for a step that is not implemented yet.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import sys
+
+from boards import BOARDS
+from sim.data import TASKS, DataError, load_task
+
+from .config import Config, ConfigError, load_config
+
+__all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR", "EXIT_NOT_IMPLEMENTED"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2              # bad argument, config, data or file
+EXIT_NOT_IMPLEMENTED = 3    # a flow step that a later issue adds
+
+# What a user can get wrong; everything else is a bug and keeps its traceback.
+USER_ERRORS = (ConfigError, DataError, ValueError, OSError)
+
+
+# ---- parser ---------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _command(subparsers, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name, help=help, description=help[0].upper() + help[1:] + ".",
+        epilog="Example:\n  " + example,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=pathlib.Path, metavar="FILE",
+                   help="TOML config (default: the shipped default, see `config`)")
+
+
+def _add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout instead of text")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gen",
+        description="SWIRL: generate FPGA hardware for a learning small-world spiking "
+                    "network, and train its bit-exact golden model.",
+        epilog="Examples:\n"
+               "  python -m gen config --out my.toml\n"
+               "  python -m gen train --task digits --epochs 5\n"
+               "  python -m gen build --board ice40 --config my.toml\n\n"
+               "Run `python -m gen COMMAND --help` for the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = _command(sub, "config", "print or write the config as TOML",
+                 "python -m gen config --out swirl.toml   # edit it, then pass --config")
+    _add_config_option(p)
+    p.add_argument("--out", type=pathlib.Path, metavar="FILE",
+                   help="write the TOML to FILE instead of stdout")
+    p.set_defaults(func=cmd_config)
+
+    p = _command(sub, "topology", "generate the small-world wiring and report on it",
+                 "python -m gen topology --config swirl.toml --json")
+    _add_config_option(p)
+    _add_json_option(p)
+    p.set_defaults(func=cmd_topology)
+
+    p = _command(sub, "train", "train the golden model online on a benchmark",
+                 "python -m gen train --task digits --epochs 5 --out digits.npz\n"
+                 "  python -m gen train --task digits --data mine.npz   "
+                 "# X, y (X_test, y_test) arrays")
+    p.add_argument("--task", required=True, choices=TASKS,
+                   help="benchmark (with --data: only a label)")
+    p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
+                   help="your own data: an .npz with X and y (optional X_test, y_test)")
+    _add_config_option(p)
+    p.add_argument("--epochs", type=_positive_int, default=10, help="passes (default: 10)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sample order seed (default: 0; the network's seed is in the config)")
+    p.add_argument("--out", type=pathlib.Path, metavar="FILE.npz",
+                   help="weights file (default: swirl-<task>.npz)")
+    p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
+                   help="learning curve (default: <out stem>-curve.png next to --out)")
+    p.add_argument("--freeze-hidden", action="store_true",
+                   help="learn the readout only (learning.learn_hidden = false)")
+    _add_json_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    p.set_defaults(func=cmd_train)
+
+    p = _command(sub, "eval", "score saved weights on a benchmark's test set",
+                 "python -m gen eval --weights swirl-digits.npz --task digits")
+    p.add_argument("--weights", type=pathlib.Path, required=True, metavar="FILE.npz",
+                   help="weights written by `train`")
+    p.add_argument("--task", choices=TASKS,
+                   help="benchmark (default: the one the weights were trained on)")
+    p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
+                   help="your own data, as for `train`")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = _command(sub, "build", "check a config against a board and build its bitstream",
+                 "python -m gen build --board ice40 --weights swirl-digits.npz --out build/")
+    p.add_argument("--board", required=True, metavar="NAME",
+                   help=f"target board: {', '.join(sorted(BOARDS))}")
+    _add_config_option(p)
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="trained weights to preload (their config is used)")
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"), metavar="DIR",
+                   help="output directory (default: build)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_build)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:         # e.g. `python -m gen topology | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except USER_ERRORS as e:
+        print(f"error: {_message(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run_main() -> None:
+    """Entry point of the ``swirl`` console script."""
+    sys.exit(main())
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+# ---- helpers --------------------------------------------------------------------------
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(obj):
+    if hasattr(obj, "tolist"):      # numpy scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, pathlib.Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _load_data(task, data, config: Config | None = None):
+    """The dataset, quantised to the encoder's range of ``config`` (default config
+    when None)."""
+    levels = (config or Config()).dynamics.enc_theta
+    return load_task(task, data, levels=levels)
+
+
+def _check_fits(config: Config, ds) -> None:
+    s = config.sizes
+    if ds.channels != s.n_in:
+        raise ConfigError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
+                          f"{ds.channels} input channels")
+    if ds.classes > s.classes:
+        raise ConfigError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
+                          f"{ds.classes} classes")
+
+
+def _read_meta(path: pathlib.Path) -> dict:
+    """The ``meta`` JSON that ``train`` stored next to the weights ({} if none)."""
+    import numpy as np
+    try:
+        with np.load(path) as f:
+            return json.loads(str(f["meta"])) if "meta" in f else {}
+    except (OSError, ValueError):
+        return {}   # load_weights reports unreadable files with a better message
+
+
+# ---- commands -------------------------------------------------------------------------
+def cmd_config(args) -> int:
+    text = load_config(args.config).to_toml()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_topology(args) -> int:
+    from .topology import make_topology, small_world_metrics
+    cfg = load_config(args.config)
+    topo = make_topology(cfg)
+    report = {
+        "synapse_counts": topo.synapse_counts(),
+        "core_graph": [[list(e) for e in edges] for edges in topo.core_graph],
+        "core_rows": [{"core": g, "feed_forward": rows.n_ff, "local": rows.n_local,
+                       "long_range": rows.n_long_range} for g, rows in enumerate(topo.cores)],
+        "small_world": small_world_metrics(topo),
+    }
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    print("synapses:")
+    for k, v in report["synapse_counts"].items():
+        print(f"  {k:16} {v}")
+    print(f"core graph (Watts-Strogatz, k = {cfg.topology.ws_neighbours}, "
+          f"p = {cfg.topology.ws_rewire}, seed = {cfg.seed}), directed edges per layer:")
+    for layer, edges in enumerate(topo.core_graph):
+        print(f"  layer {layer}: " + (", ".join(f"{a}->{b}" for a, b in edges) or "none"))
+    print("crossbar rows per core (feed-forward + local + long-range):")
+    for r in report["core_rows"]:
+        print(f"  core {r['core']}: {r['feed_forward']} + {r['local']} + {r['long_range']}")
+    m = report["small_world"]
+    print(f"small world over {m['nodes']} hidden neurons, {m['edges']} undirected edges:")
+    print(f"  clustering   {m['clustering']:.3f} (random graph {m['clustering_random']:.3f})")
+    print(f"  path length  {m['path_length']:.3f} (random graph {m['path_length_random']:.3f})")
+    print(f"  sigma        {m['sigma']:.2f} (> 1: small world)")
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    from sim import train as tr
+    base = load_config(args.config) if args.config else None
+    ds = _load_data(args.task, args.data, base)
+    cfg = tr.task_config(args.task, ds.channels, base=base)
+    if args.freeze_hidden:
+        cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
+    _check_fits(cfg, ds)
+    out = args.out or pathlib.Path(f"swirl-{args.task}.npz")
+    plot = args.plot or out.with_name(out.stem + "-curve.png")
+    for path in (out, plot):        # fail now, not after a long training run
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: no directory {path.parent}")
+    log = sys.stderr if args.json else sys.stdout
+
+    def on_epoch(h):
+        if not args.quiet:
+            print(f"epoch {h['epoch']}: train {_pct(h['train_accuracy'])} "
+                  f"test {_pct(h['test_accuracy'])}", file=log, flush=True)
+
+    res = tr.train(cfg, ds, args.epochs, args.seed, progress=not args.quiet,
+                   on_epoch=on_epoch)
+    meta = {"task": args.task, "data": str(args.data) if args.data else None,
+            "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy}
+    tr.save_weights(out, res.net, meta=meta)
+    _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}")
+    summary = {"task": args.task, "data": meta["data"], **res.summary(),
+               "weights": str(out), "plot": str(plot)}
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    print(f"{ds.name}: test {_pct(summary['test_accuracy'])} "
+          f"(best {_pct(summary['best_test_accuracy'])}), "
+          f"train {_pct(summary['train_accuracy'])} after {summary['epochs']} "
+          f"epoch{'s' if summary['epochs'] != 1 else ''}")
+    print(f"  learning gated on {_pct(summary['gated_fraction'])} of steps, "
+          f"{summary['weight_writes_per_sample']:.0f} weight writes per sample, "
+          f"{summary['samples_per_second']:.1f} samples/s (golden model)")
+    print(f"  weights: {out}")
+    print(f"  learning curve: {plot}")
+    return EXIT_OK
+
+
+def _plot_curve(history: list, path: pathlib.Path, title: str) -> None:
+    from matplotlib.figure import Figure     # no pyplot: no GUI backend, no global state
+    epochs = [h["epoch"] for h in history]
+    fig = Figure(figsize=(5, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
+    ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_xticks(epochs)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=100)
+
+
+def cmd_eval(args) -> int:
+    from sim import train as tr
+    net = tr.load_weights(args.weights)
+    meta = _read_meta(args.weights)
+    task = args.task or meta.get("task")
+    data = args.data
+    if data is None and args.task is None and meta.get("data"):
+        data = pathlib.Path(meta["data"])
+    if task is None and data is None:
+        raise ValueError(f"{args.weights} does not say which task it was trained on; "
+                         f"give --task or --data")
+    ds = _load_data(task, data, net.config)
+    _check_fits(net.config, ds)
+    result = {"task": task, "data": str(data) if data else None,
+              "weights": str(args.weights), **tr.evaluate(net, ds)}
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{ds.name}: test accuracy {_pct(result['test_accuracy'])} "
+              f"on {result['samples']} samples ({args.weights})")
+    return EXIT_OK
+
+
+def cmd_build(args) -> int:
+    if args.board not in BOARDS:
+        known = ", ".join(f"{k} ({v})" for k, v in sorted(BOARDS.items()))
+        raise ValueError(f"unknown board {args.board!r}; known boards: {known}")
+    cfg = load_config(args.config)
+    if args.weights is not None:
+        from sim.train import load_weights
+        wcfg = load_weights(args.weights).config
+        if args.config is not None and wcfg.to_dict() != cfg.to_dict():
+            raise ConfigError(f"{args.weights} was trained with another config than "
+                              f"{args.config}; drop --config to use the weights' own")
+        cfg = wcfg
+    from .topology import make_topology
+    topo = make_topology(cfg)
+    s = cfg.sizes
+    plan = {"board": args.board, "platform": BOARDS[args.board],
+            "config": str(args.config) if args.config else "default",
+            "weights": str(args.weights) if args.weights else None,
+            "out": str(args.out),
+            "neurons": {"input_channels": s.n_in, "hidden": s.hidden,
+                        "readout": s.readout, "modulators": s.modulators},
+            "cores": s.layers * s.cores, "steps_per_sample": s.steps,
+            "synapses": topo.synapse_counts(),
+            "status": "not implemented: synthesis comes with the RTL issues"}
+    if args.json:
+        _print_json(plan)
+    else:
+        n, syn = plan["neurons"], plan["synapses"]
+        print(f"board:    {args.board} ({BOARDS[args.board]})")
+        print(f"config:   {plan['config']}" + (f", weights {plan['weights']}"
+                                               if plan["weights"] else ""))
+        print(f"neurons:  {n['input_channels']} inputs, {n['hidden']} hidden in "
+              f"{plan['cores']} cores of {s.neurons}, {n['readout']} readout, "
+              f"{n['modulators']} modulators")
+        print(f"synapses: {syn['input']} input, {syn['hidden']} hidden, "
+              f"{syn['readout']} readout; {syn['routing_entries']} routing entries")
+    print("not implemented: RTL elaboration and synthesis (yosys, nextpnr, icepack) come "
+          f"in a later issue; nothing was written to {args.out}", file=sys.stderr)
+    return EXIT_NOT_IMPLEMENTED
