@@ -257,7 +257,7 @@ def cmd_train(args) -> int:
     from sim import train as tr
     base = load_config(args.config) if args.config else None
     ds = _load_data(args.task, args.data, base)
-    cfg = tr.task_config(args.task, ds.channels, base=base)
+    cfg = tr.task_config(args.task, ds.channels, base=base, classes=ds.classes)
     if args.freeze_hidden:
         cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
     _check_fits(cfg, ds)

@@ -133,10 +133,10 @@ class Config:
                     if sub_key not in known:
                         raise ConfigError(f"{source}: unknown field {key}.{sub_key}; known: "
                                           f"{', '.join(sorted(known))}")
-                kwargs[key] = sub_cls(**{k: _typed(f"{key}.{k}", v, known[k], sub_cls)
+                kwargs[key] = sub_cls(**{k: _typed(f"{source}: {key}.{k}", v, known[k], sub_cls)
                                          for k, v in value.items()})
             else:
-                kwargs[key] = _typed(key, value, f, cls)
+                kwargs[key] = _typed(f"{source}: {key}", value, f, cls)
         return cls(**kwargs)
 
     def to_toml(self) -> str:

@@ -148,6 +148,12 @@ class Network:
         if labels is None:
             raise ValueError("learning needs labels")
         labels = np.atleast_1d(np.asarray(labels))
+        if len(labels) != len(u):
+            raise ValueError(f"{len(labels)} labels for {len(u)} samples")
+        if labels.min() < 0 or labels.max() >= self.config.sizes.classes:
+            raise ValueError(f"labels must be 0..{self.config.sizes.classes - 1} "
+                             f"(sizes.classes = {self.config.sizes.classes}), got "
+                             f"{labels.min()}..{labels.max()}")
         preds, counts, traces = [], [], []
         for b in range(len(u)):
             p, c, tr = self._present(u[b:b + 1], int(labels[b]), True, record)

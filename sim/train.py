@@ -29,9 +29,17 @@ TASK_OVERRIDES = {
 }
 
 
-def task_config(task: str, n_in: int, base: Config | None = None) -> Config:
+def task_config(task: str, n_in: int, base: Config | None = None,
+                classes: int | None = None) -> Config:
     """The config for ``task``: ``base`` (or the default with the task's overrides),
-    with ``sizes.n_in`` set to the data's channel count."""
+    with ``sizes.n_in`` set to the data's channel count. Refuses data with more classes
+    than the config has."""
+    if base is not None and classes is not None and classes > base.sizes.classes:
+        raise ConfigError(f"the data has {classes} classes but sizes.classes = "
+                          f"{base.sizes.classes}; raise sizes.classes in the config")
+    if base is None and classes is not None and classes > Config().sizes.classes:
+        return task_config(task, n_in, Config().replace(**{
+            **TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in, "sizes.classes": classes}))
     if base is not None:
         if base.sizes.n_in != n_in:
             raise ConfigError(f"sizes.n_in = {base.sizes.n_in} but the data has {n_in} "
@@ -136,14 +144,23 @@ def load_weights(path) -> Network:
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
-    f = np.load(path)
-    for key in ("w_in", "w_hh", "w_ro", "config"):
-        if key not in f:
-            raise ValueError(f"{path}: not a SWIRL weights file (missing {key!r})")
-    config = Config.from_dict(tomllib.loads(str(f["config"])), source=str(path)).validate()
+    try:
+        with np.load(path) as f:
+            missing = [k for k in ("w_in", "w_hh", "w_ro", "config") if k not in f]
+            if missing:
+                raise ValueError(f"{path}: not a SWIRL weights file (missing "
+                                 f"{', '.join(missing)})")
+            config_text = str(f["config"])
+            arrays = [f[k].astype(np.int64) for k in ("w_in", "w_hh", "w_ro")]
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
+    except ValueError as e:
+        if str(path) in str(e):
+            raise
+        raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
+    config = Config.from_dict(tomllib.loads(config_text), source=str(path)).validate()
     topo = make_topology(config)
-    weights = Weights(f["w_in"].astype(np.int64), f["w_hh"].astype(np.int64),
-                      f["w_ro"].astype(np.int64))
+    weights = Weights(*arrays)
     net = Network(config, topo, weights)
     for name, arr, mask in (("w_in", weights.w_in, net.in_mask),
                             ("w_hh", weights.w_hh, net.hh_mask),

@@ -122,6 +122,7 @@ def random_config(rng) -> Config:
         "learning.eta_readout_shift": int(rng.integers(0, 9)),
         "learning.target": int(rng.integers(3, 9)),
         "learning.learn_recurrent": bool(rng.integers(0, 2)),
+        "learning.teach_start": int(rng.integers(0, 3)),
         "init_scale": 8, "init_rec_scale": 4,
         "seed": int(rng.integers(0, 2**32)),
     }).validate()
