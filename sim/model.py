@@ -327,3 +327,25 @@ def predict(net: Network, intensities: np.ndarray, batch: int = 256) -> np.ndarr
         p, _, _ = net.run(intensities[i:i + batch])
         out.append(p)
     return np.concatenate(out) if out else np.zeros(0, I64)
+
+
+def save_trace(path, net: Network, intensities, labels=None, learn: bool = False) -> dict:
+    """Run samples with recording on and write the per-step trace to ``.npz``: for each
+    sample ``k`` the arrays ``k/s_in``, ``k/s_h``, ``k/s_r``, ``k/m`` (spikes, step-major),
+    ``k/v_h``, ``k/v_r`` (membranes after phase 3), ``k/i_h``, ``k/i_r`` (currents),
+    ``k/psi``, ``k/x_in``, ``k/x_h`` (traces before phase 6), ``k/teach``, ``k/writes``
+    (weights written per step), plus the final weights. Later issues compare RTL runs
+    against these files."""
+    u = np.atleast_2d(np.asarray(intensities))
+    preds, counts, traces = net.run(u, labels, learn=learn, record=True)
+    if not learn:   # one batched trace: split it per sample
+        traces = [{k: (v[b] if v.ndim > 1 else v) for k, v in traces.items()}
+                  for b in range(len(u))]
+    else:
+        traces = [{k: (v[0] if v.ndim > 1 else v) for k, v in tr.items()} for tr in traces]
+    arrays = {f"{b}/{k}": v for b, tr in enumerate(traces) for k, v in tr.items()}
+    arrays.update({f"final/{k}": v for k, v in net.weights.as_dict().items()})
+    arrays["predictions"] = preds
+    arrays["counts"] = counts
+    np.savez_compressed(path, **arrays)
+    return arrays

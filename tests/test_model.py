@@ -218,3 +218,20 @@ def test_short_learning_run_beats_chance_widely():
     res = train(cfg, sub, epochs=1, progress=False)
     assert res.test_accuracy > 0.6     # chance is 0.1
     assert 0 < res.summary()["gated_fraction"] < 1
+
+
+def test_trace_file_round_trip(tmp_path):
+    from sim.model import save_trace
+    cfg = random_config(np.random.default_rng(5))
+    net = Network(cfg)
+    u = np.random.default_rng(0).integers(0, 17, size=(3, cfg.sizes.n_in))
+    saved = save_trace(tmp_path / "t.npz", net, u, labels=[0, 1, 0], learn=True)
+    with np.load(tmp_path / "t.npz") as f:
+        assert f["0/s_h"].shape == (cfg.sizes.steps, cfg.sizes.hidden)
+        assert f["2/v_r"].shape == (cfg.sizes.steps, cfg.sizes.readout)
+        assert np.array_equal(f["final/w_ro"], net.weights.w_ro)
+        assert np.array_equal(f["1/m"], saved["1/m"])
+    # the recorded spikes are those a fresh copy of the network produces
+    again = Network(cfg)
+    _, _, tr = again.run(u[:1], [0], learn=True, record=True)
+    assert np.array_equal(tr[0]["s_h"][0], saved["0/s_h"])
