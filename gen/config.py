@@ -52,6 +52,7 @@ class TopologyParams:
     axons_per_edge: int = 16     # source neurons a core sends along each core-to-core edge
     ff_fan_in: int = 64          # axons a core of layer l+1 takes from layer l (layers > 1)
     readout_density: float = 0.5  # fraction of (last hidden layer, readout) pairs connected
+    readout_bias: bool = True    # an always-on bias row in the readout crossbar, learnt like any row
 
 
 @dataclass
@@ -222,10 +223,11 @@ class Config:
         need(0 <= l.target <= a_max, "learning.target", l.target, f"must be 0..{a_max}")
         need(0 <= l.margin <= a_max, "learning.margin", l.margin, f"must be 0..{a_max}")
         # the teacher trace saturates at a_max; its steady state must be representable
-        peak = s.per_class << l.teacher_shift
+        peak = min(s.per_class << l.teacher_shift, s.per_class * s.steps)
         need(peak <= a_max, "widths.teacher", w.teacher,
              f"too narrow: a population firing every step reaches {peak} "
-             f"(sizes.per_class << learning.teacher_shift), limit {a_max}")
+             f"(min(sizes.per_class << learning.teacher_shift, sizes.per_class * "
+             f"sizes.steps)), limit {a_max}")
 
         # accumulator must hold the worst-case fan-in sum without wrapping inside a step
         fan_in = self.max_fan_in()
@@ -259,7 +261,7 @@ class Config:
         long_range = t.ws_neighbours * t.axons_per_edge
         first = s.n_in + s.neurons + long_range
         later = t.ff_fan_in + s.neurons + long_range if s.layers > 1 else 0
-        readout = s.cores * s.neurons
+        readout = s.cores * s.neurons + int(t.readout_bias)
         return max(first, later, readout)
 
 

@@ -95,6 +95,7 @@ class Topology:
             "input": int(self.input_mask().sum()),
             "hidden": int(self.hidden_mask().sum()),
             "readout": int(self.readout_mask.sum()),
+            "readout_bias": s.readout if self.config.topology.readout_bias else 0,
             "routing_entries": sum(len(v) for v in self.routing.values()),
             "hidden_neurons": s.hidden,
             "readout_neurons": s.readout,
@@ -174,6 +175,7 @@ def make_topology(config: Config) -> Topology:
         readout_mask[rng.integers(C * N), j] = True
     for r in np.flatnonzero(readout_mask.any(axis=1)):
         routing[int(last + r)].append((s.layers * C, int(r)))
+
     routing = {n: sorted(v) for n, v in routing.items()}
     return Topology(config=config, core_graph=core_graph, cores=cores,
                     readout_mask=readout_mask, routing=routing)

@@ -26,7 +26,7 @@ class Weights:
     """All learnable weights, as dense masked matrices over global indices."""
     w_in: np.ndarray    # (n_in, H) input -> hidden (layer 0 cores only)
     w_hh: np.ndarray    # (H, H) hidden -> hidden (local crossbars, long-range, feed-forward)
-    w_ro: np.ndarray    # (H_last, R) last hidden layer -> readout
+    w_ro: np.ndarray    # (H_last [+ 1 bias row], R) last hidden layer -> readout
 
     def copy(self) -> "Weights":
         return Weights(self.w_in.copy(), self.w_hh.copy(), self.w_ro.copy())
@@ -77,6 +77,8 @@ class Network:
         self.in_mask = self.topology.input_mask()
         self.hh_mask = self.topology.hidden_mask()
         self.ro_mask = self.topology.readout_mask
+        if config.topology.readout_bias:   # the bias row reaches every readout neuron
+            self.ro_mask = np.vstack([self.ro_mask, np.ones((1, s.readout), bool)])
         self.weights = weights if weights is not None else self.initial_weights()
         self.feedback = feedback_signs(config.seed, s.hidden, s.classes)
         # centred: K*B[j,k] - sum_k B[j,k], so a neuron's signals sum to zero over classes
@@ -99,7 +101,7 @@ class Network:
         return Weights(
             w_in=draw((s.n_in, s.hidden), c.init_scale, self.in_mask),
             w_hh=draw((s.hidden, s.hidden), c.init_rec_scale, self.hh_mask),
-            w_ro=np.zeros((s.cores * s.neurons, s.readout), I64),
+            w_ro=np.zeros(self.ro_mask.shape, I64),
         )
 
     def reset_lfsrs(self) -> None:
@@ -126,7 +128,7 @@ class Network:
             "enc": z(s.n_in), "v_h": z(s.hidden), "v_r": z(s.readout), "v_m": z(s.modulators),
             "ref_h": z(s.hidden), "ref_r": z(s.readout),
             "x_in": z(s.n_in), "x_h": z(s.hidden), "teach": z(s.classes),
-            "s_h": z(s.hidden), "counts": z(s.classes),
+            "s_h": z(s.hidden), "counts": z(s.classes), "x_bias": z(1),
         }
 
     def run(self, intensities: np.ndarray, labels=None, learn: bool = False,
@@ -178,6 +180,8 @@ class Network:
         W = self.weights
         st = self.new_state(len(u))
         last = self.topology.last_layer_offset
+        n_last = s.cores * s.neurons
+        bias = c.topology.readout_bias
         tr = {k: [] for k in ("s_in", "s_h", "s_r", "m", "v_h", "v_r", "i_h", "i_r",
                               "psi", "x_h", "x_in", "writes", "teach")} if record else None
         for t in range(s.steps):
@@ -187,7 +191,10 @@ class Network:
             st["enc"] -= s_in * d.enc_theta
             # 2. delivery: input spikes of t, neuron spikes of t-1
             i_h = sat_signed(s_in @ W.w_in + st["s_h"] @ W.w_hh, w.current)
-            i_r = sat_signed(st["s_h"][:, last:] @ W.w_ro, w.current)
+            i_r = st["s_h"][:, last:] @ W.w_ro[:n_last]
+            if bias:   # the bias row spikes every step
+                i_r = i_r + W.w_ro[n_last]
+            i_r = sat_signed(i_r, w.current)
             # 3. neurons
             s_h, psi = self._lif(st, "v_h", "ref_h", i_h, d.theta, d.leak_shift)
             s_r, _ = self._lif(st, "v_r", "ref_r", i_r, d.theta_out, d.leak_shift_out)
@@ -210,6 +217,7 @@ class Network:
             # 6. traces
             st["x_in"] = self._trace(st["x_in"], s_in)
             st["x_h"] = self._trace(st["x_h"], s_h)
+            st["x_bias"] = self._trace(st["x_bias"], 1)
             st["s_h"] = s_h
         if learn:
             self.stats.samples += 1
@@ -296,6 +304,8 @@ class Network:
             post = np.repeat(signal, s.per_class) * l.eta_readout
             bank = self.readout_bank
             x_rows = x_h[bank.rows_src]
+            if self.config.topology.readout_bias:
+                x_rows = np.append(x_rows, st["x_bias"][0])
             dw, active = self._sweep(bank, x_rows, post, l.eta_readout_shift)
             if dw is not None:
                 rows = np.flatnonzero(active)

@@ -1,6 +1,8 @@
 """A second, deliberately naive implementation of docs/architecture.md: Python ints and
 loops, one neuron and one synapse at a time. Slow; used only on tiny networks to check
 that the vectorised golden model means what the contract says."""
+import numpy as np
+
 from gen.topology import KIND_INPUT
 
 
@@ -68,6 +70,7 @@ class ScalarNetwork:
         v_h, ref_h, x_h, s_h = [0] * H, [0] * H, [0] * H, [0] * H
         v_r, ref_r = [0] * R, [0] * R
         v_m, teach, counts = [0] * (2 * K), [0] * K, [0] * K
+        self.x_bias = 0
         log = []
         for t in range(s.steps):
             s_in = [0] * n_in
@@ -83,9 +86,12 @@ class ScalarNetwork:
                 v_h[j], ref_h[j], new_h[j], psi_h[j] = self._lif(v_h[j], ref_h[j], cur,
                                                                  d.theta, d.leak_shift)
             s_r = [0] * R
+            n_last = s.cores * s.neurons
             for r in range(R):
-                cur = _sat_s(sum(self.w_ro[a][r] for a in range(len(self.w_ro))
-                                 if s_h[last + a]), w.current)
+                cur = sum(self.w_ro[a][r] for a in range(n_last) if s_h[last + a])
+                if c.topology.readout_bias:
+                    cur += self.w_ro[n_last][r]
+                cur = _sat_s(cur, w.current)
                 v_r[r], ref_r[r], s_r[r], _ = self._lif(v_r[r], ref_r[r], cur, d.theta_out,
                                                         d.leak_shift_out)
             for k in range(K):
@@ -122,6 +128,8 @@ class ScalarNetwork:
             for j in range(H):
                 x_h[j] = _sat_u(x_h[j] - (x_h[j] >> l.trace_shift)
                                 + l.trace_inc * new_h[j], w.trace)
+            self.x_bias = _sat_u(self.x_bias - (self.x_bias >> l.trace_shift) + l.trace_inc,
+                                 w.trace)
             s_h = new_h
         best = max(range(K), key=lambda k: (counts[k], -k))
         return best, counts, log
@@ -151,9 +159,11 @@ class ScalarNetwork:
         if l.learn_readout:
             last = (s.layers - 1) * s.cores * N
             lf = self.lfsr[len(self.topo.cores)]
-            mask = self.topo.readout_mask
+            mask = np.vstack([self.topo.readout_mask, np.ones((1, self.R), bool)]) \
+                if c.topology.readout_bias else self.topo.readout_mask
+            n_last = s.cores * N
             for a in range(len(self.w_ro)):
-                x = x_h[last + a]
+                x = x_h[last + a] if a < n_last else self.x_bias
                 if x == 0:
                     continue
                 for r in range(self.R):

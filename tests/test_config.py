@@ -72,7 +72,7 @@ INVALID = [
     # teacher trace of a population firing every step: per_class << teacher_shift
     ({"learning.target": 8, "learning.margin": 2}, "widths.teacher", 4, "too narrow"),
     # worst-case fan-in: the readout hears all 4 * 64 hidden neurons, 256 * 128 > 2**14 - 1
-    ({}, "widths.current", 15, "too narrow for a fan-in of 256"),
+    ({}, "widths.current", 15, "too narrow for a fan-in of 257"),
     ({}, "topology.ws_neighbours", 3, "must be even"),
     ({}, "topology.ws_neighbours", -2, "must be even"),
     ({}, "topology.ws_neighbours", 4, "must be < sizes.cores = 4"),

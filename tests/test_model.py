@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from gen.config import Config
-from gen.topology import make_topology
-from sim.model import Network, Weights, predict
+from sim.model import Network
 
 from scalar_reference import ScalarNetwork
 
@@ -19,13 +18,13 @@ def tiny(**changes) -> Config:
 
 
 def with_weights(cfg, w_in, w_hh=None, w_ro=None):
-    topo = make_topology(cfg)
-    s = cfg.sizes
-    w = Weights(np.array(w_in, np.int64),
-                np.zeros((s.hidden, s.hidden), np.int64) if w_hh is None else np.array(w_hh),
-                np.zeros((s.cores * s.neurons, s.readout), np.int64) if w_ro is None
-                else np.array(w_ro))
-    return Network(cfg, topo, w)
+    net = Network(cfg)
+    net.weights.w_in[:] = w_in
+    net.weights.w_hh[:] = 0 if w_hh is None else w_hh
+    net.weights.w_ro[:] = 0
+    if w_ro is not None:   # hidden rows only; the bias row stays 0
+        net.weights.w_ro[:len(w_ro)] = w_ro
+    return net
 
 
 def run(net, u):
@@ -107,6 +106,7 @@ def random_config(rng) -> Config:
         "topology.axons_per_edge": int(rng.integers(0, neurons + 1)),
         "topology.ff_fan_in": int(rng.integers(1, cores * neurons + 1)),
         "topology.readout_density": float(rng.uniform(0.3, 1.0)),
+        "topology.readout_bias": bool(rng.integers(0, 2)),
         "widths.weight": int(rng.integers(4, 9)),
         "widths.membrane": int(rng.integers(10, 17)),
         "dynamics.theta": int(rng.integers(20, 200)),
