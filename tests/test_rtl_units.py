@@ -1,0 +1,191 @@
+# amaranth: UnusedElaboratable=no
+"""Level 2 of docs/architecture.md section 4: the small RTL pieces in the Amaranth
+simulator, against the golden model (LIF update) or plain integer arithmetic (saturation,
+memory, crossbar sums)."""
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment, Module, Signal, signed, unsigned
+from amaranth.sim import Simulator
+
+from rtl.crossbar import Crossbar
+from rtl.lif import LifUpdate, saturate
+from rtl.memory import WeightMemory
+from sim.fixed import sat_signed, sat_unsigned
+from sim.harness import core_config, pack_rows
+from sim.model import Network
+
+
+def _simulate(dut, bench, clock=True):
+    sim = Simulator(dut)
+    if clock:
+        sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("shape", [signed(4), unsigned(3)])
+def test_saturate_exhaustive(shape):
+    m = Module()
+    x = Signal(signed(7))
+    y = Signal(shape)
+    m.d.comb += y.eq(saturate(x, shape))
+    sat = sat_signed if shape.signed else sat_unsigned
+    got = []
+
+    async def bench(ctx):
+        for v in range(-64, 64):
+            ctx.set(x, v)
+            got.append(ctx.get(y))
+
+    _simulate(m, bench, clock=False)
+    assert got == [int(sat(v, shape.width)) for v in range(-64, 64)]
+
+
+# (membrane, current) widths; parameter sets (theta, leak_shift, psi_window, refractory,
+# reset_subtract); every (v, i) pair for the narrow widths, random ones for the wide
+LIF_CASES = [
+    ((4, 4), [(1, 1, 0, 0, True), (7, 3, 7, 2, False), (4, 2, 3, 0, True),
+              (3, 1, 1, 255, False), (5, 2, 6, 1, True)]),
+    ((16, 18), [(192, 3, 192, 0, True), (32767, 15, 32767, 3, False), (1, 1, 0, 0, True)]),
+    ((32, 32), [(2**31 - 1, 31, 2**31 - 1, 255, True), (1000, 1, 7, 0, False)]),
+]
+
+
+@pytest.mark.parametrize("widths,param_sets", LIF_CASES, ids=["narrowest", "default", "widest"])
+def test_lif_update_matches_model(widths, param_sets):
+    mb, cb = widths
+    rng = np.random.default_rng(7)
+    if mb <= 6:
+        vs, cs = np.meshgrid(np.arange(-(1 << mb - 1), 1 << mb - 1),
+                             np.arange(-(1 << cb - 1), 1 << cb - 1))
+        vs, cs = vs.ravel(), cs.ravel()
+    else:
+        lim_v, lim_c = 1 << mb - 1, 1 << cb - 1
+        vs = np.concatenate([[-lim_v, lim_v - 1, 0, -1], rng.integers(-lim_v, lim_v, 300)])
+        cs = np.concatenate([[-lim_c, lim_c - 1, 0, 1], rng.integers(-lim_c, lim_c, 300)])
+    refs = np.array([0, 0, 1, 2])[rng.integers(0, 4, len(vs))]
+    dut = LifUpdate(membrane_width=mb, current_width=cb)
+    for theta, leak, window, refractory, subtract in param_sets:
+        cfg = core_config(n_in=1, neurons=2, weight=2 if mb <= 6 else 8, membrane=mb,
+                          current=cb, theta=theta, leak_shift=leak, psi_window=window,
+                          refractory=refractory, reset_subtract=subtract)
+        st = {"v": vs[None].copy(), "ref": refs[None].copy()}
+        spikes, psi = Network(cfg)._lif(st, "v", "ref", cs[None], theta, leak)
+        expect = np.stack([st["v"][0], st["ref"][0], spikes[0], psi[0]], 1).tolist()
+        got = []
+
+        async def bench(ctx):
+            p = dut.params
+            for port, value in ((p.theta, theta), (p.leak_shift, leak), (p.psi_window, window),
+                                (p.refractory, refractory), (p.reset_subtract, subtract)):
+                ctx.set(port, value)
+            for v, c, r in zip(vs.tolist(), cs.tolist(), refs.tolist()):
+                ctx.set(dut.v, v)
+                ctx.set(dut.i, c)
+                ctx.set(dut.ref, r)
+                got.append([ctx.get(dut.v_out), ctx.get(dut.ref_out), ctx.get(dut.spike),
+                            ctx.get(dut.psi)])
+
+        _simulate(dut, bench, clock=False)
+        bad = next((k for k in range(len(vs)) if got[k] != expect[k]), None)
+        assert bad is None, (f"theta={theta} leak={leak} window={window} ref={refractory} "
+                             f"subtract={subtract}: v={vs[bad]} i={cs[bad]} ref={refs[bad]}: "
+                             f"rtl (v, ref, spike, psi) = {got[bad]}, model = {expect[bad]}")
+
+
+@pytest.mark.parametrize("depth", [1, 5, 40])
+def test_weight_memory_latency_and_hold(depth):
+    dut = WeightMemory(width=12, depth=depth, backend="memory")
+    rng = np.random.default_rng(depth)
+    words = rng.integers(0, 1 << 12, depth).tolist()
+
+    async def bench(ctx):
+        for a, w in enumerate(words):
+            ctx.set(dut.addr, a)
+            ctx.set(dut.wdata, w)
+            ctx.set(dut.we, 1)
+            await ctx.tick()
+        ctx.set(dut.we, 0)
+        for a in rng.permutation(depth).tolist():
+            ctx.set(dut.addr, a)
+            ctx.set(dut.re, 1)
+            await ctx.tick()
+            ctx.set(dut.re, 0)
+            assert ctx.get(dut.rdata) == words[a]       # one cycle after the read
+            ctx.set(dut.addr, (a + 1) % depth)
+            await ctx.tick().repeat(2)
+            assert ctx.get(dut.rdata) == words[a]       # held while idle
+
+    _simulate(dut, bench)
+
+
+@pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [
+    (5, 7, 3, 4, 7), (3, 2, 4, 8, 12), (6, 16, 1, 5, 10), (4, 9, 9, 16, 32)])
+def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
+    """Random back-to-back and spaced events; the buffer equals the saturated row sums."""
+    dut = Crossbar(n_rows=n_rows, n_cols=n_cols, weight_width=ww, current_width=cw,
+                   lanes=lanes, backend="memory")
+    rng = np.random.default_rng(n_rows * n_cols)
+    lim = 1 << ww - 1
+    w = rng.integers(-lim, lim, (n_rows, n_cols))
+    w[0] = lim - 1
+    w[1 % n_rows] = -lim
+    events = rng.integers(0, n_rows, 12).tolist() + [0] * 3
+    expect = sat_signed(w[events].sum(0), cw).tolist()
+    wpr = dut.words_per_row
+    got = []
+
+    async def bench(ctx):
+        for a, word in enumerate(pack_rows(w, lanes, ww)):
+            ctx.set(dut.load.en, 1)
+            ctx.set(dut.load.addr, a)
+            ctx.set(dut.load.data, word)
+            await ctx.tick()
+        ctx.set(dut.load.en, 0)
+        for k in range(wpr):                            # memory is not reset: zero it
+            ctx.set(dut.cur.clr, 1)
+            ctx.set(dut.cur.clr_addr, k)
+            await ctx.tick()
+        ctx.set(dut.cur.clr, 0)
+        for e, row in enumerate(events):
+            ctx.set(dut.i_event.valid, 1)
+            ctx.set(dut.i_event.payload, {"row": row})
+            await ctx.tick().until(dut.i_event.ready)
+            ctx.set(dut.i_event.valid, 0)
+            if e % 4 == 3:
+                await ctx.tick().repeat(e % 3 + 1)
+        await ctx.tick().until(dut.idle)
+        for k in range(wpr):
+            ctx.set(dut.cur.addr, k)
+            ctx.set(dut.cur.en, 1)
+            await ctx.tick()
+            word = ctx.get(dut.cur.data)
+            for p in range(lanes):
+                lane = (word >> (p * cw)) & ((1 << cw) - 1)
+                got.append(lane - (1 << cw) if lane >> (cw - 1) else lane)
+
+    _simulate(dut, bench)
+    assert got[:n_cols] == expect
+
+
+def test_core_from_config_takes_rows_and_widths():
+    from gen.config import default_config
+    from gen.topology import make_topology
+    from rtl.core import NeuronCore
+    cfg = default_config()
+    rows = make_topology(cfg).cores[1]
+    core = NeuronCore.from_config(cfg, rows, lanes=8)
+    assert core.neurons == cfg.sizes.neurons
+    assert core.crossbar.n_rows == rows.n_rows
+    assert core.crossbar.words_per_row == 8 and core.crossbar.word_width == 64
+    assert core.crossbar.depth == rows.n_rows * 8
+    Fragment.get(core, None)                    # elaborates, with its submodules
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="need 8 SB_SPRAM256KA blocks; an iCE40 UP5K has 4"):
+        WeightMemory(width=64, depth=16385, backend="spram")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        WeightMemory(width=8, depth=4, backend="bram")
+    with pytest.raises(TypeError, match="lanes must be a positive integer, not 0"):
+        Crossbar(n_rows=2, n_cols=2, weight_width=8, current_width=12, lanes=0)
