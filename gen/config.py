@@ -86,7 +86,8 @@ class Learning:
     """Three-factor rule: pre trace x modulated post term x modulator events."""
     trace_shift: int = 2         # pre trace decay: x -= x >> trace_shift
     trace_inc: int = 64          # added to the pre trace on a spike (saturating)
-    psi_window: int = 192        # hidden post term psi = 1 when v >= theta - psi_window
+    psi_window: int = 192        # hidden post term psi = 1 when |v - theta| < psi_window ...
+    post_from_trace: bool = False  # ... or, when true, psi = 1 when the neuron's trace x > 0
     eta_hidden: int = 1          # hidden learning rate numerator
     eta_hidden_shift: int = 14   # ... and its power-of-two denominator
     eta_readout: int = 1         # readout learning rate numerator

@@ -283,6 +283,8 @@ class Network:
         W = self.weights
         x_in, x_h = st["x_in"][0], st["x_h"][0]
         if l.learn_hidden:
+            if l.post_from_trace:   # post term: the neuron spiked recently (trace > 0)
+                psi = (x_h > 0).astype(I64)
             post = (self.feedback_centered @ signal) * psi * l.eta_hidden
             for bank in self.banks:
                 x_rows = np.zeros(len(bank.rows_src), I64)

@@ -23,9 +23,22 @@ __all__ = ["TrainResult", "task_config", "train", "evaluate", "save_weights",
            "load_weights"]
 
 # Per-task settings on top of the shipped default (sizes.n_in comes from the data).
+# MNIST-1D is taught once per sample, at the last step, on whole-sample counts: pre
+# traces that barely decay (a count), a teacher trace that does not decay, and one
+# modulator event per wrong sample. See docs/learning.md for why.
 TASK_OVERRIDES = {
     "digits": {},
-    "mnist1d": {},
+    "mnist1d": {
+        "learning.teach_start": 23,       # sizes.steps - 1: teach at the last step only
+        "learning.teacher_shift": 11,     # no decay within 24 steps: a spike count
+        "learning.trace_shift": 7,        # ... and the same for the pre traces
+        "learning.trace_inc": 8,          # 24 spikes x 8 = 192 fits the 8-bit trace
+        "learning.target": 24,            # target population: 24 spikes in the sample
+        "learning.margin": 8,             # strongest wrong class within 8 spikes is pushed down
+        "learning.eta_readout_shift": 5,
+        "learning.eta_hidden_shift": 11,
+        "learning.post_from_trace": True,  # post term: the neuron spiked in this sample
+    },
 }
 
 

@@ -142,7 +142,9 @@ class ScalarNetwork:
         if l.learn_hidden:
             for g, rows in enumerate(self.topo.cores):
                 cols = range(g * N, (g + 1) * N)
-                post = [l.eta_hidden * psi[j] * sum(self.Bc[j][k] * sig[k] for k in range(K))
+                gate = [1 if x_h[j] > 0 else 0 for j in range(self.H)] \
+                    if l.post_from_trace else psi
+                post = [l.eta_hidden * gate[j] * sum(self.Bc[j][k] * sig[k] for k in range(K))
                         for j in cols]
                 for kind, src in zip(rows.kind, rows.source):
                     is_input = kind == KIND_INPUT

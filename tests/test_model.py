@@ -123,6 +123,7 @@ def random_config(rng) -> Config:
         "learning.target": int(rng.integers(3, 9)),
         "learning.learn_recurrent": bool(rng.integers(0, 2)),
         "learning.teach_start": int(rng.integers(0, 3)),
+        "learning.post_from_trace": bool(rng.integers(0, 2)),
         "init_scale": 8, "init_rec_scale": 4,
         "seed": int(rng.integers(0, 2**32)),
     }).validate()
