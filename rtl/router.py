@@ -1,0 +1,273 @@
+"""Sparse small-world spike router: address events ``(source core, neuron)`` in, multicast
+expanded through a routing table in block RAM, ``(dest core, row)`` events out, one
+valid/ready stream per destination behind its own FIFO, with a step barrier.
+
+Datapath (docs/router.md):
+
+1. a round-robin arbiter takes one event a cycle from the ``src_cores`` input streams and
+   reads the index table at ``core << neuron_bits | neuron``: ``(offset, count)``;
+2. the expander reads ``count`` entries ``offset ..`` of the entry table, one a cycle;
+3. each entry ``(dest, row)`` is written into destination ``dest``'s FIFO; a full FIFO
+   stalls the expander (and so the arbiter): nothing is ever dropped;
+4. ``o[d]`` streams ``(d, row)`` out of FIFO ``d``.
+
+The arbiter takes the next event in the cycle the expander issues the last entry of the
+current one, so a busy router issues one entry (delivery) a cycle; an event without
+entries costs one cycle.
+
+Step barrier: ``step_end`` (a strobe, after the last event of the step has been accepted)
+closes the step. From that cycle on no input is accepted until ``step_done`` (a strobe)
+says every entry of the step has left its FIFO through ``o[d]``; events offered meanwhile
+wait and belong to the next step. ``idle`` is high when nothing is in flight.
+
+Tables are loaded through ``load_index`` / ``load_entry`` (one word a cycle, only while
+``idle`` and no event is offered); their contents come from gen.routing.routing_tables.
+"""
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.routing import RouterParams
+
+__all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
+           "TableWriteSignature", "DestFifo"]
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+class RouterInLayout(data.StructLayout):
+    """An address event: a spike of ``neuron`` of source core ``core``."""
+
+    def __init__(self, src_cores: int, neuron_bits: int):
+        super().__init__({"neuron": neuron_bits, "core": _bits(src_cores)})
+
+
+class RouterOutLayout(data.StructLayout):
+    """A delivery: crossbar row (axon) ``row`` of destination ``core``."""
+
+    def __init__(self, dests: int, rows: int):
+        super().__init__({"row": _bits(rows), "core": _bits(dests)})
+
+
+class IndexLayout(data.StructLayout):
+    """Index-table word: the source's entries are ``offset .. offset+count-1``."""
+
+    def __init__(self, table_depth: int):
+        super().__init__({"offset": _bits(table_depth), "count": (table_depth).bit_length()})
+
+
+class EntryLayout(data.StructLayout):
+    """Entry-table word: one destination of a source."""
+
+    def __init__(self, dests: int, rows: int):
+        super().__init__({"row": _bits(rows), "dest": _bits(dests)})
+
+
+class TableWriteSignature(wiring.Signature):
+    """A memory write port seen from the writer: ``en`` writes ``data`` at ``addr``."""
+
+    def __init__(self, depth: int, shape):
+        super().__init__({"en": Out(1), "addr": Out(_bits(depth)), "data": Out(shape)})
+
+
+class DestFifo(wiring.Component):
+    """A small register FIFO of ``depth`` words with full throughput at any depth: when
+    full it still takes a word in a cycle its output is read (``i.ready`` depends on
+    ``o.ready`` combinationally). ``amaranth.lib.fifo.SyncFIFOBuffered`` of depth 1 or 2
+    takes a word only every other cycle. ``level`` counts the words held."""
+
+    def __init__(self, width: int, depth: int):
+        if not isinstance(depth, int) or depth < 1:
+            raise TypeError(f"depth must be a positive integer, not {depth!r}")
+        self._depth = depth
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width)),
+                          "level": Out(range(depth + 1))})
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self._depth
+        regs = Array(Signal(len(self.i.payload), name=f"word{k}") for k in range(depth))
+        produce = Signal(range(depth))
+        consume = Signal(range(depth))
+        do_read = Signal()
+        do_write = Signal()
+        m.d.comb += [
+            self.o.valid.eq(self.level != 0),
+            self.o.payload.eq(regs[consume]),
+            do_read.eq(self.o.valid & self.o.ready),
+            self.i.ready.eq((self.level != depth) | do_read),
+            do_write.eq(self.i.valid & self.i.ready),
+        ]
+        with m.If(do_write):
+            m.d.sync += [regs[produce].eq(self.i.payload),
+                         produce.eq(Mux(produce == depth - 1, 0, produce + 1))]
+        with m.If(do_read):
+            m.d.sync += consume.eq(Mux(consume == depth - 1, 0, consume + 1))
+        m.d.sync += self.level.eq(self.level + do_write - do_read)
+        return m
+
+
+class Router(wiring.Component):
+    """The spike router for :class:`gen.routing.RouterParams` ``params``.
+
+    Ports: ``i`` (``src_cores`` streams of :class:`RouterInLayout`), ``o`` (``dests``
+    streams of :class:`RouterOutLayout`), ``load_index``, ``load_entry``
+    (:class:`TableWriteSignature`), ``step_end`` (in, strobe), ``step_done`` (out,
+    strobe), ``idle`` (out), ``clear`` (in, strobe: zero the counters), and the counters
+    ``events`` (events accepted), ``deliveries`` (``o`` handshakes), ``stalls`` (cycles
+    the expander held an entry whose FIFO was full), ``peak_level`` (highest FIFO level
+    seen).
+    """
+
+    def __init__(self, params: RouterParams):
+        if not isinstance(params, RouterParams):
+            raise TypeError(f"params must be a RouterParams, not {params!r}")
+        self._p = p = params
+        self.in_layout = RouterInLayout(p.src_cores, p.neuron_bits)
+        self.out_layout = RouterOutLayout(p.dests, p.rows)
+        self.index_layout = IndexLayout(p.table_depth)
+        self.entry_layout = EntryLayout(p.dests, p.rows)
+        cw = p.counter_width
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)).array(p.src_cores),
+            "o": Out(stream.Signature(self.out_layout)).array(p.dests),
+            "load_index": In(TableWriteSignature(p.index_depth, self.index_layout)),
+            "load_entry": In(TableWriteSignature(p.table_depth, self.entry_layout)),
+            "step_end": In(1),
+            "step_done": Out(1),
+            "idle": Out(1),
+            "clear": In(1),
+            "events": Out(cw),
+            "deliveries": Out(cw),
+            "stalls": Out(cw),
+            "peak_level": Out(range(p.fifo_depth + 1)),
+        })
+
+    @property
+    def params(self) -> RouterParams:
+        return self._p
+
+    def elaborate(self, platform):
+        p = self._p
+        m = Module()
+
+        # ---- tables ---------------------------------------------------------------
+        m.submodules.index = index = memory.Memory(shape=self.index_layout,
+                                                   depth=p.index_depth, init=[])
+        m.submodules.entries = entries = memory.Memory(shape=self.entry_layout,
+                                                       depth=p.table_depth, init=[])
+        iw, ir = index.write_port(), index.read_port()
+        ew, er = entries.write_port(), entries.read_port()
+        m.d.comb += [
+            iw.en.eq(self.load_index.en), iw.addr.eq(self.load_index.addr),
+            iw.data.eq(self.load_index.data),
+            ew.en.eq(self.load_entry.en), ew.addr.eq(self.load_entry.addr),
+            ew.data.eq(self.load_entry.data),
+        ]
+
+        # ---- destination FIFOs and outputs ------------------------------------------
+        row_width = _bits(p.rows)
+        fifos = []
+        for d in range(p.dests):
+            f = DestFifo(row_width, p.fifo_depth)
+            m.submodules[f"fifo{d}"] = f
+            fifos.append(f)
+            m.d.comb += [
+                self.o[d].valid.eq(f.o.valid),
+                self.o[d].payload.core.eq(d),
+                self.o[d].payload.row.eq(f.o.payload),
+                f.o.ready.eq(self.o[d].ready),
+            ]
+
+        # ---- expander: entry reads, one a cycle --------------------------------------
+        lookup = Signal()                 # ir.data holds a fresh (offset, count)
+        off = Signal(range(p.table_depth + 1))
+        left = Signal(range(p.table_depth + 1))
+        ent_valid = Signal()              # er.data holds an entry not yet in its FIFO
+        src_off = Signal.like(off)
+        src_left = Signal.like(left)
+        m.d.comb += [
+            src_off.eq(Mux(lookup, ir.data.offset, off)),
+            src_left.eq(Mux(lookup, ir.data.count, left)),
+        ]
+        dest_ready = Signal()
+        with m.Switch(er.data.dest):
+            for d in range(p.dests):
+                with m.Case(d):
+                    m.d.comb += dest_ready.eq(fifos[d].i.ready)
+            with m.Default():             # no such destination: cannot be loaded
+                m.d.comb += dest_ready.eq(1)   # (gen.routing refuses it); do not hang
+        advance = Signal()
+        issue = Signal()
+        m.d.comb += [
+            advance.eq(~ent_valid | dest_ready),
+            issue.eq(advance & (src_left != 0)),
+            er.en.eq(advance),
+            er.addr.eq(src_off),
+        ]
+        for d in range(p.dests):
+            m.d.comb += [fifos[d].i.valid.eq(ent_valid & (er.data.dest == d)),
+                         fifos[d].i.payload.eq(er.data.row)]
+        with m.If(advance):
+            m.d.sync += ent_valid.eq(issue)
+        next_left = Signal.like(left)
+        m.d.comb += next_left.eq(src_left - issue)
+        m.d.sync += [off.eq(src_off + issue), left.eq(next_left)]
+
+        # ---- round-robin arbiter -------------------------------------------------------
+        n = p.src_cores
+        last = Signal(range(n), init=n - 1)     # the source granted last
+        pending = Signal()                      # step_end seen, step not yet drained
+        take = Signal()                         # the expander is free next cycle
+        m.d.comb += take.eq((next_left == 0) & ~pending & ~self.step_end)
+        found = Signal()
+        sel = Signal(range(n))
+        with m.Switch(last):
+            for l in range(n):
+                with m.Case(l):
+                    order = [(l + k) % n for k in range(1, n + 1)]
+                    # the first valid source after ``last`` wins: build from the back
+                    for k in reversed(order):
+                        with m.If(self.i[k].valid):
+                            m.d.comb += [found.eq(1), sel.eq(k)]
+        grant = Signal()
+        m.d.comb += grant.eq(take & found)
+        payload = Signal(self.in_layout)
+        with m.Switch(sel):
+            for k in range(n):
+                with m.Case(k):
+                    m.d.comb += [payload.eq(self.i[k].payload),
+                                 self.i[k].ready.eq(grant)]
+        m.d.comb += [ir.en.eq(grant),
+                     ir.addr.eq(Cat(payload.neuron, payload.core))]
+        m.d.sync += lookup.eq(grant)
+        with m.If(grant):
+            m.d.sync += last.eq(sel)
+
+        # ---- step barrier ---------------------------------------------------------------
+        idle = Signal()
+        m.d.comb += idle.eq(~lookup & (left == 0) & ~ent_valid &
+                            Cat(f.level == 0 for f in fifos).all())
+        m.d.comb += [self.idle.eq(idle), self.step_done.eq(pending & idle)]
+        with m.If(self.step_done):
+            m.d.sync += pending.eq(0)
+        with m.If(self.step_end):
+            m.d.sync += pending.eq(1)
+
+        # ---- counters ------------------------------------------------------------------
+        level_max = Const(0, range(p.fifo_depth + 1))
+        for f in fifos:
+            level_max = Mux(f.level > level_max, f.level, level_max)
+        taken = sum(self.o[d].valid & self.o[d].ready for d in range(p.dests))
+        with m.If(self.clear):
+            m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0),
+                         self.peak_level.eq(0)]
+        with m.Else():
+            m.d.sync += [self.events.eq(self.events + grant),
+                         self.deliveries.eq(self.deliveries + taken),
+                         self.stalls.eq(self.stalls + (ent_valid & ~dest_ready))]
+            with m.If(level_max > self.peak_level):
+                m.d.sync += self.peak_level.eq(level_max)
+        return m
