@@ -183,7 +183,8 @@ class Network:
         n_last = s.cores * s.neurons
         bias = c.topology.readout_bias
         tr = {k: [] for k in ("s_in", "s_h", "s_r", "m", "v_h", "v_r", "i_h", "i_r",
-                              "psi", "x_h", "x_in", "writes", "teach")} if record else None
+                              "psi", "x_h", "x_in", "x_bias", "writes", "teach")} \
+            if record else None
         for t in range(s.steps):
             # 1. encoder
             st["enc"] = st["enc"] + u
@@ -212,7 +213,8 @@ class Network:
                 for k, v in (("s_in", s_in), ("s_h", s_h), ("s_r", s_r), ("m", m),
                              ("v_h", st["v_h"]), ("v_r", st["v_r"]), ("i_h", i_h),
                              ("i_r", i_r), ("psi", psi), ("x_h", st["x_h"]),
-                             ("x_in", st["x_in"]), ("writes", writes), ("teach", st["teach"])):
+                             ("x_in", st["x_in"]), ("x_bias", st["x_bias"]),
+                             ("writes", writes), ("teach", st["teach"])):
                     tr[k].append(np.array(v))
             # 6. traces
             st["x_in"] = self._trace(st["x_in"], s_in)
