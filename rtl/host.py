@@ -1,0 +1,286 @@
+"""Host link: the framed, checked command interface of docs/host-protocol.md on top of a
+byte stream (the UART), driving the chip through a small request/acknowledge bus.
+
+Command frame (host -> chip): ``A5 cmd len_lo len_hi payload[len] crc``; reply (chip ->
+host): ``A5 status cmd len_lo len_hi payload[len] crc``. ``crc`` is CRC-8 (polynomial
+0x07, initial 0) over every byte after the sync byte. A frame is executed only once it
+is complete and its CRC and length are right; the whole payload is buffered first, and a
+write's address range is checked against the memory's depth before the first word is
+written, so a malformed, truncated (no byte for ``timeout`` cycles) or out-of-range
+command changes nothing and gets an error reply.
+
+The chip side is :class:`BusSignature` (seen from the host link): ``req`` with ``we``,
+``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it); ``run``
+(strobe) starts a sample, ``run_done`` (strobe) ends it; ``learn`` is the RUN flag.
+"""
+from amaranth.hdl import Array, C, Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["HostLink", "BusSignature", "SYNC", "CMD_PING", "CMD_WRITE", "CMD_READ", "CMD_RUN",
+           "STATUS", "crc8", "MAX_WRITE_WORDS"]
+
+SYNC = 0xA5
+CMD_PING, CMD_WRITE, CMD_READ, CMD_RUN = 0x01, 0x10, 0x11, 0x20
+STATUS = {"ok": 0, "bad_crc": 1, "bad_command": 2, "bad_length": 3, "timeout": 4,
+          "bad_address": 5}
+MAX_WRITE_WORDS = 2          # words per WRITE frame (the payload buffer is 4 + 4*2 bytes)
+
+
+def crc8(data: bytes, crc: int = 0) -> int:
+    """CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0, no reflection, no xor-out."""
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc8_hw(crc, byte):
+    """``crc8`` of one byte as an xor network: the CRC is linear over GF(2), so each
+    output bit is the xor of a fixed set of the 16 input bits (found by running the
+    bitwise algorithm on sets of bit indices)."""
+    c = [{j, 8 + j} for j in range(8)]          # bit j of crc ^ byte: crc[j], byte[j]
+    for _ in range(8):
+        top = c[7]
+        c = [set() if j == 0 else c[j - 1] for j in range(8)]     # shift left
+        for j in (0, 1, 2):                                        # ^ 0x07 when top set
+            c[j] = c[j] ^ top
+    bits = Cat(crc, Cat(byte, C(0, 8))[:8])      # byte zero-extended to 8 bits
+    out = []
+    for terms in c:
+        v = C(0, 1)
+        for t in sorted(terms):
+            v = v ^ bits[t]
+        out.append(v)
+    return Cat(*out)
+
+
+class BusSignature(wiring.Signature):
+    def __init__(self):
+        super().__init__({
+            "req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8), "addr": Out(16),
+            "wdata": Out(32), "ack": In(1), "rdata": In(32),
+            "run": Out(1), "learn": Out(1), "run_done": In(1),
+        })
+
+
+class HostLink(wiring.Component):
+    """``depths``: ``{space: [depth of bank 0, depth of bank 1, ...]}``, the words each
+    (space, bank) holds (writes and reads past it are refused); ``info``: the bytes PING
+    returns; ``timeout``: cycles without a byte that end a frame as truncated."""
+
+    def __init__(self, *, depths: dict, info: bytes, timeout: int):
+        if not isinstance(timeout, int) or timeout < 2:
+            raise TypeError(f"timeout must be an integer >= 2, not {timeout!r}")
+        self._depths = {int(s): [int(d) for d in banks] for s, banks in depths.items()}
+        self._info = bytes(info)
+        self._timeout = timeout
+        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
+                          "bus": Out(BusSignature()), "errors": Out(16)})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        nbuf = 4 + 4 * MAX_WRITE_WORDS
+        buf = Array(Signal(8, name=f"buf{k}") for k in range(nbuf))
+        cmd = Signal(8)
+        length = Signal(16)
+        count = Signal(16)                # payload bytes received
+        crc = Signal(8)
+        timer = Signal(range(self._timeout + 1))
+        status = Signal(8)
+        space, bank = buf[0], buf[1]
+        base = Cat(buf[2], buf[3])
+        k = Signal(8)                     # word index of a WRITE / READ
+        nwords = Signal(8)
+        word = Signal(32)
+        byte_i = Signal(2)
+        reply_len = Signal(max(10, len(self._info).bit_length()))
+        out_crc = Signal(8)
+
+        # ---- address range check: addr + n <= depth of (space, bank) ----------------
+        depth = Signal(17)
+        m.d.comb += depth.eq(0)
+        with m.Switch(space):
+            for s, banks in self._depths.items():
+                with m.Case(s):
+                    with m.Switch(bank):
+                        for b, d in enumerate(banks):
+                            with m.Case(b):
+                                m.d.comb += depth.eq(d)
+        in_range = Signal()
+        m.d.comb += in_range.eq((nwords != 0) & (base + nwords <= depth))
+
+        # ---- byte out: one byte offered at a time, CRC over all but the sync --------
+        tx_byte = Signal(8)
+        tx_valid = Signal()
+        m.d.comb += [self.o.payload.eq(tx_byte), self.o.valid.eq(tx_valid)]
+        sent = tx_valid & self.o.ready
+
+        m.d.comb += [bus.space.eq(space), bus.bank.eq(bank), bus.addr.eq(base + k),
+                     bus.wdata.eq(Cat(buf[4 + 0], buf[5], buf[6], buf[7]))]
+        with m.Switch(k[:3]):
+            for w in range(MAX_WRITE_WORDS):
+                with m.Case(w):
+                    m.d.comb += bus.wdata.eq(Cat(*(buf[4 + 4 * w + j] for j in range(4))))
+
+        m.d.comb += bus.learn.eq(buf[0][0])      # the RUN flag, held with the payload
+        info = Array(Const(b, 8) for b in (self._info or b"\0"))
+        rx = self.i
+
+        # one CRC network each way, on the byte that moves
+        tx_crc = Signal()
+        with m.If(sent & tx_crc):
+            m.d.sync += out_crc.eq(_crc8_hw(out_crc, tx_byte))
+        rx_crc_next = _crc8_hw(crc, rx.payload)
+
+        def emit(value, next_state, crc_it=True):
+            m.d.comb += [tx_byte.eq(value), tx_valid.eq(1), tx_crc.eq(int(crc_it))]
+            with m.If(sent):
+                m.next = next_state
+
+        with m.FSM():
+            with m.State("SYNC"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid & (rx.payload == SYNC)):
+                    m.d.sync += [crc.eq(0), count.eq(0), timer.eq(self._timeout)]
+                    m.next = "CMD"
+
+            def receive(then):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    m.d.sync += [crc.eq(rx_crc_next), timer.eq(self._timeout)]
+                    then()
+                with m.Elif(timer == 0):
+                    m.d.sync += status.eq(STATUS["timeout"])
+                    m.next = "REPLY"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+
+            with m.State("CMD"):
+                def got_cmd():
+                    m.d.sync += cmd.eq(rx.payload)
+                    m.next = "LEN0"
+                receive(got_cmd)
+            with m.State("LEN0"):
+                def got_len0():
+                    m.d.sync += length[:8].eq(rx.payload)
+                    m.next = "LEN1"
+                receive(got_len0)
+            with m.State("LEN1"):
+                def got_len1():
+                    m.d.sync += length[8:].eq(rx.payload)
+                    with m.If(Cat(length[:8], rx.payload) == 0):
+                        m.next = "CRC"
+                    with m.Else():
+                        m.next = "PAYLOAD"
+                receive(got_len1)
+            with m.State("PAYLOAD"):
+                def got_byte():
+                    with m.Switch(count):
+                        for j in range(nbuf):
+                            with m.Case(j):
+                                m.d.sync += buf[j].eq(rx.payload)
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count + 1 == length):
+                        m.next = "CRC"
+                receive(got_byte)
+            with m.State("CRC"):
+                def got_crc():
+                    m.next = "CHECK"
+                receive(got_crc)
+            with m.State("CHECK"):
+                # crc now covers the CRC byte too: zero when it matched
+                m.d.sync += [status.eq(STATUS["ok"]), k.eq(0),
+                             nwords.eq(Mux(cmd == CMD_READ, buf[4], (length - 4)[2:10]))]
+                with m.If(crc != 0):
+                    m.d.sync += status.eq(STATUS["bad_crc"])
+                with m.Elif(cmd == CMD_PING):
+                    with m.If(length != 0):
+                        m.d.sync += status.eq(STATUS["bad_length"])
+                with m.Elif(cmd == CMD_WRITE):
+                    with m.If((length < 8) | (length > nbuf) | (length[:2] != 0)):
+                        m.d.sync += status.eq(STATUS["bad_length"])
+                with m.Elif(cmd == CMD_READ):
+                    with m.If(length != 5):
+                        m.d.sync += status.eq(STATUS["bad_length"])
+                with m.Elif(cmd == CMD_RUN):
+                    with m.If(length != 1):
+                        m.d.sync += status.eq(STATUS["bad_length"])
+                with m.Else():
+                    m.d.sync += status.eq(STATUS["bad_command"])
+                m.next = "RANGE"
+            with m.State("RANGE"):
+                with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &
+                          ~in_range):
+                    m.d.sync += status.eq(STATUS["bad_address"])
+                m.next = "EXEC"
+            with m.State("EXEC"):
+                with m.If(status != 0):
+                    m.next = "REPLY"
+                with m.Elif(cmd == CMD_WRITE):
+                    m.d.comb += [bus.req.eq(1), bus.we.eq(1)]
+                    with m.If(bus.ack):
+                        m.d.sync += k.eq(k + 1)
+                        with m.If(k + 1 == nwords):
+                            m.next = "REPLY"
+                with m.Elif(cmd == CMD_RUN):
+                    m.d.comb += bus.run.eq(1)
+                    m.next = "RUNNING"
+                with m.Else():
+                    m.next = "REPLY"
+            with m.State("RUNNING"):
+                with m.If(bus.run_done):
+                    m.next = "REPLY"
+
+            # ---- reply --------------------------------------------------------------
+            with m.State("REPLY"):
+                m.d.sync += [out_crc.eq(0), k.eq(0), byte_i.eq(0),
+                             reply_len.eq(Mux(status != 0, 0,
+                                          Mux(cmd == CMD_PING, len(self._info),
+                                              Mux(cmd == CMD_READ, nwords << 2, 0))))]
+                m.next = "T_SYNC"
+            with m.State("T_SYNC"):
+                emit(C(SYNC, 8), "T_STATUS", crc_it=False)
+            with m.State("T_STATUS"):
+                emit(status, "T_CMD")
+            with m.State("T_CMD"):
+                emit(cmd, "T_LEN0")
+            with m.State("T_LEN0"):
+                emit(reply_len[:8], "T_LEN1")
+            with m.State("T_LEN1"):
+                emit(reply_len[8:], "T_CRC")
+                with m.If(sent & (reply_len != 0)):
+                    m.next = "T_BODY"
+            with m.State("T_BODY"):
+                with m.If(cmd == CMD_PING):
+                    emit(info[k[:max(1, (len(info) - 1).bit_length())]], "T_BODY")
+                    with m.If(sent):
+                        m.d.sync += k.eq(k + 1)
+                        with m.If(k + 1 == len(self._info)):
+                            m.next = "T_CRC"
+                with m.Else():
+                    m.next = "T_FETCH"
+            with m.State("T_FETCH"):
+                m.d.comb += bus.req.eq(1)
+                with m.If(bus.ack):
+                    m.d.sync += [word.eq(bus.rdata), byte_i.eq(0)]
+                    m.next = "T_WORD"
+            with m.State("T_WORD"):
+                emit(word.word_select(byte_i, 8), "T_WORD")
+                with m.If(sent):
+                    m.d.sync += byte_i.eq(byte_i + 1)
+                    with m.If(byte_i == 3):
+                        m.d.sync += k.eq(k + 1)
+                        m.next = "T_NEXT"
+            with m.State("T_NEXT"):
+                with m.If(k == nwords):
+                    m.next = "T_CRC"
+                with m.Else():
+                    m.next = "T_FETCH"
+            with m.State("T_CRC"):
+                emit(out_crc, "SYNC", crc_it=False)
+                with m.If(sent & (status != 0)):
+                    m.d.sync += self.errors.eq(self.errors + 1)
+        return m

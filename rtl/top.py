@@ -1,0 +1,653 @@
+"""The chip without plasticity: hidden cores, spike router, readout, input encoder and
+step sequencer (:class:`Engine`), behind the UART host link (:class:`SwirlChip`), on a
+board (:class:`BoardTop`). docs/build.md describes the structure and the budgets.
+
+One step ``t`` (docs/architecture.md section 4), run by the sequencer in :class:`Engine`:
+
+1. ``ENC``: the integrate-and-fire encoder visits the ``n_in`` channels (2 cycles each;
+   its words live in the readout's block RAM); each input spike is offered as row ``i``
+   to every layer-0 core at once.
+2. ``ROUTE``: the hidden spikes of step ``t-1`` (a shift register of ``neurons`` bits
+   per core, written by the last sweep) go into the router, one scanner per core
+   (``neurons`` cycles); then ``step_end``, and the router drains (``step_done``):
+   every routed row is in its crossbar. The cores replay their own spikes of ``t-1``
+   (local rows) by themselves. ``BIAS``: the readout's bias row.
+3. ``UPDATE``: ``update`` to every core and to the readout; each finishes its pending
+   events, sweeps its neurons, and pulses ``done``. Hidden spikes go into the shift
+   registers, readout spikes into the class counts.
+4.-6. **Plasticity hook** (not built yet): after every ``done`` and before ``t+1``, the
+   sequencer is in state ``LEARN``, which today passes straight on. The plasticity unit
+   takes that state: it gets the cores' ``o_state`` (``psi``), the class counts, the
+   label, and the secondary port of every weight bank (:class:`WeightBank`, the same one
+   the host uses between samples), and answers with a done strobe.
+
+After step ``T-1`` the prediction is the class with the largest count (lowest index on
+ties).
+
+Weights: each hidden core's crossbar reads a :class:`WeightBank` (one SPRAM on the UP5K
+at ``lanes = 16 // widths.weight``); the readout's weights sit in the upper part of the
+last core's bank and are read in the cycles that core's crossbar leaves free (the UP5K
+has four SPRAMs and the default has four hidden cores). The host reads and writes all
+banks through the same secondary port between samples.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import io, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.routing import RouterParams
+from gen.topology import Topology
+
+from .core import NeuronCore
+from .crossbar import EventLayout
+from .host import BusSignature, HostLink
+from .lif import REF_WIDTH, LifUpdate, saturate
+from .memory import WeightMemory
+from .router import Router
+from .uart import UartRx, UartTx
+
+__all__ = ["Engine", "SwirlChip", "BoardTop", "WeightBank", "ReadoutCore", "SPACES",
+           "STATUS_REGS", "info_bytes", "PROTOCOL_VERSION"]
+
+PROTOCOL_VERSION = 1
+SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
+          "status": 5}
+STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
+               "router_stalls", "steps"]
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+# ---- weight banks -------------------------------------------------------------------------
+class _WeightPortShim(wiring.Component):
+    """Stands in for a crossbar's own ``WeightMemory``: the same ports, no storage; the
+    :class:`Engine` wires them to a :class:`WeightBank`. Needed until rtl/crossbar.py
+    takes its weight memory as an argument (see docs/build.md)."""
+
+    def __init__(self, width: int, depth: int):
+        super().__init__({"addr": In(range(max(depth, 2))), "re": In(1), "we": In(1),
+                          "wdata": In(width), "rdata": Out(width)})
+
+    def elaborate(self, platform):
+        return Module()
+
+
+class WeightBank(wiring.Component):
+    """One weight memory with two users: ``a`` (a crossbar) always wins; ``b`` (the
+    readout, the host, later the plasticity unit) gets the cycles ``a`` leaves free,
+    signalled by ``b_grant``. Same contract as ``WeightMemory``: ``rdata`` is valid the
+    cycle after a granted read."""
+
+    def __init__(self, *, width: int, depth: int, backend: str = "auto"):
+        self._mem = WeightMemory(width=width, depth=depth, backend=backend)
+        aw = range(max(depth, 2))
+        super().__init__({
+            "a_addr": In(aw), "a_re": In(1), "a_we": In(1), "a_wdata": In(width),
+            "b_addr": In(aw), "b_re": In(1), "b_we": In(1), "b_wdata": In(width),
+            "b_grant": Out(1), "rdata": Out(width),
+        })
+
+    @property
+    def memory(self) -> WeightMemory:
+        return self._mem
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = self._mem
+        a_on = self.a_re | self.a_we
+        m.d.comb += [
+            self.b_grant.eq(~a_on),
+            mem.addr.eq(Mux(a_on, self.a_addr, self.b_addr)),
+            mem.re.eq(Mux(a_on, self.a_re, self.b_re)),
+            mem.we.eq(Mux(a_on, self.a_we, self.b_we)),
+            mem.wdata.eq(Mux(a_on, self.a_wdata, self.b_wdata)),
+            self.rdata.eq(mem.rdata),
+        ]
+        return m
+
+
+# ---- readout --------------------------------------------------------------------------------
+class ReadoutCore(wiring.Component):
+    """The readout population: ``rows`` axons (last-layer hidden neurons, then the bias
+    row), ``neurons = classes * per_class`` LIF neurons with ``theta_out`` /
+    ``leak_shift_out``, and the class counts.
+
+    Weights come through a shared-bank port (``m_*``, a read only when ``m_grant``): row
+    ``r`` is words ``base + r*W .. + W-1``, ``W = ceil(neurons / lanes)``, the crossbar
+    layout. State is one block RAM (one read and one write port) of ``width =
+    max(current, membrane [+ 8 refractory bits])`` bits: currents at ``0 .. R-1``,
+    membranes at ``R .. 2R-1``, and ``aux_words`` words at ``2R ..`` for another user
+    (the encoder), reachable through ``aux_*`` while the readout is idle.
+
+    Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
+    current read-modify-write per neuron, ``R + 2W`` cycles without contention; the sweep
+    takes 3 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
+    ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``."""
+
+    def __init__(self, config, *, rows: int, lanes: int, base: int, depth: int,
+                 aux_words: int = 0, aux_width: int = 1):
+        s, w, d = config.sizes, config.widths, config.dynamics
+        self._cfg = config
+        self._rows, self._lanes, self._base = rows, lanes, base
+        self._neurons = s.readout
+        self._W = -(-s.readout // lanes)
+        self._count_width = max(1, (s.per_class * s.steps).bit_length())
+        self._use_ref = d.refractory > 0
+        self.width = max(w.current, w.membrane + (REF_WIDTH if self._use_ref else 0),
+                         aux_width)
+        self.aux_base = 2 * s.readout
+        self.state_depth = 2 * s.readout + aux_words
+        super().__init__({
+            "i_event": In(stream.Signature(EventLayout(rows))),
+            "m_addr": Out(range(max(depth, 2))), "m_re": Out(1), "m_grant": In(1),
+            "m_rdata": In(lanes * w.weight),
+            "aux_addr": In(range(max(aux_words, 2))), "aux_re": In(1), "aux_we": In(1),
+            "aux_wdata": In(self.width), "aux_rdata": Out(self.width),
+            "update": In(1), "clear": In(1), "busy": Out(1), "done": Out(1),
+            "counts": Out(unsigned(self._count_width)).array(s.classes),
+        })
+
+    @property
+    def words_per_row(self) -> int:
+        return self._W
+
+    @property
+    def depth(self) -> int:
+        return self._rows * self._W
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        s, wd, dy = cfg.sizes, cfg.widths, cfg.dynamics
+        R, W, lanes = self._neurons, self._W, self._lanes
+        ww, cw, mw = wd.weight, wd.current, wd.membrane
+        use_ref = self._use_ref
+        m.submodules.state = st = memory.Memory(shape=self.width,
+                                                depth=max(self.state_depth, 2), init=[])
+        wr = st.write_port()
+        rd = st.read_port(transparent_for=(wr,))
+        m.d.comb += [rd.addr.eq(self.aux_base + self.aux_addr), rd.en.eq(self.aux_re),
+                     wr.addr.eq(self.aux_base + self.aux_addr), wr.en.eq(self.aux_we),
+                     wr.data.eq(self.aux_wdata), self.aux_rdata.eq(rd.data)]
+
+        m.submodules.lif = lif = LifUpdate(membrane_width=mw, current_width=cw)
+        m.d.comb += [lif.params.theta.eq(dy.theta_out),
+                     lif.params.leak_shift.eq(dy.leak_shift_out),
+                     lif.params.psi_window.eq(0), lif.params.refractory.eq(dy.refractory),
+                     lif.params.reset_subtract.eq(int(dy.reset_subtract))]
+
+        addr = Signal.like(self.m_addr)      # next weight word
+        wreg = Signal(lanes * ww)            # the weight word being added
+        lane = Signal(range(max(lanes, 2)))
+        n = Signal(range(2 * R + 1))         # neuron (word, when clearing)
+        wb_valid = Signal()                  # a current read last cycle: write it back
+        wb_n = Signal(range(max(R, 2)))
+        wb_w = Signal(signed(ww))
+        cur_q = Signal(signed(cw))
+        pending = Signal()
+        cls = Signal(range(s.classes + 1))
+        within = Signal(range(s.per_class + 1))
+        with m.If(self.update):
+            m.d.sync += pending.eq(1)
+        m.d.sync += [self.done.eq(0), wb_valid.eq(0)]
+
+        # write-back stage of the current read-modify-write (any state)
+        with m.If(wb_valid):
+            m.d.comb += [wr.addr.eq(wb_n), wr.en.eq(1),
+                         wr.data.eq(saturate(rd.data[:cw].as_signed() + wb_w, signed(cw)))]
+
+        def on_clear():
+            with m.If(self.clear):
+                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0)]
+                m.d.sync += [c.eq(0) for c in self.counts]
+                m.next = "CLEAR"
+
+        with m.FSM(init="CLEAR") as fsm:
+            with m.State("IDLE"):
+                m.d.comb += self.i_event.ready.eq(~pending)
+                with m.If(self.i_event.valid & ~pending):
+                    m.d.sync += [addr.eq(self._base + self.i_event.payload.row * W),
+                                 n.eq(0)]
+                    m.next = "FETCH"
+                with m.Elif(pending & ~self.update):
+                    m.d.sync += [pending.eq(0), n.eq(0), cls.eq(0), within.eq(0)]
+                    m.next = "S_CUR"
+                on_clear()
+            # accumulate one event: a weight word, then its lanes one neuron a cycle
+            with m.State("FETCH"):
+                m.d.comb += [self.m_addr.eq(addr), self.m_re.eq(self.m_grant)]
+                with m.If(self.m_grant):
+                    m.d.sync += addr.eq(addr + 1)
+                    m.next = "LATCH"
+                on_clear()
+            with m.State("LATCH"):
+                m.d.sync += [wreg.eq(self.m_rdata), lane.eq(0)]
+                m.next = "LANES"
+                on_clear()
+            with m.State("LANES"):
+                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                m.d.sync += [wb_valid.eq(1), wb_n.eq(n),
+                             wb_w.eq(wreg.word_select(lane, ww).as_signed()),
+                             n.eq(n + 1), lane.eq(lane + 1)]
+                with m.If(n == R - 1):
+                    m.next = "IDLE"
+                with m.Elif(lane == lanes - 1):
+                    m.next = "FETCH"
+                on_clear()
+            # sweep: 3 cycles a neuron (current, membrane, update)
+            with m.State("S_CUR"):
+                with m.If(~wb_valid):
+                    m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                    m.next = "S_MEM"
+                on_clear()
+            with m.State("S_MEM"):
+                m.d.sync += cur_q.eq(rd.data[:cw].as_signed())
+                m.d.comb += [rd.addr.eq(R + n), rd.en.eq(1),
+                             wr.addr.eq(n), wr.data.eq(0), wr.en.eq(1)]
+                m.next = "S_UPD"
+                on_clear()
+            with m.State("S_UPD"):
+                m.d.comb += [lif.v.eq(rd.data[:mw].as_signed()),
+                             lif.ref.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
+                             lif.i.eq(cur_q),
+                             wr.addr.eq(R + n), wr.en.eq(1),
+                             wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
+                                        else lif.v_out)]
+                with m.If(lif.spike):
+                    with m.Switch(cls):
+                        for k in range(s.classes):
+                            with m.Case(k):
+                                m.d.sync += self.counts[k].eq(self.counts[k] + 1)
+                with m.If(within == s.per_class - 1):
+                    m.d.sync += [within.eq(0), cls.eq(cls + 1)]
+                with m.Else():
+                    m.d.sync += within.eq(within + 1)
+                m.d.sync += n.eq(n + 1)
+                with m.If(n == R - 1):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "S_CUR"
+                on_clear()
+            # zero currents and membranes, one word a cycle
+            with m.State("CLEAR"):
+                m.d.comb += [wr.addr.eq(n), wr.data.eq(0), wr.en.eq(1)]
+                m.d.sync += n.eq(n + 1)
+                with m.If(n == 2 * R - 1):
+                    m.next = "IDLE"
+                on_clear()
+        m.d.comb += self.busy.eq(pending | ~fsm.ongoing("IDLE"))
+        return m
+
+
+# ---- the engine -------------------------------------------------------------------------------
+class Engine(wiring.Component):
+    """Cores + router + readout + encoder + sequencer, driven through ``bus``
+    (rtl.host.BusSignature, flipped). Everything is sized from ``topo`` (its config).
+    ``lanes``: weights per memory word (``16 // widths.weight`` fills one SPRAM word)."""
+
+    def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
+                 fifo_depth: int = 1, counter_width: int = 16):
+        cfg = topo.config
+        s = cfg.sizes
+        self.topo, self.config, self.lanes = topo, cfg, lanes
+        # depth-1 FIFOs keep the full rate (rtl/router.py DestFifo); 16-bit counters are
+        # per sample (cleared by RUN) and wrap past 65535
+        self.router_params = RouterParams.from_topology(topo, fifo_depth=fifo_depth,
+                                                        counter_width=counter_width)
+        self.cores = [NeuronCore.from_config(cfg, rows, lanes=lanes, backend=backend)
+                      for rows in topo.cores]
+        self.n_hidden_cores = len(self.cores)
+        self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
+        self.readout_host = self.n_hidden_cores - 1        # bank holding the readout
+        self.word_width = lanes * cfg.widths.weight
+        hd = self.cores[self.readout_host].crossbar.depth
+        self.readout_base = hd
+        ro_W = -(-s.readout // lanes)
+        self.readout_depth = self.readout_rows * ro_W
+        self.banks = []
+        for g, core in enumerate(self.cores):
+            depth = core.crossbar.depth + (self.readout_depth if g == self.readout_host else 0)
+            self.banks.append(WeightBank(width=self.word_width, depth=depth, backend=backend))
+            # the crossbar's own memory is replaced by a port onto the shared bank
+            core.crossbar._weights._MustUse__silence = True     # never elaborated
+            core.crossbar._weights = _WeightPortShim(self.word_width, core.crossbar.depth)
+        self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
+                                   base=self.readout_base, depth=self.banks[-1].memory.depth,
+                                   aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
+        self.router = Router(self.router_params)
+        super().__init__({"bus": In(BusSignature())})
+
+    # what the host sees: words per (space, bank)
+    def depths(self) -> dict:
+        s, p = self.config.sizes, self.router_params
+        return {
+            SPACES["weights"]: [c.crossbar.depth for c in self.cores] + [self.readout_depth],
+            SPACES["route_index"]: [p.index_depth],
+            SPACES["route_entry"]: [p.table_depth],
+            SPACES["input"]: [s.n_in],
+            SPACES["counts"]: [s.classes],
+            SPACES["status"]: [len(STATUS_REGS)],
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, topo = self.config, self.topo
+        s, wd, dy = cfg.sizes, cfg.widths, cfg.dynamics
+        G, N = self.n_hidden_cores, s.neurons
+        bus = self.bus
+        m.submodules.router = router = self.router
+        m.submodules.readout = ro = self.readout
+        for g, (core, bank) in enumerate(zip(self.cores, self.banks)):
+            m.submodules[f"core{g}"] = core
+            m.submodules[f"bank{g}"] = bank
+            shim = core.crossbar._weights
+            m.d.comb += [bank.a_addr.eq(shim.addr), bank.a_re.eq(shim.re),
+                         bank.a_we.eq(shim.we), bank.a_wdata.eq(shim.wdata),
+                         shim.rdata.eq(bank.rdata)]
+            p = core.params
+            m.d.comb += [p.theta.eq(dy.theta), p.leak_shift.eq(dy.leak_shift),
+                         p.psi_window.eq(cfg.learning.psi_window),
+                         p.refractory.eq(dy.refractory),
+                         p.reset_subtract.eq(int(dy.reset_subtract))]
+
+        running = Signal()
+        phase = Signal(3)          # 1 ENC, 2 ROUTE, other: neither
+        PH_ENC, PH_ROUTE = 1, 2
+
+        # ---- status registers ----------------------------------------------------------
+        cycles = Signal(24)
+        prediction = Signal(8)
+        steps_done = Signal(range(s.steps + 1))
+        with m.If(running):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        # ---- readout weights through the last bank's secondary port -----------------
+        hb = self.banks[self.readout_host]
+        m.d.comb += ro.m_grant.eq(hb.b_grant), ro.m_rdata.eq(hb.rdata)
+
+        # ---- host bus (between samples) ---------------------------------------------------
+        host_rd_pending = Signal()
+        host_rd_bank = Signal(range(G + 1))
+        rdata = Signal(32)
+        m.d.comb += bus.rdata.eq(rdata)
+        m.d.sync += host_rd_pending.eq(0)
+        for g, bank in enumerate(self.banks):
+            m.d.comb += [bank.b_addr.eq(bus.addr), bank.b_wdata.eq(bus.wdata)]
+        m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, bus.addr))
+        m.d.comb += hb.b_re.eq(running & ro.m_re)
+
+        n_in_bits = _bits(max(s.n_in, 2))
+        ew = wd.encoder
+        # the encoder's words (intensity, accumulator) live in the readout's block RAM
+
+        counts = ro.counts
+        status_vals = Array([prediction, cycles, router.events, router.deliveries,
+                             router.stalls, steps_done])
+        route_idx_layout = router.index_layout
+        with m.If(host_rd_pending):
+            with m.Switch(host_rd_bank):
+                for g, bank in enumerate(self.banks):
+                    with m.Case(g):
+                        m.d.comb += rdata.eq(bank.rdata)
+                with m.Case(G):   # readout words: in the last bank
+                    m.d.comb += rdata.eq(hb.rdata)
+        with m.If(bus.space == SPACES["input"]):
+            m.d.comb += rdata.eq(ro.aux_rdata[:ew])
+
+        ack = Signal()
+        m.d.comb += bus.ack.eq(ack)
+        with m.If(bus.req & ~running & ~host_rd_pending):
+            with m.Switch(bus.space):
+                with m.Case(SPACES["weights"]):
+                    with m.Switch(bus.bank):
+                        for g, bank in enumerate(self.banks):
+                            with m.Case(g):
+                                m.d.comb += [bank.b_we.eq(bus.we), bank.b_re.eq(~bus.we)]
+                                with m.If(bank.b_grant):
+                                    with m.If(bus.we):
+                                        m.d.comb += ack.eq(1)
+                                    with m.Else():
+                                        m.d.sync += [host_rd_pending.eq(1),
+                                                     host_rd_bank.eq(g)]
+                        with m.Case(G):
+                            m.d.comb += [hb.b_addr.eq(self.readout_base + bus.addr),
+                                         hb.b_we.eq(bus.we), hb.b_re.eq(~bus.we)]
+                            with m.If(hb.b_grant):
+                                with m.If(bus.we):
+                                    m.d.comb += ack.eq(1)
+                                with m.Else():
+                                    m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G)]
+                with m.Case(SPACES["route_index"]):
+                    m.d.comb += [router.load_index.en.eq(bus.we),
+                                 router.load_index.addr.eq(bus.addr),
+                                 router.load_index.data.eq(bus.wdata), ack.eq(1)]
+                with m.Case(SPACES["route_entry"]):
+                    m.d.comb += [router.load_entry.en.eq(bus.we),
+                                 router.load_entry.addr.eq(bus.addr),
+                                 router.load_entry.data.eq(bus.wdata), ack.eq(1)]
+                with m.Case(SPACES["input"]):
+                    m.d.comb += [ro.aux_we.eq(bus.we), ro.aux_addr.eq(bus.addr),
+                                 ro.aux_wdata.eq(bus.wdata[:ew])]
+                    with m.If(bus.we):
+                        m.d.comb += ack.eq(1)
+                    with m.Else():
+                        m.d.comb += ro.aux_re.eq(1)
+                        m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G + 1)]
+                with m.Case(SPACES["counts"]):
+                    m.d.comb += [ack.eq(1), rdata.eq(Array(counts)[bus.addr[:_bits(s.classes)]])]
+                with m.Case(SPACES["status"]):
+                    m.d.comb += [ack.eq(1), rdata.eq(status_vals[bus.addr[:3]])]
+                with m.Default():
+                    m.d.comb += ack.eq(1)
+        with m.If(host_rd_pending):
+            m.d.comb += ack.eq(1)
+
+        # ---- spike shift registers: a core's spikes of the last sweep, fed to the router.
+        # The sweep shifts every neuron's spike bit in (o_state, ascending order); the
+        # scan shifts them out again, one a cycle, holding a 1 until the router takes it.
+        bitmaps = [Signal(N, name=f"spikes{g}") for g in range(G)]
+        scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
+        scan_go = Signal()
+        for g, core in enumerate(self.cores):
+            m.d.comb += core.o_spike.ready.eq(1)
+            bm = bitmaps[g]
+            active = scan_go & (scan[g] < N)
+            m.d.comb += [router.i[g].valid.eq(active & bm[0]),
+                         router.i[g].payload.core.eq(g),
+                         router.i[g].payload.neuron.eq(scan[g])]
+            with m.If(core.o_state.valid):
+                m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
+            with m.Elif(active & (~bm[0] | router.i[g].ready)):
+                m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
+        scans_done = Cat(sc == N for sc in scan).all()
+
+        # ---- cores' event inputs: encoder broadcast (ENC) or router (ROUTE) ---------
+        enc_offer = Signal()
+        enc_row = Signal(n_in_bits)
+        enc_pend = Signal(G)
+        layer0 = [g for g in range(G) if g < s.cores]
+        for g, core in enumerate(self.cores):
+            o = router.o[g]
+            with m.If(phase == PH_ENC):
+                if g in layer0:
+                    m.d.comb += [core.i_event.valid.eq(enc_offer & enc_pend[g]),
+                                 core.i_event.payload.row.eq(enc_row)]
+                    with m.If(core.i_event.ready):
+                        m.d.sync += enc_pend[g].eq(0)
+            with m.Elif(phase == PH_ROUTE):
+                m.d.comb += [core.i_event.valid.eq(o.valid),
+                             core.i_event.payload.row.eq(o.payload.row),
+                             o.ready.eq(core.i_event.ready)]
+        bias_offer = Signal()
+        o_ro = router.o[G]
+        with m.If(bias_offer):
+            m.d.comb += [ro.i_event.valid.eq(1),
+                         ro.i_event.payload.row.eq(self.readout_rows - 1)]
+        with m.Elif(phase == PH_ROUTE):
+            m.d.comb += [ro.i_event.valid.eq(o_ro.valid),
+                         ro.i_event.payload.row.eq(o_ro.payload.row),
+                         o_ro.ready.eq(ro.i_event.ready)]
+
+        # ---- sequencer -------------------------------------------------------------------
+        t = Signal(range(s.steps + 1))
+        ch = Signal(range(s.n_in + 1))
+        done_flags = Signal(G + 1)
+        all_done = Signal()
+        m.d.comb += all_done.eq(done_flags.all())
+        for g, core in enumerate(self.cores):
+            with m.If(core.done):
+                m.d.sync += done_flags[g].eq(1)
+        with m.If(ro.done):
+            m.d.sync += done_flags[G].eq(1)
+        busy_any = Cat(*(c.busy for c in self.cores), ro.busy).any()
+        best = Signal(8)
+        best_count = Signal.like(counts[0])
+        k = Signal(range(s.classes + 1))
+        enc_u = ro.aux_rdata[:ew]
+        enc_acc = Mux(t == 0, 0, ro.aux_rdata[ew:2 * ew])
+        enc_sum = Signal(ew + 1)
+        m.d.comb += enc_sum.eq(enc_u + enc_acc)
+        enc_fire = enc_sum >= dy.enc_theta
+        m.d.comb += bus.run_done.eq(0)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(bus.run):
+                    m.d.sync += [running.eq(1), cycles.eq(0), t.eq(0), steps_done.eq(0)]
+                    m.d.comb += [ro.clear.eq(1), router.clear.eq(1)]
+                    for core in self.cores:
+                        m.d.comb += core.clear.eq(1)
+                    m.d.sync += [b.eq(0) for b in bitmaps] + [sc.eq(N) for sc in scan]
+                    m.next = "CLEARING"
+            with m.State("CLEARING"):
+                with m.If(~busy_any):
+                    m.d.sync += [phase.eq(PH_ENC), ch.eq(0)]
+                    m.next = "ENC_READ"
+            # 1. encoder: read channel ch, then add, compare, write back, offer the spike
+            with m.State("ENC_READ"):
+                with m.If(ch == s.n_in):
+                    m.d.sync += [phase.eq(PH_ROUTE), scan_go.eq(1)]
+                    m.d.sync += [sc.eq(0) for sc in scan]
+                    m.next = "ROUTE"
+                with m.Else():
+                    m.d.comb += [ro.aux_re.eq(1), ro.aux_addr.eq(ch)]
+                    m.next = "ENC_CALC"
+            with m.State("ENC_CALC"):
+                m.d.comb += [ro.aux_we.eq(1), ro.aux_addr.eq(ch),
+                             ro.aux_wdata.eq(Cat(enc_u, Mux(enc_fire, enc_sum - dy.enc_theta,
+                                                            enc_sum)[:ew]))]
+                with m.If(enc_fire):
+                    m.d.sync += [enc_row.eq(ch), enc_pend.eq(sum(1 << g for g in layer0))]
+                    m.next = "ENC_OFFER"
+                with m.Else():
+                    m.d.sync += ch.eq(ch + 1)
+                    m.next = "ENC_READ"
+            with m.State("ENC_OFFER"):
+                m.d.comb += enc_offer.eq(1)
+                with m.If(enc_pend == 0):
+                    m.d.sync += ch.eq(ch + 1)
+                    m.next = "ENC_READ"
+            # 2. routed spikes of step t-1, then the router's barrier
+            with m.State("ROUTE"):
+                with m.If(scans_done):
+                    m.d.comb += router.step_end.eq(1)
+                    m.d.sync += scan_go.eq(0)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                with m.If(router.step_done):
+                    m.d.sync += [phase.eq(0), bias_offer.eq(int(cfg.topology.readout_bias))]
+                    m.next = "BIAS"
+            # the readout's bias row: a source that spikes every step
+            with m.State("BIAS"):
+                with m.If(~bias_offer | ro.i_event.ready):
+                    m.d.sync += bias_offer.eq(0)
+                    m.next = "UPDATE"
+            # 3. neurons
+            with m.State("UPDATE"):
+                m.d.comb += ro.update.eq(1)
+                for core in self.cores:
+                    m.d.comb += core.update.eq(1)
+                m.d.sync += done_flags.eq(0)
+                m.next = "SWEEP"
+            with m.State("SWEEP"):
+                with m.If(all_done):
+                    m.next = "LEARN"
+            # 4.-6. plasticity hook: the plasticity unit takes this state (docs/build.md)
+            with m.State("LEARN"):
+                m.d.sync += [t.eq(t + 1), steps_done.eq(steps_done + 1)]
+                with m.If(t == s.steps - 1):
+                    m.d.sync += [k.eq(0), best.eq(0), best_count.eq(0)]
+                    m.next = "PREDICT"
+                with m.Else():
+                    m.d.sync += [phase.eq(PH_ENC), ch.eq(0)]
+                    m.next = "ENC_READ"
+            with m.State("PREDICT"):
+                with m.If(k == s.classes):
+                    m.d.sync += [prediction.eq(best), running.eq(0)]
+                    m.d.comb += bus.run_done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    cnt = Signal.like(counts[0])
+                    m.d.comb += cnt.eq(Array(counts)[k[:_bits(s.classes)]])
+                    with m.If((k == 0) | (cnt > best_count)):
+                        m.d.sync += [best.eq(k), best_count.eq(cnt)]
+                    m.d.sync += k.eq(k + 1)
+        return m
+
+
+def info_bytes(engine: Engine) -> bytes:
+    """What PING returns: b"SWRL", protocol version, classes, n_in, hidden cores, lanes,
+    steps (2 bytes, little endian)."""
+    s = engine.config.sizes
+    return b"SWRL" + bytes([PROTOCOL_VERSION, s.classes, s.n_in & 0xFF,
+                            engine.n_hidden_cores, engine.lanes]) + \
+        s.steps.to_bytes(2, "little")
+
+
+class SwirlChip(wiring.Component):
+    """UART receiver and transmitter, host link and engine: ``rx`` in, ``tx`` out."""
+
+    def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
+                 backend: str = "auto", timeout: int | None = None):
+        self.engine = Engine(topo, lanes=lanes, backend=backend)
+        self.divisor = divisor
+        self.host = HostLink(depths=self.engine.depths(), info=info_bytes(self.engine),
+                             timeout=timeout if timeout is not None else divisor * 10 * 64)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = engine = self.engine
+        m.submodules.host = host = self.host
+        m.submodules.uart_rx = rx = UartRx(self.divisor)
+        m.submodules.uart_tx = tx = UartTx(self.divisor)
+        wiring.connect(m, rx.o, host.i)
+        wiring.connect(m, host.o, tx.i)
+        wiring.connect(m, host.bus, engine.bus)
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
+        return m
+
+
+class BoardTop(wiring.Component):
+    """The chip on a board: the UART resource's pins, the default clock."""
+
+    def __init__(self, topo: Topology, *, clock_hz: float, baud: int = 115200,
+                 lanes: int = 2, backend: str = "auto"):
+        from .uart import divisor_for
+        self.chip = SwirlChip(topo, divisor=divisor_for(clock_hz, baud), lanes=lanes,
+                              backend=backend)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.chip = chip = self.chip
+        if platform is not None:
+            uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+            m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+            m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+            m.d.comb += [chip.rx.eq(rx_buf.i), tx_buf.o.eq(chip.tx)]
+        return m

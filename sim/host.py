@@ -1,0 +1,309 @@
+"""Host driver for the SWIRL chip's UART command interface (docs/host-protocol.md).
+
+:class:`Host` speaks the protocol over a :class:`Transport`: :class:`SerialTransport`
+(pyserial, a real board) or :class:`SimTransport` (the Amaranth simulation of
+``rtl.top.SwirlChip``, bit-level UART on its ``rx``/``tx`` pins), so tests drive the same
+driver code into the simulated design that a user runs against the board.
+
+Frame and reply helpers (:func:`frame`, :func:`parse_reply`) are pure functions; the
+image helpers (:func:`load_commands`) turn a topology and weights into the command
+stream that loads a chip.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
+                      SYNC, crc8)
+
+__all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", "frame",
+           "parse_reply", "load_commands", "weight_words", "SPACES", "STATUS_REGS"]
+
+# mirrors rtl.top (kept here too so the driver imports no elaborated design)
+SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
+          "status": 5}
+STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
+               "router_stalls", "steps"]
+STATUS_NAMES = {v: k for k, v in STATUS.items()}
+
+
+class HostError(RuntimeError):
+    """An error reply, a bad reply, or no reply."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def frame(cmd: int, payload: bytes = b"") -> bytes:
+    """``A5 cmd len_lo len_hi payload crc``, CRC-8 over everything after the sync."""
+    body = bytes([cmd]) + struct.pack("<H", len(payload)) + bytes(payload)
+    return bytes([SYNC]) + body + bytes([crc8(body)])
+
+
+def parse_reply(data: bytes) -> tuple[int, int, bytes, int]:
+    """``(status, cmd, payload, bytes used)`` of the reply at the start of ``data``;
+    raises HostError for a bad sync, length or CRC, and IndexError when incomplete."""
+    if data[0] != SYNC:
+        raise HostError(f"reply does not start with the sync byte: {data[:8].hex()}")
+    status, cmd = data[1], data[2]
+    n = data[3] | data[4] << 8
+    end = 5 + n + 1
+    if len(data) < end:
+        raise IndexError("incomplete reply")
+    if crc8(data[1:end]) != 0:
+        raise HostError(f"reply CRC mismatch: {data[:end].hex()}")
+    return status, cmd, bytes(data[5:5 + n]), end
+
+
+# ---- transports ------------------------------------------------------------------------------
+class Transport:
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read(self, n: int, timeout: float) -> bytes:
+        """Up to ``n`` bytes; fewer only when ``timeout`` (seconds, or simulated
+        cycles for SimTransport) runs out."""
+        raise NotImplementedError
+
+
+class SerialTransport(Transport):
+    def __init__(self, port: str, baud: int = 115200):
+        import serial
+        self._s = serial.Serial(port, baud, timeout=0.1)
+
+    def write(self, data: bytes) -> None:
+        self._s.write(data)
+
+    def read(self, n: int, timeout: float) -> bytes:
+        self._s.timeout = timeout
+        return self._s.read(n)
+
+    def close(self) -> None:
+        self._s.close()
+
+
+class SimTransport(Transport):
+    """The Amaranth simulator running ``dut`` (any component with ``rx`` in and ``tx``
+    out, 8N1 at ``divisor`` cycles a bit). Bytes written are shifted into ``rx`` by a
+    testbench; ``tx`` is decoded by another; :meth:`read` runs the simulation until
+    enough bytes came back or ``timeout`` cycles passed."""
+
+    PERIOD = 1e-6
+
+    def __init__(self, dut, divisor: int):
+        from amaranth.hdl import Signal
+        from amaranth.sim import Simulator
+        self.divisor = divisor
+        self._stopping = False
+        self._stop = Signal(name="transport_stop")   # ends both testbenches (close)
+        self._out = bytearray()           # host -> chip, not yet sent
+        self._in = bytearray()            # chip -> host, not yet read
+        self.cycles = 0
+        self.dut = dut
+        sim = Simulator(dut)
+        sim.add_clock(self.PERIOD)
+        sim.add_testbench(self._drive, background=True)
+        sim.add_testbench(self._sample, background=True)
+        self._sim = sim
+        self._now = 0
+
+    async def _drive(self, ctx):
+        d = self.divisor
+        ctx.set(self.dut.rx, 1)
+        while True:
+            if self._stopping:
+                ctx.set(self._stop, 1)
+                return
+            if not self._out:
+                await ctx.tick()
+                continue
+            byte = self._out.pop(0)
+            for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+                ctx.set(self.dut.rx, bit)
+                await ctx.tick().repeat(d)
+
+    async def _sample(self, ctx):
+        d = self.divisor
+        while True:
+            await ctx.tick().until((self.dut.tx == 0) | self._stop)
+            if ctx.get(self._stop):
+                return
+            await ctx.tick().repeat(d // 2)           # middle of the start bit
+            byte = 0
+            for i in range(8):
+                await ctx.tick().repeat(d)
+                byte |= ctx.get(self.dut.tx) << i
+            await ctx.tick().repeat(d)                # stop bit
+            self._in.append(byte)
+
+    def run(self, cycles: int) -> None:
+        self._now += cycles
+        self._sim.run_until(self._now * self.PERIOD)
+        self.cycles = self._now
+
+    def write(self, data: bytes) -> None:
+        self._out.extend(data)
+
+    def close(self) -> None:
+        """Let the two testbenches finish (call when done with the simulation)."""
+        self._stopping = True
+        self.run(2 * self.divisor * 12)
+
+    def read(self, n: int, timeout: float) -> bytes:
+        chunk = 10 * self.divisor
+        waited = 0
+        while len(self._in) < n and waited < timeout:
+            self.run(chunk)
+            waited += chunk
+        data, self._in[:] = bytes(self._in[:n]), self._in[n:]
+        return data
+
+
+# ---- the driver ---------------------------------------------------------------------------------
+class Host:
+    """Request / reply over a transport. Every method raises :class:`HostError` on an
+    error reply (``.status`` holds the code). ``timeout`` is the transport's unit."""
+
+    def __init__(self, transport: Transport, timeout: float = 2.0):
+        self.t = transport
+        self.timeout = timeout
+
+    def command(self, cmd: int, payload: bytes = b"", timeout: float | None = None,
+                raw: bytes | None = None) -> bytes:
+        self.t.write(raw if raw is not None else frame(cmd, payload))
+        return self.reply(cmd, timeout)
+
+    def reply(self, cmd: int | None = None, timeout: float | None = None) -> bytes:
+        timeout = self.timeout if timeout is None else timeout
+        head = self.t.read(5, timeout)
+        if len(head) < 5:
+            raise HostError(f"no reply (got {head.hex() or 'nothing'})")
+        n = head[3] | head[4] << 8
+        rest = self.t.read(n + 1, timeout)
+        status, rcmd, payload, _ = parse_reply(head + rest)
+        if status != 0:
+            raise HostError(f"command 0x{rcmd:02x}: error {STATUS_NAMES.get(status, status)}",
+                            status)
+        if cmd is not None and rcmd != cmd:
+            raise HostError(f"reply to command 0x{rcmd:02x}, expected 0x{cmd:02x}")
+        return payload
+
+    # ---- commands ----------------------------------------------------------------------
+    def ping(self) -> dict:
+        p = self.command(CMD_PING)
+        if p[:4] != b"SWRL":
+            raise HostError(f"not a SWIRL chip: {p.hex()}")
+        return {"version": p[4], "classes": p[5], "n_in": p[6], "cores": p[7],
+                "lanes": p[8], "steps": p[9] | p[10] << 8}
+
+    def write(self, space: int, bank: int, addr: int, words) -> None:
+        words = [int(w) & 0xFFFFFFFF for w in words]
+        for k in range(0, len(words), MAX_WRITE_WORDS):
+            chunk = words[k:k + MAX_WRITE_WORDS]
+            self.command(CMD_WRITE, struct.pack("<BBH", space, bank, addr + k) +
+                         struct.pack(f"<{len(chunk)}I", *chunk))
+
+    def read(self, space: int, bank: int, addr: int, count: int) -> list:
+        out = []
+        while count > 0:
+            n = min(count, 255)
+            p = self.command(CMD_READ, struct.pack("<BBHB", space, bank, addr, n))
+            out.extend(struct.unpack(f"<{n}I", p))
+            addr, count = addr + n, count - n
+        return out
+
+    def run(self, learn: bool = False, timeout: float | None = None) -> None:
+        self.command(CMD_RUN, bytes([int(learn)]), timeout=timeout)
+
+    def load_input(self, intensities) -> None:
+        self.write(SPACES["input"], 0, 0, list(intensities))
+
+    def counts(self, classes: int) -> list:
+        return self.read(SPACES["counts"], 0, 0, classes)
+
+    def status(self) -> dict:
+        return dict(zip(STATUS_REGS, self.read(SPACES["status"], 0, 0, len(STATUS_REGS))))
+
+    def classify(self, intensities, classes: int, timeout: float | None = None) -> dict:
+        """Stream one sample, run it, read prediction, class counts and counters."""
+        self.load_input(intensities)
+        self.run(timeout=timeout)
+        return {"counts": self.counts(classes), **self.status()}
+
+    def load_image(self, commands) -> None:
+        """Send the frames of :func:`load_commands` (or ``load.bin`` split back into
+        frames), checking every reply."""
+        for f in commands:
+            self.command(f[1], raw=f)
+
+
+# ---- images ---------------------------------------------------------------------------------------
+def weight_words(net, lanes: int) -> list:
+    """Per weight bank (hidden cores, then the readout) the memory words of the
+    crossbar layout (rtl/crossbar.py) for the golden model's ``net`` weights."""
+    from gen.topology import KIND_INPUT
+    cfg, topo = net.config, net.topology
+    s, wb = cfg.sizes, cfg.widths.weight
+    W = net.weights
+    banks = []
+    for g, rows in enumerate(topo.cores):
+        cols = np.arange(g * s.neurons, (g + 1) * s.neurons)
+        mat = np.array([(W.w_in if k == KIND_INPUT else W.w_hh)[src, cols]
+                        for k, src in zip(rows.kind, rows.source)])
+        banks.append(_pack(mat, lanes, wb))
+    banks.append(_pack(np.asarray(W.w_ro), lanes, wb))
+    return banks
+
+
+def _pack(mat, lanes, width):
+    mat = np.asarray(mat, dtype=np.int64)
+    n_rows, n_cols = mat.shape
+    wpr = -(-n_cols // lanes)
+    padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
+    padded[:, :n_cols] = mat
+    mask = (1 << width) - 1
+    vals = (padded & mask).reshape(n_rows, wpr, lanes)
+    shifts = np.arange(lanes, dtype=np.int64) * width
+    return [int(x) for x in (vals << shifts).sum(-1).reshape(-1)]
+
+
+def route_words(topo) -> tuple[list, list]:
+    """Router index and entry words (rtl/router.py layouts), packed as integers."""
+    from gen.routing import RouterParams, routing_tables
+    p = RouterParams.from_topology(topo, fifo_depth=2)
+    index, entries = routing_tables(topo, p)
+    ob = max(1, (p.table_depth - 1).bit_length())
+    rb = max(1, (p.rows - 1).bit_length())
+    return ([off | cnt << ob for off, cnt in index], [row | dest << rb for dest, row in entries])
+
+
+def load_commands(net, lanes: int) -> list:
+    """Frames that load the routing tables and every weight of ``net`` (a
+    sim.model.Network), in order."""
+    frames = []
+
+    def put(space, bank, words):
+        for k in range(0, len(words), MAX_WRITE_WORDS):
+            chunk = words[k:k + MAX_WRITE_WORDS]
+            frames.append(frame(CMD_WRITE, struct.pack("<BBH", space, bank, k) +
+                                struct.pack(f"<{len(chunk)}I", *chunk)))
+
+    index, entries = route_words(net.topology)
+    put(SPACES["route_index"], 0, index)
+    put(SPACES["route_entry"], 0, entries)
+    for b, words in enumerate(weight_words(net, lanes)):
+        put(SPACES["weights"], b, words)
+    return frames
+
+
+def split_frames(data: bytes) -> list:
+    """``load.bin`` back into frames."""
+    out, i = [], 0
+    while i < len(data):
+        n = data[i + 2] | data[i + 3] << 8      # A5 cmd len_lo len_hi payload crc
+        out.append(data[i:i + 4 + n + 1])
+        i += 4 + n + 1
+    return out

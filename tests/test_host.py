@@ -1,0 +1,311 @@
+"""Host link: UART, framing, CRC and error paths of rtl/host.py in the Amaranth simulator,
+and the whole chip (rtl/top.py) driven by the sim/host.py driver through its UART pins,
+against the golden model."""
+import random
+import struct
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.sim import Simulator
+
+from gen.config import Config
+from gen.topology import make_topology
+from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, STATUS, HostLink, crc8)
+from rtl.uart import UartRx, UartTx, divisor_for
+from sim.host import (Host, HostError, SimTransport, frame, load_commands, parse_reply,
+                      split_frames, weight_words)
+
+INFO = b"SWRLtest"
+DEPTHS = {0: [16, 8], 3: [4], 5: [2]}
+TIMEOUT = 60
+
+
+def _crc_reference_check():
+    # CRC-8/SMBUS check value (poly 0x07, init 0): "123456789" -> 0xF4
+    assert crc8(b"123456789") == 0xF4
+
+
+def test_crc8_check_value():
+    _crc_reference_check()
+    body = bytes([CMD_PING, 0, 0])
+    assert crc8(body + bytes([crc8(body)])) == 0
+
+
+def test_frame_and_parse():
+    f = frame(CMD_WRITE, b"\x01\x02")
+    assert f[:4] == bytes([0xA5, CMD_WRITE, 2, 0]) and crc8(f[1:]) == 0
+    reply = bytes([0xA5, 0, CMD_READ, 4, 0, 1, 2, 3, 4])
+    reply += bytes([crc8(reply[1:])])
+    assert parse_reply(reply + b"junk") == (0, CMD_READ, b"\x01\x02\x03\x04", len(reply))
+    with pytest.raises(HostError, match="CRC"):
+        parse_reply(reply[:-1] + bytes([reply[-1] ^ 1]))
+    with pytest.raises(IndexError):
+        parse_reply(reply[:-2])
+
+
+# ---- HostLink alone, a Python model of the bus ---------------------------------------------
+def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
+    """Feed byte ``chunks`` (a pause of ``TIMEOUT * 2`` cycles between chunks) into a
+    HostLink; returns (reply bytes, bus memory, writes seen, runs seen)."""
+    dut = HostLink(depths=DEPTHS, info=INFO, timeout=TIMEOUT)
+    mem = {}
+    writes, runs = [], []
+    out = bytearray()
+    done = [False]
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def feed(ctx):
+        for n, chunk in enumerate(chunks):
+            if n:
+                await ctx.tick().repeat(TIMEOUT * 2)
+            for b in chunk:
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, b)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+                if random.random() < 0.3:
+                    await ctx.tick().repeat(random.randint(1, 5))
+        await ctx.tick().repeat(TIMEOUT * 3)
+        done[0] = True
+
+    async def collect(ctx):
+        ctx.set(dut.o.ready, 1)
+        async for _, _, valid, ready, payload in ctx.tick().sample(
+                dut.o.valid, dut.o.ready, dut.o.payload):
+            if valid and ready:
+                out.append(payload)
+            ctx.set(dut.o.ready, int(random.random() < 0.7))
+
+    async def bus(ctx):
+        b = dut.bus
+        countdown = None
+        async for _, _, req, we, space, bank, addr, wdata, ack, run in ctx.tick().sample(
+                b.req, b.we, b.space, b.bank, b.addr, b.wdata, b.ack, b.run):
+            ctx.set(b.ack, 0)
+            ctx.set(b.run_done, 0)
+            if req and not ack:
+                if we:
+                    mem[(space, bank, addr)] = wdata
+                    writes.append((space, bank, addr, wdata))
+                ctx.set(b.rdata, mem.get((space, bank, addr), 0xDEAD0000 | addr))
+                ctx.set(b.ack, 1)
+            if run:
+                countdown = run_latency
+                runs.append(ctx.get(b.learn))
+            if countdown is not None:
+                countdown -= 1
+                if countdown == 0:
+                    ctx.set(b.run_done, 1)
+                    countdown = None
+
+    sim.add_testbench(feed)
+    sim.add_testbench(collect, background=True)
+    sim.add_testbench(bus, background=True)
+    sim.run_until(max_cycles * 1e-6)
+    assert done[0], "feeding did not finish"
+    return bytes(out), mem, writes, runs
+
+
+def replies(data):
+    out = []
+    while data:
+        status, cmd, payload, used = parse_reply(data)
+        out.append((status, cmd, payload))
+        data = data[used:]
+    return out
+
+
+def write_frame(space, bank, addr, words):
+    return frame(CMD_WRITE, struct.pack("<BBH", space, bank, addr) +
+                 struct.pack(f"<{len(words)}I", *words))
+
+
+def read_frame(space, bank, addr, n):
+    return frame(CMD_READ, struct.pack("<BBHB", space, bank, addr, n))
+
+
+def test_ping_write_read_run():
+    random.seed(1)
+    words = [0x11223344, 0xA5A5A5A5]
+    chunks = [b"\x00\x17" + frame(CMD_PING) +          # junk before a sync is skipped
+              write_frame(0, 1, 2, words) + read_frame(0, 1, 1, 4) +
+              frame(CMD_RUN, b"\x01") + read_frame(5, 0, 0, 2)]
+    out, mem, writes, runs = run_hostlink(chunks)
+    r = replies(out)
+    assert r[0] == (0, CMD_PING, INFO)
+    assert r[1] == (0, CMD_WRITE, b"")
+    assert writes == [(0, 1, 2 + k, w) for k, w in enumerate(words)]
+    got = struct.unpack("<4I", r[2][2])
+    assert r[2][:2] == (0, CMD_READ)
+    assert got == (0xDEAD0001, *words, 0xDEAD0004)
+    assert r[3] == (0, CMD_RUN, b"") and runs == [1]
+    assert r[4][0] == 0 and len(r[4][2]) == 8
+    assert len(r) == 5
+
+
+@pytest.mark.parametrize("name,bad,status", [
+    ("crc", lambda f: f[:-1] + bytes([f[-1] ^ 0x40]), "bad_crc"),
+    ("command", lambda f: frame(0x55, f[5:-1]), "bad_command"),
+    ("write length", lambda f: frame(CMD_WRITE, f[5:-3]), "bad_length"),
+    ("write three words", lambda f: write_frame(0, 0, 0, [1, 2, 3]), "bad_length"),
+    ("write too long", lambda f: frame(CMD_WRITE, f[5:-1] + bytes(4 * 2)), "bad_length"),
+    ("read length", lambda f: frame(CMD_READ, b"\0\0\0\0"), "bad_length"),
+    ("ping length", lambda f: frame(CMD_PING, b"\0"), "bad_length"),
+    ("past the end", lambda f: write_frame(0, 1, 7, [1, 2]), "bad_address"),
+    ("no such bank", lambda f: write_frame(0, 2, 0, [1]), "bad_address"),
+    ("no such space", lambda f: write_frame(9, 0, 0, [1]), "bad_address"),
+    ("read past the end", lambda f: read_frame(3, 0, 3, 2), "bad_address"),
+])
+def test_malformed_command_changes_nothing(name, bad, status):
+    random.seed(hash(name) & 0xFFFF)
+    good = write_frame(0, 0, 3, [7, 8])
+    out, mem, writes, runs = run_hostlink([bad(good) + good])
+    r = replies(out)
+    assert r[0][0] == STATUS[status], (name, r)
+    assert r[0][2] == b""
+    assert r[1] == (0, CMD_WRITE, b"")          # the link recovers: the next frame works
+    assert writes == [(0, 0, 3, 7), (0, 0, 4, 8)]
+
+
+def test_truncated_command_times_out():
+    random.seed(3)
+    good = write_frame(0, 0, 0, [5, 6])
+    out, mem, writes, runs = run_hostlink([good[:9], good])
+    r = replies(out)
+    assert r[0][0] == STATUS["timeout"]
+    assert r[1] == (0, CMD_WRITE, b"")
+    assert writes == [(0, 0, 0, 5), (0, 0, 1, 6)]  # only the complete frame wrote
+
+
+def test_overlong_payload_is_skipped_whole():
+    random.seed(4)
+    # a 300-byte payload, full of sync bytes, must not be taken for frames
+    junk = frame(CMD_WRITE, bytes([0xA5]) * 300)
+    out, mem, writes, runs = run_hostlink([junk + frame(CMD_PING)])
+    r = replies(out)
+    assert r[0][0] == STATUS["bad_length"]
+    assert r[1] == (0, CMD_PING, INFO) and writes == []
+
+
+# ---- UART ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("divisor", [4, 5, 13])
+def test_uart_loopback(divisor):
+    random.seed(divisor)
+    m = Module()
+    m.submodules.tx = tx = UartTx(divisor)
+    m.submodules.rx = rx = UartRx(divisor)
+    m.d.comb += rx.rx.eq(tx.tx)
+    data = [random.randrange(256) for _ in range(40)] + [0x00, 0xFF, 0x55]
+    got = []
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+
+    async def send(ctx):
+        for b in data:
+            ctx.set(tx.i.valid, 1)
+            ctx.set(tx.i.payload, b)
+            await ctx.tick().until(tx.i.ready)
+            ctx.set(tx.i.valid, 0)
+
+    async def recv(ctx):
+        ctx.set(rx.o.ready, 1)
+        async for _, _, valid, payload, ovr, fr in ctx.tick().sample(
+                rx.o.valid, rx.o.payload, rx.overrun, rx.framing):
+            assert not ovr and not fr
+            if valid:
+                got.append(payload)
+
+    sim.add_testbench(send)
+    sim.add_testbench(recv, background=True)
+    sim.run_until((len(data) + 2) * 10 * divisor * 1e-6)
+    assert got == data
+
+
+def test_divisor_for():
+    assert divisor_for(12e6, 115200) == 104
+    with pytest.raises(ValueError, match="too fast"):
+        divisor_for(12e6, 6_000_000)
+    with pytest.raises(ValueError, match="off"):
+        divisor_for(1e6, 230_000)
+
+
+# ---- the whole chip, driver through the UART pins, against the golden model -------------------
+def tiny_config(**kw):
+    cfg = Config().replace(**{
+        "sizes.n_in": 6, "sizes.cores": 3, "sizes.neurons": 4, "sizes.classes": 2,
+        "sizes.per_class": 2, "sizes.steps": 6, "topology.ws_neighbours": 2,
+        "topology.axons_per_edge": 2, "topology.readout_density": 0.6,
+        "dynamics.theta": 24, "dynamics.theta_out": 20, "dynamics.enc_theta": 4,
+        "learning.teach_start": 1, **kw})
+    return cfg.validate()
+
+
+TINY_CONFIGS = {
+    "one_layer": {},
+    # two layers (feed-forward rows through the router), refractory neurons, reset to
+    # zero, no readout bias, odd sizes
+    "two_layers": {"sizes.layers": 2, "sizes.n_in": 5, "sizes.classes": 3,
+                   "sizes.per_class": 1, "topology.ff_fan_in": 5,
+                   "dynamics.refractory": 2, "dynamics.reset_subtract": False,
+                   "topology.readout_bias": False},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(TINY_CONFIGS))
+def tiny_chip(request):
+    from rtl.top import SwirlChip
+    from sim.model import Network
+    cfg = tiny_config(**TINY_CONFIGS[request.param])
+    topo = make_topology(cfg)
+    net = Network(cfg, topo)
+    rng = np.random.default_rng(7)
+    w = net.weights
+    w.w_in[:] = rng.integers(-8, 30, w.w_in.shape) * net.in_mask
+    w.w_hh[:] = rng.integers(-12, 20, w.w_hh.shape) * net.hh_mask
+    w.w_ro[:] = rng.integers(-10, 25, w.w_ro.shape) * net.ro_mask
+    divisor = 4
+    chip = SwirlChip(topo, divisor=divisor, lanes=2, backend="memory",
+                     timeout=divisor * 10 * 8)
+    transport = SimTransport(chip, divisor)
+    host = Host(transport, timeout=200_000)
+    yield cfg, net, host
+    transport.close()
+
+
+def test_chip_end_to_end(tiny_chip):
+    cfg, net, host = tiny_chip
+    info = host.ping()
+    s = cfg.sizes
+    assert info == {"version": 1, "classes": s.classes, "n_in": s.n_in,
+                    "cores": s.layers * s.cores, "lanes": 2, "steps": s.steps}
+    host.load_image(load_commands(net, lanes=2))
+    # weights read back equal what was loaded, bank by bank (readout included)
+    for b, words in enumerate(weight_words(net, 2)):
+        assert host.read(0, b, 0, len(words)) == words, f"bank {b}"
+    rng = np.random.default_rng(11)
+    spikes = 0
+    for sample in range(4):
+        u = rng.integers(0, cfg.dynamics.enc_theta + 1, cfg.sizes.n_in)
+        pred, counts, _ = net.run(u[None])
+        got = host.classify(u, cfg.sizes.classes)
+        assert got["counts"] == list(counts[0]), (sample, got, counts)
+        assert got["prediction"] == int(pred[0])
+        assert got["steps"] == cfg.sizes.steps
+        spikes += sum(got["counts"])
+        assert got["router_deliveries"] >= 0 and got["cycles"] > 0
+    assert spikes > 0                               # the readout did fire
+    # a bad frame gets an error reply and leaves the weights alone
+    words = weight_words(net, 2)[0]
+    bad = frame(CMD_WRITE, struct.pack("<BBHI", 0, 0, 0, 0x1234))
+    with pytest.raises(HostError) as e:
+        host.command(CMD_WRITE, raw=bad[:-1] + bytes([bad[-1] ^ 1]))
+    assert e.value.status == STATUS["bad_crc"]
+    assert host.read(0, 0, 0, 4) == words[:4]
+
+
+def test_load_bin_round_trip(tiny_chip):
+    cfg, net, host = tiny_chip
+    frames = load_commands(net, lanes=2)
+    assert split_frames(b"".join(frames)) == frames
