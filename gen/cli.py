@@ -112,6 +112,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="learning curve (default: <out stem>-curve.png next to --out)")
     p.add_argument("--freeze-hidden", action="store_true",
                    help="learn the readout only (learning.learn_hidden = false)")
+    p.add_argument("--ablation", action="store_true",
+                   help="also train the same network with the hidden weights frozen and "
+                        "report both (what hidden learning adds); doubles the time")
     _add_json_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.set_defaults(func=cmd_train)
@@ -271,6 +274,9 @@ def cmd_train(args) -> int:
     base = load_config(args.config) if args.config else None
     ds = _load_data(args.task, args.data, base)
     cfg = tr.task_config(args.task, ds.channels, base=base, classes=ds.classes)
+    if args.freeze_hidden and args.ablation:
+        raise ValueError("--ablation already trains a frozen-hidden twin; drop "
+                         "--freeze-hidden")
     if args.freeze_hidden:
         cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
     _check_fits(cfg, ds)
@@ -291,9 +297,19 @@ def cmd_train(args) -> int:
     meta = {"task": args.task, "data": str(args.data) if args.data else None,
             "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy}
     tr.save_weights(out, res.net, meta=meta)
-    _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}")
+    frozen = None
+    if args.ablation:
+        if not args.quiet:
+            print("ablation: the same network with the hidden weights frozen", file=log)
+        frozen = tr.train(cfg.replace(**{"learning.learn_hidden": False}), ds, args.epochs,
+                          args.seed, progress=not args.quiet, on_epoch=on_epoch)
+    _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}",
+                frozen=frozen.history if frozen else None)
     summary = {"task": args.task, "data": meta["data"], **res.summary(),
                "weights": str(out), "plot": str(plot)}
+    if frozen is not None:
+        summary["readout_only"] = frozen.summary()
+        summary["hidden_learning_gain"] = res.test_accuracy - frozen.test_accuracy
     if args.json:
         _print_json(summary)
         return EXIT_OK
@@ -304,18 +320,24 @@ def cmd_train(args) -> int:
     print(f"  learning gated on {_pct(summary['gated_fraction'])} of steps, "
           f"{summary['weight_writes_per_sample']:.0f} weight writes per sample, "
           f"{summary['samples_per_second']:.1f} samples/s (golden model)")
+    if frozen is not None:
+        print(f"  readout only (hidden frozen): test {_pct(frozen.test_accuracy)}; hidden "
+              f"learning adds {100 * summary['hidden_learning_gain']:+.1f} points")
     print(f"  weights: {out}")
     print(f"  learning curve: {plot}")
     return EXIT_OK
 
 
-def _plot_curve(history: list, path: pathlib.Path, title: str) -> None:
+def _plot_curve(history: list, path: pathlib.Path, title: str, frozen=None) -> None:
     from matplotlib.figure import Figure     # no pyplot: no GUI backend, no global state
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
     ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
+    if frozen:
+        ax.plot(epochs, [100 * h["test_accuracy"] for h in frozen], "^--",
+                label="test, hidden frozen")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(-2, 102)

@@ -224,6 +224,22 @@ def test_train_json_is_the_only_stdout(tiny, tmp_path, capsys):
     assert plot.read_bytes().startswith(PNG_MAGIC)
 
 
+def test_train_ablation_reports_both_runs(tiny, tmp_path, capsys):
+    data, config = tiny
+    out = tmp_path / "a.npz"
+    assert main(["train", "--task", "digits", "--data", str(data), "--config", str(config),
+                 "--epochs", "1", "--out", str(out), "--json", "--quiet",
+                 "--ablation"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["learn_hidden"] is True
+    assert summary["readout_only"]["learn_hidden"] is False
+    gain = summary["test_accuracy"] - summary["readout_only"]["test_accuracy"]
+    assert summary["hidden_learning_gain"] == pytest.approx(gain)
+    assert main(["train", "--task", "digits", "--data", str(data), "--config", str(config),
+                 "--ablation", "--freeze-hidden"]) == EXIT_ERROR
+    assert "--ablation" in capsys.readouterr().err
+
+
 def test_train_default_output_names(tiny, tmp_path, monkeypatch, capsys):
     data, config = tiny
     monkeypatch.chdir(tmp_path)
