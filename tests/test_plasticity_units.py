@@ -5,7 +5,6 @@ centred feedback against the golden model's ``feedback_centered``, the teacher a
 modulators against the model's ``_teach`` run, the trace update against ``_trace``."""
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from gen.config import Config
 from rtl.hash import FeedbackPost, Oat32
@@ -15,13 +14,9 @@ from rtl.teach import Teacher
 from sim.fixed import Lfsr, lfsr_seed, oat32
 from sim.model import Network
 
+from amaranth_sim import simulate
 
-def _simulate(dut, bench, clock=True):
-    sim = Simulator(dut)
-    if clock:
-        sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 8])
@@ -50,7 +45,7 @@ def test_lfsr_lanes_match_model(lanes):
         if ctx.get(dut.state) != ref.state:
             bad.append(("final", ctx.get(dut.state), ref.state))
 
-    _simulate(dut, bench)
+    simulate(dut, bench)
     assert not bad, bad[:3]
 
 
@@ -70,7 +65,7 @@ def test_oat32_matches_model():
                 ctx.set(dut.key[i], b)
             got.append(ctx.get(dut.hash))
 
-    _simulate(dut, bench, clock=False)
+    simulate(dut, bench, clock=False)
     want = [int(oat32(s, *k)) for s, k in zip(seeds.tolist(), keys.tolist())]
     assert got == want
 
@@ -110,7 +105,7 @@ def test_feedback_post_matches_model(classes, hidden, seed):
                 if ctx.get(dut.acc) != want or n != classes:
                     bad.append((j, sig.tolist(), ctx.get(dut.acc), want, n))
 
-    _simulate(dut, bench)
+    simulate(dut, bench)
     assert not bad, bad[:3]
 
 
@@ -179,7 +174,7 @@ def test_teacher_matches_model(seed):
         if ctx.get(dut.m) or before != [ctx.get(dut.activity[k]) for k in range(s.classes)]:
             bad.append("learning off changed the teacher")
 
-    _simulate(dut, bench)
+    simulate(dut, bench)
     assert not bad, bad[:3]
     assert events[0] == net.stats.modulator_events
     assert net.stats.modulator_events > 0
@@ -207,5 +202,5 @@ def test_trace_update_matches_model():
                         got.append(ctx.get(dut.x_next))
                         want.append(int(net._trace(np.int64(x), spike)))
 
-    _simulate(dut, bench, clock=False)
+    simulate(dut, bench, clock=False)
     assert got == want

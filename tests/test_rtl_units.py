@@ -5,7 +5,6 @@ memory, crossbar sums)."""
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Module, Signal, signed, unsigned
-from amaranth.sim import Simulator
 
 from rtl.crossbar import Crossbar
 from rtl.lif import LifUpdate, saturate
@@ -14,13 +13,9 @@ from sim.fixed import sat_signed, sat_unsigned
 from sim.harness import core_config, pack_rows
 from sim.model import Network
 
+from amaranth_sim import simulate
 
-def _simulate(dut, bench, clock=True):
-    sim = Simulator(dut)
-    if clock:
-        sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+
 
 
 @pytest.mark.parametrize("shape", [signed(4), unsigned(3)])
@@ -37,7 +32,7 @@ def test_saturate_exhaustive(shape):
             ctx.set(x, v)
             got.append(ctx.get(y))
 
-    _simulate(m, bench, clock=False)
+    simulate(m, bench, clock=False)
     assert got == [int(sat(v, shape.width)) for v in range(-64, 64)]
 
 
@@ -86,7 +81,7 @@ def test_lif_update_matches_model(widths, param_sets):
                 got.append([ctx.get(dut.v_out), ctx.get(dut.ref_out), ctx.get(dut.spike),
                             ctx.get(dut.psi)])
 
-        _simulate(dut, bench, clock=False)
+        simulate(dut, bench, clock=False)
         bad = next((k for k in range(len(vs)) if got[k] != expect[k]), None)
         assert bad is None, (f"theta={theta} leak={leak} window={window} ref={refractory} "
                              f"subtract={subtract}: v={vs[bad]} i={cs[bad]} ref={refs[bad]}: "
@@ -116,7 +111,7 @@ def test_weight_memory_latency_and_hold(depth):
             await ctx.tick().repeat(2)
             assert ctx.get(dut.rdata) == words[a]       # held while idle
 
-    _simulate(dut, bench)
+    simulate(dut, bench)
 
 
 @pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [
@@ -164,7 +159,7 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
                 lane = (word >> (p * cw)) & ((1 << cw) - 1)
                 got.append(lane - (1 << cw) if lane >> (cw - 1) else lane)
 
-    _simulate(dut, bench)
+    simulate(dut, bench)
     assert got[:n_cols] == expect
 
 
