@@ -335,7 +335,7 @@ class Engine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, topo = self.config, self.topo
+        cfg = self.config
         s, wd, dy = cfg.sizes, cfg.widths, cfg.dynamics
         G, N = self.n_hidden_cores, s.neurons
         bus = self.bus
@@ -387,7 +387,6 @@ class Engine(wiring.Component):
         counts = ro.counts
         status_vals = Array([prediction, cycles, router.events, router.deliveries,
                              router.stalls, steps_done])
-        route_idx_layout = router.index_layout
         with m.If(host_rd_pending):
             with m.Switch(host_rd_bank):
                 for g, bank in enumerate(self.banks):

@@ -176,7 +176,7 @@ class Network:
 
     def _present(self, u, label, learn, record):
         c = self.config
-        s, d, w, l = c.sizes, c.dynamics, c.widths, c.learning
+        s, d, w = c.sizes, c.dynamics, c.widths
         W = self.weights
         st = self.new_state(len(u))
         last = self.topology.last_layer_offset

@@ -47,18 +47,18 @@ def task_config(task: str, n_in: int, base: Config | None = None,
     """The config for ``task``: ``base`` (or the default with the task's overrides),
     with ``sizes.n_in`` set to the data's channel count. Refuses data with more classes
     than the config has."""
-    if base is not None and classes is not None and classes > base.sizes.classes:
+    if base is None:   # the default, the task's overrides, and room for the data's classes
+        changes = {**TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in}
+        if classes is not None and classes > Config().sizes.classes:
+            changes["sizes.classes"] = classes
+        return Config().replace(**changes).validate()
+    if base.sizes.n_in != n_in:
+        raise ConfigError(f"sizes.n_in = {base.sizes.n_in} but the data has {n_in} "
+                          f"input channels; set sizes.n_in = {n_in} in the config")
+    if classes is not None and classes > base.sizes.classes:
         raise ConfigError(f"the data has {classes} classes but sizes.classes = "
                           f"{base.sizes.classes}; raise sizes.classes in the config")
-    if base is None and classes is not None and classes > Config().sizes.classes:
-        return task_config(task, n_in, Config().replace(**{
-            **TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in, "sizes.classes": classes}))
-    if base is not None:
-        if base.sizes.n_in != n_in:
-            raise ConfigError(f"sizes.n_in = {base.sizes.n_in} but the data has {n_in} "
-                              f"input channels; set sizes.n_in = {n_in} in the config")
-        return base.validate()
-    return Config().replace(**{**TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in}).validate()
+    return base.validate()
 
 
 @dataclass
