@@ -11,7 +11,7 @@ command changes nothing and gets an error reply.
 
 The chip side is :class:`BusSignature` (seen from the host link): ``req`` with ``we``,
 ``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it); ``run``
-(strobe) starts a sample, ``run_done`` (strobe) ends it; ``learn`` is the RUN flag.
+(strobe) starts a sample, ``run_done`` (strobe) ends it; ``learn`` is the RUN flag, ``label`` its second byte.
 """
 from amaranth.hdl import Array, C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
@@ -61,7 +61,7 @@ class BusSignature(wiring.Signature):
         super().__init__({
             "req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8), "addr": Out(16),
             "wdata": Out(32), "ack": In(1), "rdata": In(32),
-            "run": Out(1), "learn": Out(1), "run_done": In(1),
+            "run": Out(1), "learn": Out(1), "label": Out(8), "run_done": In(1),
         })
 
 
@@ -125,7 +125,8 @@ class HostLink(wiring.Component):
                 with m.Case(w):
                     m.d.comb += bus.wdata.eq(Cat(*(buf[4 + 4 * w + j] for j in range(4))))
 
-        m.d.comb += bus.learn.eq(buf[0][0])      # the RUN flag, held with the payload
+        # the RUN flag and label, held with the payload
+        m.d.comb += [bus.learn.eq(buf[0][0]), bus.label.eq(buf[1])]
         info = Array(Const(b, 8) for b in (self._info or b"\0"))
         rx = self.i
 
@@ -206,7 +207,7 @@ class HostLink(wiring.Component):
                     with m.If(length != 5):
                         m.d.sync += status.eq(STATUS["bad_length"])
                 with m.Elif(cmd == CMD_RUN):
-                    with m.If(length != 1):
+                    with m.If(length != 2):
                         m.d.sync += status.eq(STATUS["bad_length"])
                 with m.Else():
                     m.d.sync += status.eq(STATUS["bad_command"])

@@ -27,7 +27,8 @@ command completes at once, touching nothing (no LFSR step). ``learn_recurrent`` 
 the trace port marks ``hidden`` count as zero-trace rows in hidden banks.
 
 All ports that read a memory (``mem``, ``trace``, ``gate``, ``mask``) have read latency 1:
-data in the cycle after the address.
+data in the cycle after the address; ``trace_latency = 2`` allows the trace port one
+cycle more (a row-source table in front of the trace memory), at one cycle more per row.
 """
 from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -169,7 +170,7 @@ class PlasticityUnit(wiring.Component):
     def __init__(self, *, banks: int, classes: int, per_class: int, hidden: int,
                  max_rows: int, max_cols: int, lanes: int, weight_width: int,
                  trace_width: int, depth: int, trace_depth: int, mask_depth: int,
-                 counter_width: int = 32):
+                 counter_width: int = 32, trace_latency: int = 1, lfsr_init=None):
         for name, value in (("banks", banks), ("classes", classes), ("per_class", per_class),
                             ("hidden", hidden), ("max_rows", max_rows),
                             ("max_cols", max_cols), ("lanes", lanes),
@@ -180,6 +181,12 @@ class PlasticityUnit(wiring.Component):
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
         if classes < 2:
             raise ValueError(f"classes must be >= 2, not {classes}")
+        if trace_latency not in (1, 2):
+            raise ValueError(f"trace_latency must be 1 or 2, not {trace_latency!r}")
+        self._trace_latency = trace_latency
+        self._lfsr_init = list(lfsr_init) if lfsr_init is not None else [1] * banks
+        if len(self._lfsr_init) != banks:
+            raise ValueError(f"lfsr_init has {len(self._lfsr_init)} states for {banks} banks")
         self._banks, self._k, self._p, self._hidden = banks, classes, per_class, hidden
         self._rows, self._cols, self._lanes = max_rows, max_cols, lanes
         self._ww, self._tw = weight_width, trace_width
@@ -203,6 +210,7 @@ class PlasticityUnit(wiring.Component):
             "rows_swept": Out(counter_width),
             "weight_writes": Out(counter_width),
             "sweeps": Out(counter_width),
+            "clear_counters": In(1),
         })
 
     @property
@@ -218,7 +226,8 @@ class PlasticityUnit(wiring.Component):
         pw = pshape.width
 
         # ---- per-bank LFSR states ---------------------------------------------------
-        lfsr = Array([Signal(LFSR_WIDTH, name=f"lfsr{b}", init=1) for b in range(self._banks)])
+        lfsr = Array([Signal(LFSR_WIDTH, name=f"lfsr{b}", init=self._lfsr_init[b])
+                      for b in range(self._banks)])
         m.d.comb += self.lfsr_state.eq(lfsr[self.lfsr_sel])
         with m.If(self.lfsr_load.en):
             m.d.sync += lfsr[self.lfsr_load.bank].eq(self.lfsr_load.data)
@@ -321,7 +330,7 @@ class PlasticityUnit(wiring.Component):
                 m.d.comb += adv_row.eq(1)
                 m.d.sync += [r.eq(r + 1), row_addr.eq(row_addr + cmd.words),
                              rel.eq(rel + cmd.words)]
-                m.next = "ROW"
+                m.next = "ROW" if self._trace_latency == 1 else "ROW_WAIT"
 
         with m.FSM():
             with m.State("IDLE"):
@@ -355,6 +364,8 @@ class PlasticityUnit(wiring.Component):
                 with m.If(fb.done):
                     m.d.comb += post_value.eq(eta * fb.acc)
                     next_col()
+            with m.State("ROW_WAIT"):      # trace_latency 2: the address is held
+                m.next = "ROW"
             with m.State("ROW"):
                 x_eff = Mux(~readout & self.trace.hidden & ~pr.learn_recurrent, 0,
                             self.trace.x)
@@ -380,4 +391,6 @@ class PlasticityUnit(wiring.Component):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
+        with m.If(self.clear_counters):
+            m.d.sync += [self.rows_swept.eq(0), self.weight_writes.eq(0), self.sweeps.eq(0)]
         return m

@@ -42,6 +42,7 @@ from gen.topology import Topology
 from .core import NeuronCore
 from .crossbar import EventLayout
 from .host import BusSignature, HostLink
+from .learn import LearningUnit
 from .lif import REF_WIDTH, LifUpdate, saturate
 from .memory import WeightMemory
 from .router import Router
@@ -50,11 +51,12 @@ from .uart import UartRx, UartTx
 __all__ = ["Engine", "SwirlChip", "BoardTop", "WeightBank", "ReadoutCore", "SPACES",
            "STATUS_REGS", "info_bytes", "PROTOCOL_VERSION"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
-          "status": 5}
+          "status": 5, "lfsr": 6}
 STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
-               "router_stalls", "steps"]
+               "router_stalls", "steps", "modulator_events", "gated_steps", "rows_swept",
+               "weight_writes"]
 
 
 def _bits(n: int) -> int:
@@ -125,7 +127,8 @@ class ReadoutCore(wiring.Component):
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
     current read-modify-write per neuron, ``R + 2W`` cycles without contention; the sweep
     takes 3 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
-    ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``."""
+    ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
+    the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher)."""
 
     def __init__(self, config, *, rows: int, lanes: int, base: int, depth: int,
                  aux_words: int = 0, aux_width: int = 1):
@@ -148,6 +151,7 @@ class ReadoutCore(wiring.Component):
             "aux_wdata": In(self.width), "aux_rdata": Out(self.width),
             "update": In(1), "clear": In(1), "busy": Out(1), "done": Out(1),
             "counts": Out(unsigned(self._count_width)).array(s.classes),
+            "spikes": Out(s.readout),
         })
 
     @property
@@ -256,6 +260,8 @@ class ReadoutCore(wiring.Component):
                              wr.addr.eq(R + n), wr.en.eq(1),
                              wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
                                         else lif.v_out)]
+                # this step's spikes, neuron i in bit i once the sweep is done
+                m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
                 with m.If(lif.spike):
                     with m.Switch(cls):
                         for k in range(s.classes):
@@ -290,7 +296,7 @@ class Engine(wiring.Component):
     ``lanes``: weights per memory word (``16 // widths.weight`` fills one SPRAM word)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
-                 fifo_depth: int = 1, counter_width: int = 16):
+                 fifo_depth: int = 1, counter_width: int = 16, learning: bool = True):
         cfg = topo.config
         s = cfg.sizes
         self.topo, self.config, self.lanes = topo, cfg, lanes
@@ -319,6 +325,9 @@ class Engine(wiring.Component):
                                    base=self.readout_base, depth=self.banks[-1].memory.depth,
                                    aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
         self.router = Router(self.router_params)
+        self.learner = LearningUnit(topo, lanes=lanes, readout_base=self.readout_base,
+                                    depth=max(b.memory.depth for b in self.banks),
+                                    counter_width=counter_width) if learning else None
         super().__init__({"bus": In(BusSignature())})
 
     # what the host sees: words per (space, bank)
@@ -331,6 +340,7 @@ class Engine(wiring.Component):
             SPACES["input"]: [s.n_in],
             SPACES["counts"]: [s.classes],
             SPACES["status"]: [len(STATUS_REGS)],
+            **({SPACES["lfsr"]: [self.n_hidden_cores + 1]} if self.learner else {}),
         }
 
     def elaborate(self, platform):
@@ -339,6 +349,7 @@ class Engine(wiring.Component):
         s, wd, dy = cfg.sizes, cfg.widths, cfg.dynamics
         G, N = self.n_hidden_cores, s.neurons
         bus = self.bus
+        lu = self.learner
         m.submodules.router = router = self.router
         m.submodules.readout = ro = self.readout
         for g, (core, bank) in enumerate(zip(self.cores, self.banks)):
@@ -379,14 +390,26 @@ class Engine(wiring.Component):
             m.d.comb += [bank.b_addr.eq(bus.addr), bank.b_wdata.eq(bus.wdata)]
         m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, bus.addr))
         m.d.comb += hb.b_re.eq(running & ro.m_re)
+        if lu is not None:
+            # the plasticity sweep runs while the crossbars and the readout are idle
+            with m.If(lu.mem_active):
+                with m.Switch(lu.mem_bank):
+                    for g, bank in enumerate(self.banks):
+                        with m.Case(g):
+                            m.d.comb += [bank.b_addr.eq(lu.mem.addr), bank.b_re.eq(lu.mem.re),
+                                         bank.b_we.eq(lu.mem.we),
+                                         bank.b_wdata.eq(lu.mem.wdata),
+                                         lu.mem.rdata.eq(bank.rdata)]
 
         n_in_bits = _bits(max(s.n_in, 2))
         ew = wd.encoder
         # the encoder's words (intensity, accumulator) live in the readout's block RAM
 
         counts = ro.counts
+        learn_stats = [lu.mod_events, lu.gated_steps, lu.rows_swept, lu.weight_writes] \
+            if lu is not None else [0, 0, 0, 0]
         status_vals = Array([prediction, cycles, router.events, router.deliveries,
-                             router.stalls, steps_done])
+                             router.stalls, steps_done, *learn_stats])
         with m.If(host_rd_pending):
             with m.Switch(host_rd_bank):
                 for g, bank in enumerate(self.banks):
@@ -439,7 +462,13 @@ class Engine(wiring.Component):
                 with m.Case(SPACES["counts"]):
                     m.d.comb += [ack.eq(1), rdata.eq(Array(counts)[bus.addr[:_bits(s.classes)]])]
                 with m.Case(SPACES["status"]):
-                    m.d.comb += [ack.eq(1), rdata.eq(status_vals[bus.addr[:3]])]
+                    m.d.comb += [ack.eq(1), rdata.eq(status_vals[bus.addr[:4]])]
+                if lu is not None:
+                    with m.Case(SPACES["lfsr"]):
+                        m.d.comb += [ack.eq(1), lu.lfsr_sel.eq(bus.addr),
+                                     rdata.eq(lu.lfsr_state),
+                                     lu.lfsr_load.en.eq(bus.we), lu.lfsr_load.bank.eq(bus.addr),
+                                     lu.lfsr_load.data.eq(bus.wdata)]
                 with m.Default():
                     m.d.comb += ack.eq(1)
         with m.If(host_rd_pending):
@@ -449,6 +478,7 @@ class Engine(wiring.Component):
         # The sweep shifts every neuron's spike bit in (o_state, ascending order); the
         # scan shifts them out again, one a cycle, holding a 1 until the router takes it.
         bitmaps = [Signal(N, name=f"spikes{g}") for g in range(G)]
+        psi_maps = [Signal(N, name=f"psi{g}") for g in range(G)]
         scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
         scan_go = Signal()
         for g, core in enumerate(self.cores):
@@ -460,6 +490,8 @@ class Engine(wiring.Component):
                          router.i[g].payload.neuron.eq(scan[g])]
             with m.If(core.o_state.valid):
                 m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
+                if lu is not None:
+                    m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:], core.o_state.psi))
             with m.Elif(active & (~bm[0] | router.i[g].ready)):
                 m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
         scans_done = Cat(sc == N for sc in scan).all()
@@ -491,6 +523,17 @@ class Engine(wiring.Component):
                          ro.i_event.payload.row.eq(o_ro.payload.row),
                          o_ro.ready.eq(ro.i_event.ready)]
 
+        # ---- plasticity: phases 4-6 after every step's sweep (rtl/learn.py) ------------
+        s_in = Signal(s.n_in)           # the encoder's spikes of this step
+        hold = Signal()                 # keep the cores' local replay off the weights
+        for core in self.cores:
+            m.d.comb += core.hold.eq(hold)
+        if lu is not None:
+            m.submodules.learner = lu
+            m.d.comb += [lu.learn.eq(bus.learn), lu.label.eq(bus.label),
+                         lu.spikes_in.eq(s_in), lu.spikes_h.eq(Cat(*bitmaps)),
+                         lu.psi.eq(Cat(*psi_maps)), lu.spikes_r.eq(ro.spikes)]
+
         # ---- sequencer -------------------------------------------------------------------
         t = Signal(range(s.steps + 1))
         ch = Signal(range(s.n_in + 1))
@@ -502,7 +545,8 @@ class Engine(wiring.Component):
                 m.d.sync += done_flags[g].eq(1)
         with m.If(ro.done):
             m.d.sync += done_flags[G].eq(1)
-        busy_any = Cat(*(c.busy for c in self.cores), ro.busy).any()
+        busy_any = Cat(*(c.busy for c in self.cores), ro.busy,
+                       *([lu.busy] if lu is not None else [])).any()
         best = Signal(8)
         best_count = Signal.like(counts[0])
         k = Signal(range(s.classes + 1))
@@ -518,6 +562,8 @@ class Engine(wiring.Component):
                 with m.If(bus.run):
                     m.d.sync += [running.eq(1), cycles.eq(0), t.eq(0), steps_done.eq(0)]
                     m.d.comb += [ro.clear.eq(1), router.clear.eq(1)]
+                    if lu is not None:
+                        m.d.comb += [lu.clear.eq(1), lu.clear_counters.eq(1)]
                     for core in self.cores:
                         m.d.comb += core.clear.eq(1)
                     m.d.sync += [b.eq(0) for b in bitmaps] + [sc.eq(N) for sc in scan]
@@ -539,6 +585,7 @@ class Engine(wiring.Component):
                 m.d.comb += [ro.aux_we.eq(1), ro.aux_addr.eq(ch),
                              ro.aux_wdata.eq(Cat(enc_u, Mux(enc_fire, enc_sum - dy.enc_theta,
                                                             enc_sum)[:ew]))]
+                m.d.sync += s_in.bit_select(ch, 1).eq(enc_fire)
                 with m.If(enc_fire):
                     m.d.sync += [enc_row.eq(ch), enc_pend.eq(sum(1 << g for g in layer0))]
                     m.next = "ENC_OFFER"
@@ -567,6 +614,7 @@ class Engine(wiring.Component):
                     m.next = "UPDATE"
             # 3. neurons
             with m.State("UPDATE"):
+                m.d.sync += hold.eq(1)
                 m.d.comb += ro.update.eq(1)
                 for core in self.cores:
                     m.d.comb += core.update.eq(1)
@@ -574,10 +622,18 @@ class Engine(wiring.Component):
                 m.next = "SWEEP"
             with m.State("SWEEP"):
                 with m.If(all_done):
-                    m.next = "LEARN"
-            # 4.-6. plasticity hook: the plasticity unit takes this state (docs/build.md)
-            with m.State("LEARN"):
-                m.d.sync += [t.eq(t + 1), steps_done.eq(steps_done + 1)]
+                    if lu is not None:
+                        m.d.comb += lu.start.eq(1)
+                        m.next = "LEARN"
+                    else:
+                        m.next = "NEXT"
+            # 4.-6. teacher, plasticity sweep and traces (rtl/learn.py)
+            if lu is not None:
+                with m.State("LEARN"):
+                    with m.If(lu.done):
+                        m.next = "NEXT"
+            with m.State("NEXT"):
+                m.d.sync += [t.eq(t + 1), steps_done.eq(steps_done + 1), hold.eq(0)]
                 with m.If(t == s.steps - 1):
                     m.d.sync += [k.eq(0), best.eq(0), best_count.eq(0)]
                     m.next = "PREDICT"

@@ -23,9 +23,10 @@ __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", 
 
 # mirrors rtl.top (kept here too so the driver imports no elaborated design)
 SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
-          "status": 5}
+          "status": 5, "lfsr": 6}
 STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
-               "router_stalls", "steps"]
+               "router_stalls", "steps", "modulator_events", "gated_steps", "rows_swept",
+               "weight_writes"]
 STATUS_NAMES = {v: k for k, v in STATUS.items()}
 
 
@@ -215,8 +216,11 @@ class Host:
             addr, count = addr + n, count - n
         return out
 
-    def run(self, learn: bool = False, timeout: float | None = None) -> None:
-        self.command(CMD_RUN, bytes([int(learn)]), timeout=timeout)
+    def run(self, learn: bool = False, label: int = 0, timeout: float | None = None) -> None:
+        """Run the loaded sample; with ``learn``, teach it as class ``label``."""
+        if not 0 <= int(label) < 256:
+            raise ValueError(f"label must be 0..255 (a class index), not {label}")
+        self.command(CMD_RUN, bytes([int(learn), int(label)]), timeout=timeout)
 
     def load_input(self, intensities) -> None:
         self.write(SPACES["input"], 0, 0, list(intensities))
@@ -227,11 +231,22 @@ class Host:
     def status(self) -> dict:
         return dict(zip(STATUS_REGS, self.read(SPACES["status"], 0, 0, len(STATUS_REGS))))
 
-    def classify(self, intensities, classes: int, timeout: float | None = None) -> dict:
-        """Stream one sample, run it, read prediction, class counts and counters."""
+    def classify(self, intensities, classes: int, timeout: float | None = None,
+                 learn: bool = False, label: int = 0) -> dict:
+        """Stream one sample, run it (teaching it as ``label`` with ``learn``), read
+        prediction, class counts and counters."""
+        if learn and not 0 <= int(label) < classes:
+            raise ValueError(f"label must be 0..{classes - 1} (sizes.classes = {classes}),"
+                             f" not {label}")
         self.load_input(intensities)
-        self.run(timeout=timeout)
+        self.run(learn=learn, label=label, timeout=timeout)
         return {"counts": self.counts(classes), **self.status()}
+
+    def lfsr_states(self, banks: int) -> list:
+        return self.read(SPACES["lfsr"], 0, 0, banks)
+
+    def set_lfsr_states(self, states) -> None:
+        self.write(SPACES["lfsr"], 0, 0, list(states))
 
     def load_image(self, commands) -> None:
         """Send the frames of :func:`load_commands` (or ``load.bin`` split back into

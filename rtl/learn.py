@@ -1,0 +1,285 @@
+"""Phases 4-6 of docs/architecture.md for the whole chip: the teacher and modulators,
+the gated plasticity sweep over every weight bank, and the trace update.
+
+:class:`LearningUnit` is what the step sequencer (rtl/top.py ``Engine``) starts once a
+step's neurons are done (``start``), and waits for (``done``). It owns:
+
+* a :class:`rtl.teach.Teacher` (activity traces, ternary error, modulator LIFs);
+* a :class:`rtl.plasticity.PlasticityUnit`, given one sweep command per bank in a step
+  where a modulator spiked; its weight port leaves through ``mem`` with ``mem_bank`` (the
+  physical weight bank: the readout's rows live in the last hidden core's bank);
+* the trace memory, one word per pre-synaptic source: input channels ``0 .. n_in-1``,
+  hidden neurons ``n_in .. n_in+H-1``, the readout's bias row ``n_in+H``;
+* the row-source table (a ROM from the topology): hidden bank ``g``'s row ``r`` at
+  ``row_base[g] + r`` -> (trace address, source is hidden). The readout's rows need no
+  table: row ``r`` is trace address ``n_in + last_layer_offset + r``;
+* the readout synapse mask (a ROM, the crossbar word layout of the readout bank).
+
+Per step, with ``learn``: one teacher update on ``spikes_r``; if any modulator spiked, one
+sweep per bank (hidden banks, then the readout); then phase 6, every trace updated from
+``spikes_in`` / ``spikes_h`` (the bias source spikes every step), one word a cycle.
+Without ``learn``: ``done`` at once, nothing changes. ``clear`` (start of a sample)
+zeroes the teacher and the traces (``busy`` meanwhile).
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.topology import KIND_INPUT, Topology
+
+from .lfsr import LFSR_WIDTH
+from .plasticity import (LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
+                         trace_update)
+from .teach import Teacher
+
+__all__ = ["LearningUnit"]
+
+
+def _bits(n: int) -> int:
+    return max(1, (max(n, 2) - 1).bit_length())
+
+
+def lfsr_seeds(config, banks: int) -> list:
+    """Every bank's initial LFSR state, as the golden model seeds them (sim.fixed)."""
+    from sim.fixed import lfsr_seed
+    return [lfsr_seed(config.seed, b) for b in range(banks)]
+
+
+class LearningUnit(wiring.Component):
+    """Teacher, plasticity sweep, traces (module docstring), sized from ``topo``.
+    ``bank_rows``: rows of each hidden bank; ``readout_base``: first word of the readout
+    rows in bank ``readout_host``; ``depth``: words of the largest bank."""
+
+    def __init__(self, topo: Topology, *, lanes: int, readout_base: int, depth: int,
+                 counter_width: int = 16):
+        cfg = topo.config
+        s, w = cfg.sizes, cfg.widths
+        self.topo, self.config, self.lanes = topo, cfg, lanes
+        self.G = len(topo.cores)
+        self.H, self.n_in, self.R = s.hidden, s.n_in, s.readout
+        self.readout_host = self.G - 1
+        self.readout_base = readout_base
+        self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
+        self.words_h = -(-s.neurons // lanes)
+        self.words_r = -(-s.readout // lanes)
+        self.row_base = []
+        base = 0
+        for rows in topo.cores:
+            self.row_base.append(base)
+            base += rows.n_rows
+        self.table_depth = base
+        self.trace_words = s.n_in + s.hidden + 1       # inputs, hidden neurons, bias source
+        max_rows = max([r.n_rows for r in topo.cores] + [self.readout_rows])
+        self.teacher = Teacher(classes=s.classes, per_class=s.per_class,
+                               teacher_width=w.teacher, membrane_width=w.membrane)
+        self.unit = PlasticityUnit(
+            banks=self.G + 1, classes=s.classes, per_class=s.per_class, hidden=s.hidden,
+            max_rows=max_rows, max_cols=max(s.neurons, s.readout), lanes=lanes,
+            weight_width=w.weight, trace_width=w.trace, depth=depth,
+            trace_depth=max(self.table_depth, self.trace_words),
+            mask_depth=self.readout_rows * self.words_r, counter_width=counter_width,
+            trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
+        super().__init__({
+            "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
+            "spikes_in": In(s.n_in), "spikes_h": In(s.hidden), "psi": In(s.hidden),
+            "spikes_r": In(s.readout),
+            "done": Out(1), "busy": Out(1),
+            "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
+            "mem_bank": Out(range(max(self.G, 2))), "mem_active": Out(1),
+            "lfsr_load": In(LfsrLoadSignature(self.G + 1)),
+            "lfsr_sel": In(range(max(self.G + 1, 2))), "lfsr_state": Out(LFSR_WIDTH),
+            "clear_counters": In(1),
+            "mod_events": Out(counter_width), "gated_steps": Out(counter_width),
+            "rows_swept": Out(counter_width), "weight_writes": Out(counter_width),
+        })
+
+    # ---- elaboration-time tables ------------------------------------------------------
+    def _source_table(self) -> list:
+        """Row-source words ``trace address | hidden << abits`` of every hidden bank."""
+        ab = _bits(self.trace_words)
+        words = []
+        for rows in self.topo.cores:
+            for kind, src in zip(rows.kind, rows.source):
+                if kind == KIND_INPUT:
+                    words.append(int(src))
+                else:
+                    words.append((self.n_in + int(src)) | 1 << ab)
+        return words or [0]
+
+    def _mask_table(self) -> list:
+        """The readout synapse mask in the readout bank's word layout (bias row: all)."""
+        import numpy as np
+        mask = np.asarray(self.topo.readout_mask, bool)
+        if self.config.topology.readout_bias:
+            mask = np.vstack([mask, np.ones((1, self.R), bool)])
+        words = []
+        for row in mask:
+            for k in range(self.words_r):
+                bits = 0
+                for p in range(self.lanes):
+                    c = k * self.lanes + p
+                    if c < self.R and row[c]:
+                        bits |= 1 << p
+                words.append(bits)
+        return words
+
+    def _commands(self) -> list:
+        """The sweep command of every bank: hidden banks, then the readout."""
+        s = self.config.sizes
+        cmds = [{"bank": g, "readout": 0, "base": 0, "rows": rows.n_rows,
+                 "cols": s.neurons, "words": self.words_h, "j0": g * s.neurons,
+                 "trace_base": self.row_base[g]}
+                for g, rows in enumerate(self.topo.cores)]
+        cmds.append({"bank": self.G, "readout": 1, "base": self.readout_base,
+                     "rows": self.readout_rows, "cols": s.readout, "words": self.words_r,
+                     "j0": 0, "trace_base": self.n_in + self.topo.last_layer_offset})
+        return cmds
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        s, w, ln, dy = cfg.sizes, cfg.widths, cfg.learning, cfg.dynamics
+        G, K = self.G, s.classes
+        m.submodules.teacher = teacher = self.teacher
+        m.submodules.unit = unit = self.unit
+
+        # ---- constant parameters (the config) ----------------------------------------
+        tp, pp = teacher.params, unit.params
+        m.d.comb += [
+            tp.teacher_shift.eq(ln.teacher_shift), tp.teach_start.eq(ln.teach_start),
+            tp.target.eq(ln.target), tp.margin.eq(ln.margin),
+            tp.mod_theta.eq(dy.mod_theta), tp.mod_leak_shift.eq(dy.mod_leak_shift),
+            tp.mod_drive.eq(dy.mod_drive),
+            pp.seed.eq(cfg.seed), pp.learn.eq(1),
+            pp.learn_hidden.eq(int(ln.learn_hidden)),
+            pp.learn_readout.eq(int(ln.learn_readout)),
+            pp.learn_recurrent.eq(int(ln.learn_recurrent)),
+            pp.post_from_trace.eq(int(ln.post_from_trace)),
+            pp.eta_hidden.eq(ln.eta_hidden), pp.eta_hidden_shift.eq(ln.eta_hidden_shift),
+            pp.eta_readout.eq(ln.eta_readout), pp.eta_readout_shift.eq(ln.eta_readout_shift),
+        ]
+        m.d.comb += [teacher.spikes.eq(self.spikes_r), teacher.label.eq(self.label),
+                     teacher.learn.eq(1), teacher.clear.eq(self.clear),
+                     unit.m.eq(teacher.m), unit.clear_counters.eq(self.clear_counters)]
+        wiring.connect(m, wiring.flipped(self.lfsr_load), unit.lfsr_load)
+        m.d.comb += [unit.lfsr_sel.eq(self.lfsr_sel), self.lfsr_state.eq(unit.lfsr_state),
+                     self.rows_swept.eq(unit.rows_swept),
+                     self.weight_writes.eq(unit.weight_writes)]
+        with m.If(self.clear_counters):
+            m.d.sync += [self.mod_events.eq(0), self.gated_steps.eq(0)]
+
+        # ---- memories ---------------------------------------------------------------------
+        tw = w.trace
+        m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
+                                                   init=[])
+        t_wr = tmem.write_port()
+        t_rd = tmem.read_port()                 # row traces, trace update
+        g_rd = tmem.read_port()                 # gate: x_j > 0
+        ab = _bits(self.trace_words)
+        m.submodules.sources = smem = memory.Memory(
+            shape=ab + 1, depth=max(self.table_depth, 2), init=self._source_table())
+        s_rd = smem.read_port()
+        src_addr, src_hidden = s_rd.data[:ab], s_rd.data[ab]
+        mask_words = self._mask_table()
+        m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
+                                                 depth=max(len(mask_words), 2),
+                                                 init=mask_words)
+        k_rd = mmem.read_port()
+        m.d.comb += [k_rd.addr.eq(unit.mask.addr), unit.mask.data.eq(k_rd.data)]
+
+        # ---- weight port out, on the bank of the running command ----------------------------
+        cmd_idx = Signal(range(G + 2))
+        is_readout = Signal()
+        m.d.comb += [is_readout.eq(cmd_idx == G),
+                     self.mem_bank.eq(Mux(is_readout, self.readout_host, cmd_idx)),
+                     self.mem_active.eq(unit.busy),
+                     self.mem.addr.eq(unit.mem.addr), self.mem.re.eq(unit.mem.re),
+                     self.mem.we.eq(unit.mem.we), self.mem.wdata.eq(unit.mem.wdata),
+                     unit.mem.rdata.eq(self.mem.rdata)]
+
+        # ---- trace port: (source table ->) trace memory, latency 2 ------------------------
+        addr_q = Signal.like(unit.trace.addr)
+        hidden_q = Signal()
+        m.d.sync += [addr_q.eq(unit.trace.addr), hidden_q.eq(src_hidden)]
+        m.d.comb += [s_rd.addr.eq(unit.trace.addr),
+                     t_rd.addr.eq(Mux(is_readout, addr_q, src_addr)),
+                     unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
+
+        # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
+        psi_q = Signal()
+        m.d.sync += psi_q.eq(self.psi.bit_select(unit.gate.addr, 1))
+        m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
+                     unit.gate.psi.eq(psi_q), unit.gate.xpos.eq(g_rd.data != 0)]
+
+        # ---- sequencing --------------------------------------------------------------------
+        cmds = self._commands()
+        a = Signal(range(self.trace_words + 1))     # trace word being read
+        wb = Signal()                                # write back word a - 1 this cycle
+        wb_addr = Signal.like(a)
+        wb_spike = Signal()
+        spikes = Cat(self.spikes_in, self.spikes_h, 1)
+        m.d.sync += [self.done.eq(0), wb.eq(0)]
+        with m.If(wb):
+            m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1),
+                         t_wr.data.eq(trace_update(t_rd.data, wb_spike, ln.trace_shift,
+                                                   ln.trace_inc, tw))]
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.clear):
+                    m.d.sync += a.eq(0)
+                    m.next = "CLEAR"
+                with m.Elif(self.start):
+                    with m.If(self.learn):
+                        m.d.comb += teacher.update.eq(1)
+                        m.next = "GATE"
+                    with m.Else():
+                        m.d.sync += self.done.eq(1)
+            # 4. the modulators of this step are in teacher.m now
+            with m.State("GATE"):
+                m.d.sync += [cmd_idx.eq(0), self.mod_events.eq(self.mod_events +
+                                                                sum(teacher.m))]
+                with m.If(teacher.m.any()):
+                    m.d.sync += self.gated_steps.eq(self.gated_steps + 1)
+                    m.next = "CMD"
+                with m.Else():
+                    m.d.sync += a.eq(0)
+                    m.next = "TRACE"
+            # 5. one sweep per bank
+            with m.State("CMD"):
+                m.d.comb += unit.cmd.valid.eq(1)
+                with m.Switch(cmd_idx):
+                    for i, c in enumerate(cmds):
+                        with m.Case(i):
+                            m.d.comb += [getattr(unit.cmd.payload, k).eq(v)
+                                         for k, v in c.items()]
+                with m.If(unit.cmd.ready):
+                    m.next = "SWEEP"
+            with m.State("SWEEP"):
+                with m.If(unit.done):
+                    m.d.sync += cmd_idx.eq(cmd_idx + 1)
+                    with m.If(cmd_idx == G):
+                        m.d.sync += a.eq(0)
+                        m.next = "TRACE"
+                    with m.Else():
+                        m.next = "CMD"
+            # 6. traces: read word a, write it back updated the next cycle
+            with m.State("TRACE"):
+                m.d.comb += [t_rd.addr.eq(a), t_rd.en.eq(1)]
+                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(spikes.bit_select(a, 1)),
+                             a.eq(a + 1)]
+                with m.If(a == self.trace_words - 1):
+                    m.next = "TRACE_END"
+            with m.State("TRACE_END"):          # the last write-back
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+            # start of a sample: zero every trace
+            with m.State("CLEAR"):
+                m.d.comb += [t_wr.addr.eq(a), t_wr.data.eq(0), t_wr.en.eq(1)]
+                m.d.sync += a.eq(a + 1)
+                with m.If(a == self.trace_words - 1):
+                    m.next = "IDLE"
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        return m
