@@ -9,7 +9,9 @@ Commands
 - ``eval``: score saved weights on a benchmark's test set;
 - ``build``: check a config against a board, then synthesise it into a bitstream with
   a report;
-- ``verilog``: the chip's Verilog alone.
+- ``verilog``: the chip's Verilog alone;
+- ``compare``: the whole chip under Verilator, through its host link, beside the golden
+  model on the same samples.
 
 :func:`get_parser` builds the parser, :func:`main` runs one command and returns the exit
 status: 0 on success, 1 when a tool fails, 2 for a bad argument, config, data or file
@@ -153,6 +155,28 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=_positive_int, default=2,
                    help="weights per memory word (default: 2)")
     p.set_defaults(func=cmd_verilog)
+
+    p = _command(sub, "compare", "run the whole chip under Verilator beside the golden model",
+                 "python -m gen compare --task digits --samples 20 --learn")
+    _add_config_option(p)
+    p.add_argument("--task", choices=TASKS, default="digits",
+                   help="benchmark whose test samples to run (default: digits)")
+    p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
+                   help="your own data, as for `train`")
+    p.add_argument("--samples", type=_positive_int, default=20,
+                   help="test samples to run (default: 20)")
+    p.add_argument("--learn", action="store_true",
+                   help="learn on every sample (on chip and in the model), then compare "
+                        "every weight")
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="start from trained weights (their config is used)")
+    p.add_argument("--fmax", type=float, metavar="MHZ",
+                   help="clock for events/s and samples/s (default: the Fmax in "
+                        "build/report.json, if there is one)")
+    p.add_argument("--work", type=pathlib.Path, metavar="DIR",
+                   help="keep the simulation's files (image, samples, sim.log) in DIR")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -414,6 +438,52 @@ def cmd_build(args) -> int:
         sys.stdout.write(b.summary_text(report))
         print(f"bitstream {args.out / report['bitstream']}, report {args.out / 'report.json'}")
     return EXIT_OK
+
+
+def _report_fmax_hz(path: pathlib.Path = pathlib.Path("build") / "report.json"):
+    try:
+        report = json.loads(path.read_text())
+        clocks = report.get("fmax") or {}
+        return min(v["achieved_mhz"] for v in clocks.values()) * 1e6 if clocks else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def cmd_compare(args) -> int:
+    import time
+    from sim.compare import compare, format_report
+    cfg = load_config(args.config)
+    weights = None
+    if args.weights is not None:
+        from sim.train import load_weights
+        net = load_weights(args.weights)
+        if args.config is not None and net.config.to_dict() != cfg.to_dict():
+            raise ConfigError(f"{args.weights} was trained with another config than "
+                              f"{args.config}; drop --config to use the weights' own")
+        cfg, weights = net.config, net.weights
+    start = time.time()
+
+    def progress(stage, seconds):
+        what = {"build": "Verilator build of the chip (cached in sim_build/)",
+                "chip": "chip: load, run and read back through the UART",
+                "model": "golden model"}[stage]
+        print(f"[{time.time() - start:6.1f} s] {what}: {seconds:.1f} s", file=sys.stderr,
+              flush=True)
+    print(f"compare: {args.samples} {args.task} samples, learning "
+          f"{'on' if args.learn else 'off'}; the first Verilator build of a config takes "
+          "minutes", file=sys.stderr, flush=True)
+    report = compare(cfg, task=args.task, samples=args.samples, learn=args.learn,
+                     weights=weights, data=args.data, work=args.work, progress=progress)
+    fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
+    if fmax:
+        report["fmax_mhz"] = fmax / 1e6
+        report["synaptic_events_per_second"] = report["synaptic_events_per_cycle"] * fmax
+        report["samples_per_second"] = fmax / report["cycles_per_sample"]
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report, fmax))
+    return EXIT_OK if report["bit_exact"] else 1
 
 
 def cmd_verilog(args) -> int:

@@ -93,7 +93,7 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
                 ctx.set(b.ack, 1)
             if run:
                 countdown = run_latency
-                runs.append(ctx.get(b.learn))
+                runs.append((ctx.get(b.learn), ctx.get(b.label)))
             if countdown is not None:
                 countdown -= 1
                 if countdown == 0:
@@ -131,7 +131,7 @@ def test_ping_write_read_run():
     words = [0x11223344, 0xA5A5A5A5]
     chunks = [b"\x00\x17" + frame(CMD_PING) +          # junk before a sync is skipped
               write_frame(0, 1, 2, words) + read_frame(0, 1, 1, 4) +
-              frame(CMD_RUN, b"\x01") + read_frame(5, 0, 0, 2)]
+              frame(CMD_RUN, b"\x01\x07") + read_frame(5, 0, 0, 2)]
     out, mem, writes, runs = run_hostlink(chunks)
     r = replies(out)
     assert r[0] == (0, CMD_PING, INFO)
@@ -140,7 +140,7 @@ def test_ping_write_read_run():
     got = struct.unpack("<4I", r[2][2])
     assert r[2][:2] == (0, CMD_READ)
     assert got == (0xDEAD0001, *words, 0xDEAD0004)
-    assert r[3] == (0, CMD_RUN, b"") and runs == [1]
+    assert r[3] == (0, CMD_RUN, b"") and runs == [(1, 7)]
     assert r[4][0] == 0 and len(r[4][2]) == 8
     assert len(r) == 5
 
@@ -153,6 +153,7 @@ def test_ping_write_read_run():
     ("write too long", lambda f: frame(CMD_WRITE, f[5:-1] + bytes(4 * 2)), "bad_length"),
     ("read length", lambda f: frame(CMD_READ, b"\0\0\0\0"), "bad_length"),
     ("ping length", lambda f: frame(CMD_PING, b"\0"), "bad_length"),
+    ("run without label", lambda f: frame(CMD_RUN, b"\1"), "bad_length"),
     ("past the end", lambda f: write_frame(0, 1, 7, [1, 2]), "bad_address"),
     ("no such bank", lambda f: write_frame(0, 2, 0, [1]), "bad_address"),
     ("no such space", lambda f: write_frame(9, 0, 0, [1]), "bad_address"),
@@ -278,7 +279,7 @@ def test_chip_end_to_end(tiny_chip):
     cfg, net, host = tiny_chip
     info = host.ping()
     s = cfg.sizes
-    assert info == {"version": 1, "classes": s.classes, "n_in": s.n_in,
+    assert info == {"version": 2, "classes": s.classes, "n_in": s.n_in,
                     "cores": s.layers * s.cores, "lanes": 2, "steps": s.steps}
     host.load_image(load_commands(net, lanes=2))
     # weights read back equal what was loaded, bank by bank (readout included)

@@ -1,0 +1,292 @@
+"""The whole chip beside the golden model (``python -m gen compare``).
+
+:func:`compare` runs the same samples through
+
+* the golden model (sim/model.py), recording every step, and
+* the whole chip (rtl/top.py ``SwirlChip``) under Verilator, loaded and driven through its
+  UART by the host driver (sim/tb_chip.py),
+
+and sets them side by side: per sample the predictions, class counts and learning
+counters of both; per step and per population (input, each hidden core, readout) the
+spike counts, and the first spike that differs; after the run every weight word and LFSR
+state. ``bit_exact`` is true only when all of it agrees.
+
+The figure of merit it also measures: synaptic events (a spike reaching a synapse) per
+chip cycle, against the weight memories' ceiling (``banks * lanes`` weights read a cycle).
+At any clock the fraction is the same, so it is reported as a fraction and, given an
+Fmax, as events per second.
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from gen.config import Config
+from gen.topology import make_topology
+
+from . import harness
+from .host import load_commands, weight_words
+from .model import Network
+
+__all__ = ["compare", "chip_build", "run_chip", "synaptic_events", "format_report",
+           "DIVISOR", "LANES"]
+
+DIVISOR = 4          # UART bit time in cycles under simulation (the smallest rtl/uart.py takes)
+LANES = 2            # weights a word: one SPRAM word of 8-bit weights
+
+
+def chip_build(topo) -> harness.Build:
+    """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text)."""
+    from rtl.top import SwirlChip
+    chip = SwirlChip(topo, divisor=DIVISOR, lanes=LANES, backend="memory")
+    return harness.build(chip, "chip")
+
+
+def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
+             work: pathlib.Path) -> dict:
+    """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
+    (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back."""
+    cfg, topo = net.config, net.topology
+    s = cfg.sizes
+    work.mkdir(parents=True, exist_ok=True)
+    image = work / "load.bin"
+    image.write_bytes(b"".join(load_commands(net, LANES)))
+    np.savez(work / "samples.npz", u=np.asarray(u), labels=np.asarray(labels))
+    banks = weight_words(net, LANES)
+    # a sample's worst case: every step sweeps every weight of every bank, twice over
+    words = sum(len(b) for b in banks)
+    run_timeout = s.steps * (50 * words + 200_000)
+    job = {"image": str(image), "samples": str(work / "samples.npz"), "runs": runs,
+           "divisor": DIVISOR, "cores": len(topo.cores), "banks": len(topo.cores) + 1,
+           "classes": s.classes, "bank_words": [len(b) for b in banks],
+           "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
+    # cocotb's runner hands the simulator this process's sys.path as PYTHONPATH: make
+    # sure the repository is on it as an absolute path (``python -m`` may give "")
+    if str(harness.REPO) not in sys.path:
+        sys.path.insert(0, str(harness.REPO))
+    return harness.run(build, "sim.tb_chip", job, work / "chip_run")[0]
+
+
+def synaptic_events(net: Network, trace: dict) -> int:
+    """Synapses reached by the spikes of one recorded sample (input, hidden, readout and
+    the bias row), from the golden model's raster."""
+    cfg, topo = net.config, net.topology
+    s_in, s_h = np.asarray(trace["s_in"]), np.asarray(trace["s_h"])
+    n_last = cfg.sizes.cores * cfg.sizes.neurons
+    last = topo.last_layer_offset
+    ev = int((s_in @ net.in_mask.astype(np.int64)).sum())
+    prev = np.vstack([np.zeros((1, s_h.shape[1]), np.int64), s_h[:-1]])  # spikes of t-1
+    ev += int((prev @ net.hh_mask.astype(np.int64)).sum())
+    ro = net.ro_mask.astype(np.int64)
+    ev += int((prev[:, last:last + n_last] @ ro[:n_last]).sum())
+    if cfg.topology.readout_bias:
+        ev += int(ro[n_last].sum()) * len(s_h)
+    return ev
+
+
+def _bits(value: int, n: int) -> np.ndarray:
+    return np.array([(value >> i) & 1 for i in range(n)], np.int64)
+
+
+def _chip_raster(steps: list, cfg) -> dict:
+    s = cfg.sizes
+    N = s.neurons
+    return {
+        "s_in": np.array([_bits(t["s_in"], s.n_in) for t in steps]).reshape(-1, s.n_in),
+        "s_h": np.array([np.concatenate([_bits(v, N) for v in t["s_h"]]) for t in steps])
+        .reshape(-1, s.hidden),
+        "s_r": np.array([_bits(t["s_r"], s.readout) for t in steps]).reshape(-1, s.readout),
+    }
+
+
+def _first_divergence(model: dict, chip: dict, net) -> str | None:
+    """The first (step, population, neuron) whose spike differs."""
+    cfg = net.config
+    N = cfg.sizes.neurons
+    T = cfg.sizes.steps
+    if len(chip["s_h"]) != T:
+        return f"the chip ran {len(chip['s_h'])} steps, the model {T}"
+    for t in range(T):
+        for pop, key in (("input", "s_in"), ("hidden", "s_h"), ("readout", "s_r")):
+            bad = np.flatnonzero(np.asarray(model[key][t]) != chip[key][t])
+            if len(bad):
+                j = int(bad[0])
+                where = f"core {j // N} neuron {j % N}" if key == "s_h" else f"neuron {j}"
+                return (f"step {t}, {pop} {where}: model {int(model[key][t][j])}, "
+                        f"chip {int(chip[key][t][j])}")
+    return None
+
+
+def _population_counts(raster: dict, cfg) -> list:
+    """Per step: [input, core 0, core 1, ..., readout] spike counts."""
+    N = cfg.sizes.neurons
+    G = cfg.sizes.hidden // N
+    out = []
+    for t in range(len(raster["s_h"])):
+        h = np.asarray(raster["s_h"][t]).reshape(G, N).sum(1)
+        out.append([int(np.sum(raster["s_in"][t])), *map(int, h),
+                    int(np.sum(raster["s_r"][t]))])
+    return out
+
+
+STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
+
+
+def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
+            weights=None, data=None, work: pathlib.Path | None = None,
+            progress=None) -> dict:
+    """Run ``samples`` test samples of ``task`` through the golden model and the
+    simulated chip (module docstring); returns the report (see :func:`format_report`).
+    ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
+    ``progress(stage, seconds)`` is called after each stage."""
+    from .data import load_task
+    say = progress or (lambda stage, seconds: None)
+    config = config.validate()
+    topo = make_topology(config)
+    net = Network(config, topo, weights.copy() if weights is not None else None)
+    ds = load_task(task, data, levels=config.dynamics.enc_theta)
+    if ds.channels != config.sizes.n_in:
+        raise ValueError(f"sizes.n_in = {config.sizes.n_in} but {task!r} has {ds.channels} "
+                         "input channels")
+    if ds.classes > config.sizes.classes:
+        raise ValueError(f"sizes.classes = {config.sizes.classes} but {task!r} has "
+                         f"{ds.classes} classes")
+    if not 1 <= samples <= len(ds.x_test):
+        raise ValueError(f"--samples must be 1..{len(ds.x_test)} (the test set of {task!r}), "
+                         f"not {samples}")
+    u, labels = ds.x_test[:samples].astype(np.int64), ds.y_test[:samples].astype(np.int64)
+    t0 = time.time()
+    b = chip_build(topo)
+    say("build", time.time() - t0)
+
+    # the chip first, from the initial weights (the model changes them when learning)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="swirl-compare-") as tmp:
+        chip = run_chip(b, net, u, labels, [{"learn": learn}],
+                        pathlib.Path(work) if work else pathlib.Path(tmp))
+    say("chip", time.time() - t0)
+    t0 = time.time()
+    report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task)
+    say("model", time.time() - t0)
+    return report
+
+
+def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = "") -> dict:
+    """Run the golden model ``net`` on the samples and set it beside the chip's ``run``
+    (one entry of :func:`run_chip`'s ``runs``); ``net`` must hold the weights the chip
+    started from. Returns the report."""
+    config, topo = net.config, net.topology
+    samples = len(u)
+    rows, model_rasters = [], []
+    for i in range(samples):
+        before = dict(vars(net.stats))
+        pred, counts, tr = net.run(u[i:i + 1], labels[i:i + 1] if learn else None,
+                                   learn=learn, record=True)
+        tr = tr[0] if learn else tr
+        raster = {k: np.asarray(tr[k]).reshape(config.sizes.steps, -1)
+                  for k in ("s_in", "s_h", "s_r")}
+        model_rasters.append(raster)
+        after = vars(net.stats)
+        rows.append({"pred": int(pred[0]), "counts": [int(c) for c in counts[0]],
+                     "stats": {k: after[k] - before[k] for k in STATS} if learn else None,
+                     "lfsr": [bk.lfsr.state for bk in net.banks] +
+                             [net.readout_bank.lfsr.state],
+                     "synaptic_events": synaptic_events(net, raster)})
+    report_rows = []
+    first = None
+    for i, (mrow, crow) in enumerate(zip(rows, run["samples"])):
+        craster = _chip_raster(crow["steps_raster"], config)
+        div = _first_divergence(model_rasters[i], craster, net)
+        cstats = {k: crow[k] for k in STATS} if learn else None
+        same = (div is None and mrow["pred"] == crow["prediction"] and
+                mrow["counts"] == crow["counts"] and
+                (not learn or (cstats == mrow["stats"] and crow["lfsr"] == mrow["lfsr"])))
+        if not same and first is None:
+            first = {"sample": i, "where": div or "counts, prediction, counters or LFSRs"}
+        report_rows.append({
+            "sample": i, "label": int(labels[i]), "model_pred": mrow["pred"],
+            "chip_pred": crow["prediction"], "model_counts": mrow["counts"],
+            "chip_counts": crow["counts"], "match": same, "divergence": div,
+            "model_stats": mrow["stats"], "chip_stats": cstats,
+            "cycles": crow["cycles"], "synaptic_events": mrow["synaptic_events"],
+            "model_population_spikes": _population_counts(model_rasters[i], config),
+            "chip_population_spikes": _population_counts(craster, config)})
+    # weights and LFSRs after the run
+    want = weight_words(net, LANES)
+    weight_diff = [int(sum(a != c for a, c in zip(w, got)))
+                   for w, got in zip(want, run["weights"])]
+    lfsr_model = rows[-1]["lfsr"]
+    lfsr_same = run["lfsr"] == lfsr_model
+    bit_exact = all(r["match"] for r in report_rows) and not any(weight_diff) and lfsr_same
+    if first is None and not bit_exact:
+        first = {"sample": samples - 1, "where": "weights or LFSR states after the run"}
+    cycles = sum(r["cycles"] for r in report_rows)
+    events = sum(r["synaptic_events"] for r in report_rows)
+    banks = len(topo.cores)
+    return {
+        "config_seed": config.seed, "task": task, "samples": samples, "learn": learn,
+        "bit_exact": bit_exact, "first_divergence": first,
+        "accuracy": {"model": float(np.mean([r["model_pred"] == r["label"] for r in report_rows])),
+                     "chip": float(np.mean([r["chip_pred"] == r["label"] for r in report_rows]))},
+        "weight_words_differing": weight_diff, "lfsr_match": lfsr_same,
+        "cycles_per_sample": cycles / samples,
+        "synaptic_events_per_sample": events / samples,
+        "synaptic_events_per_cycle": events / cycles if cycles else 0.0,
+        "weight_ceiling_per_cycle": banks * LANES,
+        "weight_memory_utilisation": events / cycles / (banks * LANES) if cycles else 0.0,
+        "rows": report_rows,
+    }
+
+
+def format_report(r: dict, fmax_hz: float | None = None) -> str:
+    """The readable side-by-side table."""
+    lines = [f"{r['task']}, {r['samples']} samples, learning {'on' if r['learn'] else 'off'}",
+             f"{'#':>3} {'label':>5} {'model':>5} {'chip':>5}  {'counts (model | chip)':<32}"
+             f" {'cycles':>8}  match"]
+    for row in r["rows"]:
+        counts = f"{row['model_counts']} | {row['chip_counts']}"
+        lines.append(f"{row['sample']:>3} {row['label']:>5} {row['model_pred']:>5} "
+                     f"{row['chip_pred']:>5}  {counts:<32} {row['cycles']:>8}  "
+                     f"{'yes' if row['match'] else 'NO'}")
+        if row["divergence"]:
+            lines.append(f"      first divergence: {row['divergence']}")
+        if row["model_stats"] is not None and row["model_stats"] != row["chip_stats"]:
+            lines.append(f"      learning counters: model {row['model_stats']}, "
+                         f"chip {row['chip_stats']}")
+    first = r["rows"][0]
+    pops = ["in"] + [f"c{g}" for g in range(len(first["model_population_spikes"][0]) - 2)] + \
+        ["out"]
+    lines.append("spikes per step and population, sample 0 (model | chip):")
+    lines.append("  step " + " ".join(f"{p:>9}" for p in pops))
+    for t, (ms, cs) in enumerate(zip(first["model_population_spikes"],
+                                     first["chip_population_spikes"])):
+        lines.append(f"  {t:>4} " + " ".join(f"{a:>4}|{b:<4}" for a, b in zip(ms, cs)))
+    acc = r["accuracy"]
+    lines.append(f"accuracy: model {100 * acc['model']:.1f}%, chip {100 * acc['chip']:.1f}%")
+    lines.append(f"weights after the run: {sum(r['weight_words_differing'])} words differ "
+                 f"(per bank {r['weight_words_differing']}); LFSR states "
+                 f"{'match' if r['lfsr_match'] else 'DIFFER'}")
+    lines.append(f"cycles per sample: {r['cycles_per_sample']:.0f}; synaptic events per "
+                 f"sample: {r['synaptic_events_per_sample']:.0f}; "
+                 f"{r['synaptic_events_per_cycle']:.2f} a cycle = "
+                 f"{100 * r['weight_memory_utilisation']:.1f}% of the weight-memory ceiling "
+                 f"({r['weight_ceiling_per_cycle']} a cycle)")
+    if fmax_hz:
+        lines.append(f"at {fmax_hz / 1e6:.1f} MHz: "
+                     f"{r['synaptic_events_per_cycle'] * fmax_hz / 1e6:.1f} M synaptic "
+                     f"events/s, {fmax_hz / r['cycles_per_sample']:.0f} samples/s")
+    if r["first_divergence"]:
+        d = r["first_divergence"]
+        lines.append(f"first divergence: sample {d['sample']}: {d['where']}")
+    lines.append(f"bit exact: {'yes' if r['bit_exact'] else 'NO'}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":      # python -m sim.compare: the default config, 2 samples
+    rep = compare(Config(), samples=2, progress=lambda st, sec: print(
+        f"{st}: {sec:.1f} s", file=sys.stderr))
+    print(format_report(rep))

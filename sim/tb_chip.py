@@ -1,0 +1,196 @@
+"""cocotb testbench of the whole chip (rtl/top.py ``SwirlChip``) under Verilator, driven
+through its UART pins by the same host driver a board uses (sim/host.py ``Host``).
+
+The driver is synchronous, the simulator is not: the job (:func:`run_job`) runs in a
+worker thread on a :class:`CocotbTransport`, whose ``write`` queues bytes and whose
+``read`` blocks until the simulation (this module's coroutines, in cocotb's thread) has
+shifted them through the UART. Meanwhile a probe records, at the end of every step, the
+hidden spikes (the engine's per-core spike registers), the input spikes and the readout
+spikes: the per-step raster that sim/compare.py sets beside the golden model's.
+
+Run through :func:`sim.compare.run_chip` (job in ``SWIRL_CASES``, results to
+``SWIRL_RESULTS``, see sim/harness.py ``run``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import traceback
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import Edge, Event, FallingEdge, First, Timer
+from cocotb.utils import get_sim_time
+
+PERIOD_NS = 10
+
+
+class CocotbTransport:
+    """``sim.host.Transport`` over the simulated UART pins (8N1, ``divisor`` cycles a
+    bit). ``read(n, timeout)`` waits at most ``timeout`` simulated cycles."""
+
+    def __init__(self, divisor: int):
+        self.divisor = divisor
+        self.lock = threading.Condition()
+        self.out = bytearray()          # host -> chip, not yet sent
+        self.inbox = bytearray()        # chip -> host, not yet read
+        self.want = None                # (bytes wanted, cycle deadline) of a blocked read
+        self.cycles = 0                 # simulated cycles so far (the coroutine's clock)
+        self.finished = False           # the worker returned
+        self.arrived = Event()          # the receiver got a byte
+
+    # ---- the worker's side (sim.host.Transport) ----------------------------------------
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            self.out.extend(data)
+            self.lock.notify_all()
+
+    def read(self, n: int, timeout: float) -> bytes:
+        with self.lock:
+            self.want = (n, self.cycles + int(timeout))
+            if self.want[1] <= self.cycles:
+                self.want = (n, self.cycles + 1)
+            self.lock.notify_all()
+            while len(self.inbox) < n and self.want is not None:
+                self.lock.wait()
+            self.want = None
+            data, self.inbox[:] = bytes(self.inbox[:n]), self.inbox[n:]
+            return data
+
+    # ---- the simulation's side ---------------------------------------------------------
+    async def serve(self, dut) -> None:
+        """Send queued bytes, wake a blocked read when its bytes came or its time ran out,
+        and otherwise let the chip run; returns once the worker is finished."""
+        bit = self.divisor * PERIOD_NS
+        dut.rx.value = 1
+        while True:
+            with self.lock:
+                if self.finished:
+                    return
+                byte = self.out.pop(0) if self.out else None
+                if byte is None and self.want is None:
+                    # the worker computes: wait for it without running the chip
+                    self.lock.wait(timeout=0.05)
+                    continue
+            if byte is not None:
+                for b in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+                    dut.rx.value = b
+                    await Timer(bit, unit="ns")
+                self._tick()
+                continue
+            # a read waits: run until a byte arrives or its deadline
+            with self.lock:
+                left = self.want[1] - self.cycles if self.want is not None else 0
+                if self.want is not None and (len(self.inbox) >= self.want[0] or left <= 0):
+                    self.want = None
+                    self.lock.notify_all()
+                    continue
+            self.arrived.clear()
+            await First(self.arrived.wait(), Timer(max(left, 1) * PERIOD_NS, unit="ns"))
+            self._tick()
+
+    def _tick(self) -> None:
+        with self.lock:
+            self.cycles = int(get_sim_time("ns")) // PERIOD_NS
+
+    async def receive(self, dut) -> None:
+        """Decode ``tx`` into the inbox, forever."""
+        bit = self.divisor * PERIOD_NS
+        while True:
+            await FallingEdge(dut.tx)
+            await Timer(bit // 2, unit="ns")
+            byte = 0
+            for i in range(8):
+                await Timer(bit, unit="ns")
+                byte |= int(dut.tx.value) << i
+            await Timer(bit, unit="ns")
+            with self.lock:
+                self.inbox.append(byte)
+            self.arrived.set()
+
+
+class StepProbe:
+    """Per step: input spikes, hidden spikes (per core), readout spikes, as integers
+    (bit ``i`` neuron ``i``), read when the engine's step counter moves on."""
+
+    def __init__(self, dut, cores: int):
+        eng = dut.engine
+        self.steps_done = eng.steps_done
+        self.hidden = [getattr(eng, f"spikes{g}") for g in range(cores)]
+        self.inputs = eng.s_in
+        self.readout = eng.readout.spikes
+        self.steps = []             # one dict per step, across all samples
+
+    async def watch(self) -> None:
+        while True:
+            await Edge(self.steps_done)
+            if int(self.steps_done.value) == 0:       # RUN cleared it
+                continue
+            self.steps.append({"s_in": int(self.inputs.value),
+                               "s_h": [int(h.value) for h in self.hidden],
+                               "s_r": int(self.readout.value)})
+
+
+def run_job(host, job: dict, probe: StepProbe) -> dict:
+    """The host's side: load the image, run every sample, read what compare needs."""
+    import numpy as np
+
+    from sim.host import split_frames
+    host.ping()
+    host.load_image(split_frames(open(job["image"], "rb").read()))
+    samples = np.load(job["samples"])
+    u, labels = samples["u"], samples["labels"]
+    out = {"info": host.ping(), "runs": []}
+    for run in job["runs"]:
+        if run.get("lfsr") is not None:
+            host.set_lfsr_states(run["lfsr"])
+        per_sample = []
+        for i in range(len(u)):
+            first = len(probe.steps)
+            got = host.classify([int(x) for x in u[i]], job["classes"],
+                                learn=run["learn"], label=int(labels[i]),
+                                timeout=job["run_timeout"])
+            got["steps_raster"] = probe.steps[first:]
+            if run["learn"]:
+                got["lfsr"] = host.lfsr_states(job["banks"])
+            per_sample.append(got)
+        weights = [host.read(0, b, 0, n) for b, n in enumerate(job["bank_words"])]
+        out["runs"].append({"samples": per_sample, "weights": weights,
+                            "lfsr": host.lfsr_states(job["banks"])})
+    return out
+
+
+@cocotb.test()
+async def chip(dut):
+    from sim.host import Host
+    job = json.loads(open(os.environ["SWIRL_CASES"]).read())
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    dut.rst.value = 1
+    dut.rx.value = 1
+    await Timer(5 * PERIOD_NS, unit="ns")
+    dut.rst.value = 0
+    transport = CocotbTransport(job["divisor"])
+    probe = StepProbe(dut, job["cores"])
+    cocotb.start_soon(transport.receive(dut))
+    cocotb.start_soon(probe.watch())
+    result = {}
+
+    def worker():
+        try:
+            result.update(ok=True, **run_job(Host(transport, timeout=job["timeout"]), job,
+                                            probe))
+        except Exception:                       # reported, not raised in the thread
+            result.update(ok=False, error=traceback.format_exc())
+        finally:
+            with transport.lock:
+                transport.finished = True
+                transport.lock.notify_all()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    await transport.serve(dut)
+    thread.join()
+    with open(os.environ["SWIRL_RESULTS"], "w") as f:
+        json.dump([result], f)
+    assert result["ok"], result.get("error")

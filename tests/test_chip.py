@@ -1,0 +1,123 @@
+"""The whole chip under Verilator, driven through its UART by the host driver, against the
+golden model (sim/compare.py, sim/tb_chip.py): inference and on-chip learning, bit for
+bit (every step's spikes, counts, predictions, learning counters, LFSR states and, after
+the run, every weight), on small configs; and the `compare` command itself."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gen.config import Config
+from gen.topology import make_topology
+from sim.compare import chip_build, compare, run_chip, side_by_side
+from sim.model import Network
+
+pytestmark = pytest.mark.rtl
+
+SMALL = {
+    "sizes.n_in": 6, "sizes.cores": 3, "sizes.neurons": 4, "sizes.classes": 2,
+    "sizes.per_class": 2, "sizes.steps": 8, "topology.ws_neighbours": 2,
+    "topology.axons_per_edge": 2, "topology.readout_density": 0.6,
+    "dynamics.theta": 24, "dynamics.theta_out": 20, "dynamics.enc_theta": 4,
+    "learning.teach_start": 1, "learning.eta_readout_shift": 4,
+    "learning.eta_hidden_shift": 6, "learning.target": 3, "init_scale": 12,
+}
+CONFIGS = {
+    "small": {},
+    # two layers, refractory, reset to zero, no readout bias, readout only from traces
+    "two_layers": {"sizes.layers": 2, "sizes.n_in": 5, "sizes.classes": 3,
+                   "sizes.per_class": 1, "topology.ff_fan_in": 5,
+                   "dynamics.refractory": 2, "dynamics.reset_subtract": False,
+                   "topology.readout_bias": False, "learning.post_from_trace": True,
+                   "learning.learn_recurrent": False},
+}
+
+
+def small_config(name: str) -> Config:
+    return Config().replace(**{**SMALL, **CONFIGS[name]}).validate()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Random samples with a strong first channel, in an .npz `--data` file."""
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 10, (60, 6))
+    y = np.arange(60) % 2
+    x[:, 0] = 10 * (y == 0)
+    np.savez(path, X=x, y=y)
+    return path
+
+
+@pytest.mark.parametrize("learn", [False, True], ids=["inference", "learning"])
+def test_chip_matches_golden_model(learn, dataset, tmp_path):
+    cfg = small_config("small")
+    r = compare(cfg, task="digits", data=dataset, samples=6, learn=learn, work=tmp_path)
+    assert r["bit_exact"], r["first_divergence"]
+    assert all(row["match"] for row in r["rows"])
+    spikes = sum(sum(map(sum, row["chip_population_spikes"])) for row in r["rows"])
+    assert spikes > 0
+    if learn:   # learning did happen, on both sides
+        assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
+@pytest.fixture(scope="module")
+def two_layer_run(tmp_path_factory):
+    """The two-layer chip learning 5 random samples, and the network it started from."""
+    cfg = small_config("two_layers")
+    topo = make_topology(cfg)
+    net = Network(cfg, topo)
+    rng = np.random.default_rng(5)
+    w = net.weights
+    w.w_ro[:] = rng.integers(-10, 40, w.w_ro.shape) * net.ro_mask
+    u = rng.integers(0, cfg.dynamics.enc_theta + 1, (5, cfg.sizes.n_in))
+    labels = np.arange(5) % cfg.sizes.classes
+    chip = run_chip(chip_build(topo), net, u, labels, [{"learn": True}],
+                    tmp_path_factory.mktemp("two_layers"))
+    return cfg, topo, net.weights.copy(), u, labels, chip["runs"][0]
+
+
+def test_two_layer_chip_learns_bit_exact(two_layer_run):
+    cfg, topo, weights, u, labels, run = two_layer_run
+    r = side_by_side(Network(cfg, topo, weights.copy()), u, labels, True, run)
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["rows_swept"] for row in r["rows"]) > 0
+
+
+@pytest.mark.parametrize("change", ["theta", "weight"])
+def test_compare_finds_a_difference(two_layer_run, change):
+    """The same chip run beside a slightly different model must not pass."""
+    cfg, topo, weights, u, labels, run = two_layer_run
+    weights = weights.copy()
+    if change == "theta":
+        cfg = cfg.replace(**{"dynamics.theta": cfg.dynamics.theta + 1})
+    else:
+        i, j = np.argwhere(Network(cfg, topo).in_mask)[0]
+        weights.w_in[i, j] += 1
+    r = side_by_side(Network(cfg, topo, weights), u, labels, True, run)
+    assert not r["bit_exact"]
+    assert r["first_divergence"] is not None
+
+
+def test_compare_command(dataset, tmp_path):
+    toml = tmp_path / "small.toml"
+    toml.write_text(small_config("small").to_toml())
+    cmd = [sys.executable, "-m", "gen", "compare", "--config", str(toml), "--data",
+           str(dataset), "--samples", "3", "--learn"]
+    out = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["bit_exact"] is True and r["samples"] == 3 and r["learn"] is True
+    assert 0 < r["weight_memory_utilisation"] <= 1
+    text = subprocess.run(cmd + ["--fmax", "30"], capture_output=True, text=True,
+                          timeout=900)
+    assert text.returncode == 0, text.stderr
+    assert "bit exact: yes" in text.stdout and "M synaptic events/s" in text.stdout
+    bad = subprocess.run(cmd[:-1] + ["--samples", "100000"], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 2 and "--samples must be 1.." in bad.stderr
+    assert "Traceback" not in bad.stderr
