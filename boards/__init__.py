@@ -58,7 +58,18 @@ class SwirlUpduinoV3(UpduinoV3Platform):
 
 
 class SwirlULX3S(ULX3S_85F_Platform):
-    """ULX3S with an ECP5 LFE5U-85F (25 MHz oscillator, FTDI UART)."""
+    """ULX3S with an ECP5 LFE5U-85F (25 MHz oscillator, FTDI UART). The upstream
+    ``uart`` resource also carries the FTDI's RTS and DTR lines (pins M3, N1); SWIRL
+    only uses rx (M1) and tx (L4), so the resource is replaced by one with just those
+    two (requesting a subset of a resource's subsignals is deprecated in Amaranth 0.5
+    and would leave input buffers on the other two)."""
+    resources = [r for r in ULX3S_85F_Platform.resources
+                 if (r.name, r.number) != ("uart", 0)] + [
+        Resource("uart", 0,
+                 Subsignal("rx", Pins("M1", dir="i")),
+                 Subsignal("tx", Pins("L4", dir="o")),
+                 Attrs(IO_TYPE="LVCMOS33")),
+    ]
 
 
 @dataclass(frozen=True)
@@ -70,12 +81,16 @@ class Board:
     clock_hz: float          # default clock the design runs from
     toolchain: str           # "icestorm" (yosys, nextpnr-ice40, icepack) or "trellis"
     spram_weights: bool      # weights in SB_SPRAM256KA (iCE40 UP) or generic block RAM
+    learning: bool = True    # the on-chip learning unit is built by default (rtl/learn.py)
     extras: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.description
 
 
+# The UP5K boards build the inference chip by default: the learning unit alone takes
+# about 4,600 LUT4 and 9 EBR (docs/build.md), the inference chip already about 5,200 of
+# the 5,280 logic cells. `build --learning on` asks for it anyway (and is refused).
 # UP5K: 5280 logic cells (LUT4 + FF each), 30 EBR, 4 SPRAM, 8 DSP (iCE40 UltraPlus
 # family data sheet, FPGA-DS-02008). ECP5-85F: 83,640 LUTs, 208 EBR (18 kbit), 156
 # 18x18 multipliers (ECP5 family data sheet, FPGA-DS-02012).
@@ -84,10 +99,14 @@ _ECP5_85 = Limits(luts=83640, ffs=83640, ebr=208, ebr_bits=18432, spram=0, dsp=1
 
 BOARDS: dict[str, Board] = {
     "ice40": Board("ice40", "iCEBreaker (iCE40 UP5K)", SwirlICEBreaker, _UP5K,
-                   clock_hz=12e6, toolchain="icestorm", spram_weights=True),
+                   clock_hz=12e6, toolchain="icestorm", spram_weights=True,
+                   learning=False),
     "upduino": Board("upduino", "UPduino v3 (iCE40 UP5K)", SwirlUpduinoV3, _UP5K,
                      clock_hz=48e6, toolchain="icestorm", spram_weights=True,
-                     extras={"clock": "SB_HFOSC (internal 48 MHz oscillator)"}),
+                     learning=False, extras={"clock": "SB_HFOSC (internal 48 MHz oscillator)",
+                             "slower_clock": "SB_HFOSC divides by 2, 4 or 8 (24, 12, 6 "
+                             "MHz: the platform's hfosc_div = 1, 2, 3, with clock_hz to "
+                             "match) for a design that does not reach 48 MHz"}),
     "ulx3s": Board("ulx3s", "ULX3S (ECP5 LFE5U-85F)", SwirlULX3S, _ECP5_85,
                    clock_hz=25e6, toolchain="trellis", spram_weights=False),
 }

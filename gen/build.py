@@ -9,7 +9,13 @@ Stages (each printed as it starts and ends, with its wall time):
 3. ``synth`` / ``pnr`` / ``pack``: the three commands of Amaranth's build script, run one
    by one with the tools of :func:`find_tools` (a native tool on ``PATH`` wins over the
    YoWASP one from PyPI); nextpnr writes ``--report`` JSON, which
-   :func:`parse_nextpnr_report` reads (utilisation and Fmax per clock).
+   :func:`parse_nextpnr_report` reads (utilisation and Fmax per clock). Between synth and
+   pnr, :func:`check_synth_fits` refuses a netlist with more block RAM, SPRAM,
+   multipliers or LUT4s than the device has. nextpnr runs with ``--timing-allow-fail``:
+   :func:`timing_verdict` and the summary say plainly when a clock is NOT met.
+
+Toolchains: ``icestorm`` (iCE40: nextpnr-ice40, icepack, ``swirl.bin``) and ``trellis``
+(ECP5: nextpnr-ecp5, ecppack, ``swirl.bit`` and ``swirl.svf``).
 
 Weights (``--weights``) cannot be bitstream contents on the UP5K: ``SB_SPRAM256KA`` has
 no initial-value path, and the router's tables are loaded at run time too. They go into
@@ -33,15 +39,20 @@ from .config import Config, ConfigError
 from .routing import RouterParams
 from .topology import Topology, make_topology
 
-__all__ = ["BuildError", "plan_build", "check_fits", "find_tools", "parse_nextpnr_report",
-           "run_build", "lanes_for", "ebr_blocks", "performance", "emit_verilog",
-           "TOOL_ENV"]
+__all__ = ["BuildError", "DoesNotFit", "plan_build", "check_fits", "find_tools",
+           "parse_nextpnr_report", "timing_verdict", "synth_cells", "check_synth_fits",
+           "run_build", "lanes_for", "ebr_blocks", "dp16kd_blocks", "lutram_cells",
+           "memory_blocks", "performance", "emit_verilog", "TOOL_ENV"]
 
 SPRAM_WORDS, SPRAM_BITS = 16384, 16
 
 
 class BuildError(RuntimeError):
     """A tool failed; the message names the stage and the log."""
+
+
+class DoesNotFit(BuildError):
+    """The netlist yosys wrote needs more of a resource than the board has."""
 
 
 def lanes_for(config: Config, board: Board) -> int:
@@ -59,12 +70,40 @@ def ebr_blocks(depth: int, width: int) -> int:
                for d, w in ((256, 16), (512, 8), (1024, 4), (2048, 2)))
 
 
+def dp16kd_blocks(depth: int, width: int) -> int:
+    """ECP5 DP16KD (18 kbit) blocks for a ``depth`` x ``width`` memory: the cheapest of
+    the 16384x1 ... 1024x18 true dual-port modes and 512x36 (pseudo dual-port,
+    yosys' ``$__PDPW16KD_``)."""
+    return min(-(-width // w) * -(-depth // d)
+               for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18),
+                            (512, 36)))
+
+
+def lutram_cells(depth: int, width: int) -> int:
+    """ECP5 distributed RAM cells (``TRELLIS_DPR16X4``: 16 words x 4 bits each)."""
+    return -(-depth // 16) * -(-width // 4)
+
+
+def memory_blocks(board: Board, depth: int, width: int) -> tuple[int, int]:
+    """``(block RAM blocks, LUT-RAM cells)`` that yosys maps a ``depth`` x ``width``
+    memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: yosys' memory_libmap picks
+    the cheaper of DP16KD (cost 128 a block) and TRELLIS_DPR16X4 (cost 4 a cell), so
+    the small per-core memories (64 x 16, 32 x 36, ...) go to LUT RAM."""
+    if board.toolchain != "trellis":
+        return ebr_blocks(depth, width), 0
+    blocks, cells = dp16kd_blocks(depth, width), lutram_cells(depth, width)
+    return (0, cells) if 4 * cells < 128 * blocks else (blocks, 0)
+
+
 def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
-def plan_build(config: Config, board: Board, topo: Topology | None = None) -> dict:
-    """Sizes of everything the build will instantiate, and the memory estimate."""
+def plan_build(config: Config, board: Board, topo: Topology | None = None,
+               learning: bool | None = None) -> dict:
+    """Sizes of everything the build will instantiate, and the memory estimate.
+    ``learning``: build the on-chip learning unit (default: the board's default)."""
+    learning = board.learning if learning is None else learning
     topo = topo or make_topology(config)
     s, w = config.sizes, config.widths
     lanes = lanes_for(config, board)
@@ -76,29 +115,51 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None) -> di
     ro_depth = ro_rows * ro_W
     params = RouterParams.from_topology(topo, fifo_depth=2)
     word = lanes * w.weight
+    lutram = 0
+
+    def blocks(depth, width):
+        nonlocal lutram
+        e, cells = memory_blocks(board, depth, width)
+        lutram += cells
+        return e
+
     # block RAM per hidden core: membranes, refractory counters, spike queue, currents
-    per_core = (ebr_blocks(N, w.membrane) + ebr_blocks(N, 8) + ebr_blocks(N, _bits(N)) +
-                ebr_blocks(W, lanes * w.current))
-    router_ebr = (ebr_blocks(params.index_depth, 2 * _bits(params.table_depth) + 1) +
-                  ebr_blocks(params.table_depth, _bits(params.rows) + _bits(params.dests)))
+    per_core = [blocks(N, w.membrane) + blocks(N, 8) + blocks(N, _bits(N)) +
+                blocks(W, lanes * w.current) for _ in topo.cores]
+    router_ebr = (blocks(params.index_depth, 2 * _bits(params.table_depth) + 1) +
+                  blocks(params.table_depth, _bits(params.rows) + _bits(params.dests)))
     # readout currents, membranes and the encoder's words share one memory
     ro_width = max(w.current, w.membrane + (8 if config.dynamics.refractory else 0),
                    2 * w.encoder)
-    ebr = {"hidden_cores": per_core * len(topo.cores), "router": router_ebr,
-           "readout_and_encoder": ebr_blocks(2 * s.readout + s.n_in, ro_width)}
+    ebr = {"hidden_cores": sum(per_core), "router": router_ebr,
+           "readout_and_encoder": blocks(2 * s.readout + s.n_in, ro_width)}
     banks = []
     for g, d in enumerate(core_depths):
         depth = d + (ro_depth if g == len(core_depths) - 1 else 0)
-        banks.append({"bank": g, "words": depth, "width": word,
-                      "spram": -(-word // SPRAM_BITS) * -(-depth // SPRAM_WORDS)})
-    if not board.spram_weights:       # generic block RAM on other FPGAs
-        bits = sum(b["words"] * b["width"] for b in banks)
-        ebr["weights"] = -(-bits // board.limits.ebr_bits)
+        bank = {"bank": g, "words": depth, "width": word,
+                "spram": -(-word // SPRAM_BITS) * -(-depth // SPRAM_WORDS)}
+        if not board.spram_weights:   # block RAM (one bank = one memory) off the UP5K
+            bank["spram"] = 0
+            bank["ebr"] = blocks(depth, word)
+        banks.append(bank)
+    if not board.spram_weights:
+        ebr["weights"] = sum(b["ebr"] for b in banks)
+    if learning:
+        # rtl/learn.py: the trace memory (two read ports: two copies), the row-source
+        # table, the readout mask; the plasticity unit's post-term row
+        trace_words = s.n_in + s.hidden + 1
+        rows = sum(r.n_rows for r in topo.cores)
+        post_width = (s.classes * (s.classes + 2)).bit_length() + 1 + 8
+        ebr["learning"] = (2 * blocks(trace_words, w.trace) +
+                           blocks(rows, _bits(trace_words) + 1) +
+                           blocks(ro_depth, lanes) +
+                           blocks(max(W, ro_W), lanes * post_width))
     return {
-        "lanes": lanes, "words_per_row": W, "readout_words_per_row": ro_W,
+        "lanes": lanes, "learning": learning, "words_per_row": W, "readout_words_per_row": ro_W,
         "weight_banks": banks, "readout_words": ro_depth,
         "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
         "ebr_estimate": ebr, "ebr_estimate_total": sum(ebr.values()),
+        "lutram_estimate": lutram,
         "router": {"sources": params.src_cores, "destinations": params.dests,
                    "rows": params.rows, "entries": params.table_depth,
                    "index_words": params.index_depth},
@@ -126,8 +187,10 @@ def check_fits(config: Config, board: Board, plan: dict) -> None:
                     f"sizes.per_class)")
     if plan["ebr_estimate_total"] > lim.ebr:
         parts = ", ".join(f"{k} {v}" for k, v in plan["ebr_estimate"].items())
+        hint = "; build without on-chip learning (--learning off)" \
+            if plan.get("learning") else ""
         raise ConfigError(f"block RAM: the design needs about {plan['ebr_estimate_total']} "
-                          f"EBR blocks ({parts}); {board.name} has {lim.ebr}")
+                          f"EBR blocks ({parts}); {board.name} has {lim.ebr}{hint}")
 
 
 # ---- performance model ---------------------------------------------------------------------
@@ -266,27 +329,67 @@ def tool_version(path: str) -> str:
 # ---- reports ----------------------------------------------------------------------------------
 _CELLS = {"luts": ("ICESTORM_LC", "TRELLIS_COMB"), "ebr": ("ICESTORM_RAM", "DP16KD"),
           "spram": ("ICESTORM_SPRAM",), "dsp": ("ICESTORM_DSP", "MULT18X18D")}
+# counted by nextpnr-ecp5 only (nextpnr-ice40 packs FFs into its logic cells)
+_OPTIONAL_CELLS = {"ffs": "TRELLIS_FF", "lutram": "TRELLIS_RAMW"}
 
 
 def parse_nextpnr_report(report: dict, ffs: int | None = None) -> dict:
     """Utilisation and Fmax per clock from nextpnr's ``--report`` JSON
     (``utilization: {cell: {used, available}}``, ``fmax: {clock: {achieved,
-    constraint}}``, MHz)."""
+    constraint}}``, MHz). Each resource names the nextpnr cell it counts. Flip-flops come
+    from ``TRELLIS_FF`` (nextpnr-ecp5), else from ``ffs`` (the iCE40 logic-cell packing or
+    yosys' statistics); ``lutram`` (ECP5 ``TRELLIS_RAMW``) only when reported."""
     util = report.get("utilization", {})
     res = {}
     for key, cells in _CELLS.items():
         for c in cells:
             if c in util:
-                res[key] = {"used": util[c]["used"], "available": util[c]["available"]}
+                res[key] = {"used": util[c]["used"], "available": util[c]["available"],
+                            "cell": c}
                 break
         else:
             res[key] = {"used": 0, "available": None}
-    if ffs is not None:
+    for key, c in _OPTIONAL_CELLS.items():
+        if c in util:
+            res[key] = {"used": util[c]["used"], "available": util[c]["available"],
+                        "cell": c}
+    if "ffs" not in res and ffs is not None:
         res["ffs"] = {"used": ffs, "available": None}
-    fmax = {clk: {"achieved_mhz": round(v["achieved"], 2),
-                  "constraint_mhz": round(v["constraint"], 2)}
-            for clk, v in report.get("fmax", {}).items()}
+    fmax = {}
+    for clk, v in report.get("fmax", {}).items():
+        achieved, constraint = float(v["achieved"]), float(v["constraint"])
+        fmax[clk] = {"achieved_mhz": round(achieved, 2),
+                     "constraint_mhz": round(constraint, 2),
+                     "met": achieved >= constraint}
     return {"resources": res, "fmax": fmax}
+
+
+def timing_verdict(fmax: dict, board: Board) -> dict:
+    """Whether every clock meets its constraint (nextpnr runs with
+    ``--timing-allow-fail``, so a bitstream is written either way). ``met`` is ``None``
+    when nextpnr reported no clock."""
+    board_mhz = round(board.clock_hz / 1e6, 2)
+    if not fmax:
+        return {"met": None, "board_clock_mhz": board_mhz,
+                "message": "nextpnr reported no clock: timing unknown"}
+    failing = {k: v for k, v in fmax.items() if not v["met"]}
+    worst = min(fmax.values(), key=lambda v: v["achieved_mhz"] - v["constraint_mhz"])
+    out = {"met": not failing, "board_clock_mhz": board_mhz,
+           "worst_achieved_mhz": worst["achieved_mhz"],
+           "worst_constraint_mhz": worst["constraint_mhz"],
+           "slack_ns": round(1e3 / worst["constraint_mhz"] - 1e3 / worst["achieved_mhz"], 2)}
+    if failing:
+        out["message"] = (
+            f"timing NOT met: Fmax {worst['achieved_mhz']:.2f} MHz < "
+            f"{worst['constraint_mhz']:.2f} MHz constraint (slack {out['slack_ns']} ns); "
+            f"the bitstream was written anyway (--timing-allow-fail) but will not run "
+            f"reliably at {board_mhz:g} MHz on {board.name}")
+        if board.extras.get("slower_clock"):
+            out["message"] += f"; {board.extras['slower_clock']}"
+    else:
+        out["message"] = (f"timing met: Fmax {worst['achieved_mhz']:.2f} MHz >= "
+                          f"{worst['constraint_mhz']:.2f} MHz")
+    return out
 
 
 def count_ffs(yosys_log: str) -> int:
@@ -299,6 +402,43 @@ def count_ffs(yosys_log: str) -> int:
                                                 block, re.M))
 
 
+def synth_cells(yosys_log: str) -> dict:
+    """``{cell type: count}`` of the top module in yosys' final statistics."""
+    stats = yosys_log.rsplit("Printing statistics", 1)[-1]
+    blocks = re.split(r"^=== ", stats, flags=re.M)
+    block = blocks[1] if len(blocks) > 1 else stats
+    cells = {}
+    for n, cell in re.findall(r"^\s+(\d+)\s+([A-Z][A-Z0-9_]*)\s*$", block, re.M):
+        cells[cell] = cells.get(cell, 0) + int(n)
+    return cells
+
+
+# yosys cell -> resource, for the check between synthesis and place-and-route. Each is a
+# lower bound of what nextpnr will need (a logic cell / slice holds at most one LUT4).
+_SYNTH_CELLS = {"ebr": ("SB_RAM40_4K", "DP16KD"), "spram": ("SB_SPRAM256KA",),
+                "dsp": ("SB_MAC16", "MULT18X18D"), "luts": ("SB_LUT4", "LUT4")}
+
+
+def check_synth_fits(cells: dict, board: Board, plan: dict) -> None:
+    """Refuse, before place-and-route, a netlist that cannot fit ``board``: more block
+    RAM, SPRAM or multipliers than the device has, or more LUT4s than its logic cells.
+    This catches what the plan does not count (logic beyond the plan's memories)
+    without waiting for nextpnr to fail."""
+    lim = board.limits.as_dict()
+    over = []
+    for key, names in _SYNTH_CELLS.items():
+        used = sum(cells.get(n, 0) for n in names)
+        if used > lim[key]:
+            name = next((n for n in names if n in cells), names[0])
+            extra = (f" (the plan estimated {plan['ebr_estimate_total']}: "
+                     + ", ".join(f"{k} {v}" for k, v in plan["ebr_estimate"].items()) + ")"
+                     if key == "ebr" else "")
+            over.append(f"{used} {name}, {board.name} has {lim[key]}{extra}")
+    if over:
+        raise DoesNotFit("the synthesised design does not fit: " + "; ".join(over) +
+                         "; not running place-and-route")
+
+
 def lc_packing(pnr_log: str) -> dict:
     """How nextpnr-ice40 packed the logic cells: LUT4 only / LUT4 and DFF / DFF only /
     carry only (its "LCs used as ..." lines); {} when absent (ECP5)."""
@@ -308,16 +448,20 @@ def lc_packing(pnr_log: str) -> dict:
 
 
 # ---- the build -------------------------------------------------------------------------------
-def emit_verilog(config: Config, lanes: int = 2) -> str:
+# what the pack stage writes: icepack's binary / ecppack's .bit (and a JTAG .svf beside it)
+_BITSTREAM = {"icestorm": "swirl.bin", "trellis": "swirl.bit"}
+
+
+def emit_verilog(config: Config, lanes: int = 2, learning: bool = True) -> str:
     from amaranth.back import verilog
     from rtl.top import SwirlChip
     topo = make_topology(config)
-    chip = SwirlChip(topo, divisor=104, lanes=lanes, backend="memory")
+    chip = SwirlChip(topo, divisor=104, lanes=lanes, backend="memory", learning=learning)
     return verilog.convert(chip, name="swirl", emit_src=False)
 
 
 def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
-              log=print, baud: int = 115200) -> dict:
+              log=print, baud: int = 115200, learning: bool | None = None) -> dict:
     """The whole flow; returns the report (also written to ``out/report.json``)."""
     from rtl.top import BoardTop
     t_all = time.monotonic()
@@ -334,7 +478,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
 
     t0 = stage("plan")
     topo = make_topology(config)
-    plan = plan_build(config, board, topo)
+    plan = plan_build(config, board, topo, learning)
     check_fits(config, board, plan)
     tools = find_tools(board.toolchain)
     end("plan", t0, f"{len(topo.cores)} hidden cores, lanes {plan['lanes']}, "
@@ -342,7 +486,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = stage("elaborate")
-    top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"])
+    top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"],
+                   learning=plan["learning"])
     platform = board.platform()
     opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
     bplan = platform.prepare(top, name="swirl", **opts)
@@ -363,6 +508,12 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
             raise BuildError(f"{name} ({os.path.basename(argv[0])}) failed with status "
                              f"{r.returncode}; log {out / (name + '.log')}:\n{tail}")
         end(name, t0)
+        if name == "synth":
+            cells = synth_cells((out / "swirl.rpt").read_text(errors="replace"))
+            try:
+                check_synth_fits(cells, board, plan)
+            except DoesNotFit as e:
+                raise DoesNotFit(f"synth: {e}; log {out / 'swirl.rpt'}") from None
 
     yosys_log = (out / "swirl.rpt").read_text(errors="replace")
     pnr = json.loads((out / "swirl.report.json").read_text())
@@ -372,6 +523,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         count_ffs(yosys_log)
     parsed = parse_nextpnr_report(pnr, ffs=ffs)
     parsed["resources"]["ffs"]["available"] = board.limits.ffs
+    timing = timing_verdict(parsed["fmax"], board)
+    log(("warning: " if timing["met"] is False else "") + timing["message"])
     clk = next(iter(parsed["fmax"].values()), None)
     fmax_hz = clk["achieved_mhz"] * 1e6 if clk else None
     perf = performance(config, topo, plan, fmax_hz, weights)
@@ -380,6 +533,10 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         perf_clock["board_clock_hz"] = board.clock_hz
         perf_clock["samples_per_second_at_board_clock"] = round(
             board.clock_hz / perf["cycles_per_sample"], 1)
+        perf_clock["board_clock_met"] = bool(timing["met"])
+    bitstream = _BITSTREAM[board.toolchain]
+    if not (out / bitstream).exists():
+        raise BuildError(f"pack: no bitstream {out / bitstream}; log {out / 'pack.log'}")
 
     image = None
     if weights is not None:
@@ -395,13 +552,19 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         "toolchain": {var: {"path": p, "version": tool_version(p),
                             "kind": "yowasp" if "yowasp" in os.path.basename(p) else "native"}
                       for var, p in tools.items()},
-        "resources": parsed["resources"], "fmax": parsed["fmax"], "lc_packing": packing,
+        "resources": parsed["resources"], "fmax": parsed["fmax"], "timing": timing,
+        "lc_packing": packing,
         "limits": board.limits.as_dict(),
         "neurons": {"input_channels": s.n_in, "hidden": s.hidden, "readout": s.readout,
                     "modulators": s.modulators},
         "synapses": topo.synapse_counts(), "plan": plan, "performance": perf_clock,
-        "bitstream": "swirl.bin", "weights_image": image,
-        "plasticity": "not built yet (sequencer state LEARN is the hook)",
+        "bitstream": bitstream, "weights_image": image,
+        "learning": ("on chip: teacher, modulators, gated plasticity sweep, traces "
+                     "(rtl/learn.py)") if plan["learning"] else
+                    ("not built: inference only (" + (
+                        "left out with --learning off" if board.learning else
+                        f"the learning unit does not fit {board.description}; see "
+                        "docs/build.md") + ")"),
         "stages": stages, "wall_seconds": round(time.monotonic() - t_all, 1),
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
@@ -417,12 +580,19 @@ def _split(text: str) -> list:
 def summary_text(r: dict) -> str:
     res, lim = r["resources"], r["limits"]
     lines = [f"board     {r['board']} ({r['device']})"]
-    for key, label in (("luts", "LCs"), ("ffs", "FFs"), ("ebr", "EBR"), ("spram", "SPRAM"),
-                       ("dsp", "DSP")):
+    timing = r.get("timing") or {}
+    if timing.get("met") is False:
+        lines.append("TIMING    NOT MET: " + timing["message"].removeprefix("timing NOT met: "))
+    lut_label = "LUT4" if res["luts"].get("cell") == "TRELLIS_COMB" else "LCs"
+    for key, label in (("luts", lut_label), ("ffs", "FFs"), ("ebr", "EBR"),
+                       ("spram", "SPRAM"), ("dsp", "DSP")):
         used = res[key]["used"]
         cap = lim[key]
         lines.append(f"{label:9} {used:6} / {cap:<6} ({100 * used / cap:.0f} %)" if cap
                      else f"{label:9} {used:6}")
+    if "lutram" in res:
+        lines.append(f"          ({res['lutram']['used']} of the LUT4 slices' RAM "
+                     f"(TRELLIS_RAMW) hold LUT RAM: the small per-core memories)")
     pk = r.get("lc_packing") or {}
     if pk:
         lines.append(f"          (logic cells = LUT4 + FF: {pk.get('lut4_only', 0)} LUT4 only, "
@@ -432,6 +602,8 @@ def summary_text(r: dict) -> str:
         ok = "met" if f["achieved_mhz"] >= f["constraint_mhz"] else "NOT met"
         lines.append(f"Fmax      {clk}: {f['achieved_mhz']:.2f} MHz "
                      f"(constraint {f['constraint_mhz']:.2f} MHz, {ok})")
+    if "learning" in r:
+        lines.append(f"learning  {r['learning']}")
     n, syn = r["neurons"], r["synapses"]
     lines.append(f"neurons   {n['input_channels']} inputs, {n['hidden']} hidden, "
                  f"{n['readout']} readout")
@@ -441,11 +613,19 @@ def summary_text(r: dict) -> str:
     lines.append(f"cycles    {p['cycles_per_step']:.0f} per step, {p['cycles_per_sample']} "
                  f"per sample ({p['activity']['source']})")
     if "samples_per_second" in p:
-        lines.append(f"rate      {p['samples_per_second']} samples/s at Fmax, "
-                     f"{r['performance'].get('samples_per_second_at_board_clock')} at the "
-                     f"board clock; {p['fraction_of_weight_ceiling'] * 100:.1f} % of the "
+        perf = r["performance"]
+        at_board = (f"{perf.get('samples_per_second_at_board_clock')} at the board clock"
+                    if perf.get("board_clock_met", True) else
+                    f"{perf.get('samples_per_second_at_board_clock')} at the board clock if "
+                    f"timing were met (it is not)")
+        lines.append(f"rate      {p['samples_per_second']} samples/s at Fmax, {at_board}; "
+                     f"{p['fraction_of_weight_ceiling'] * 100:.1f} % of the "
                      f"weight-memory ceiling")
     for var, t in r["toolchain"].items():
         lines.append(f"tool      {var}: {t['kind']} {t['version']}")
     lines.append("stages    " + ", ".join(f"{s['stage']} {s['seconds']} s" for s in r["stages"]))
+    if timing.get("met") is False:
+        lines.append(f"WARNING   timing NOT met ({timing['worst_achieved_mhz']:.2f} MHz < "
+                     f"{timing['worst_constraint_mhz']:.2f} MHz): do not trust this "
+                     f"bitstream at the board clock")
     return "\n".join(lines) + "\n"

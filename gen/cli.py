@@ -144,6 +144,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="output directory (default: build)")
     p.add_argument("--check", action="store_true",
                    help="stop after the fit check (no elaboration or synthesis)")
+    p.add_argument("--learning", choices=("auto", "on", "off"), default="auto",
+                   help="build the on-chip learning unit (auto: the board's default, on "
+                        "for ulx3s, off for the UP5K boards, where it does not fit)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
@@ -154,6 +157,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="Verilog file to write")
     p.add_argument("--lanes", type=_positive_int, default=2,
                    help="weights per memory word (default: 2)")
+    p.add_argument("--learning", choices=("on", "off"), default="on",
+                   help="include the on-chip learning unit (default: on)")
     p.set_defaults(func=cmd_verilog)
 
     p = _command(sub, "compare", "run the whole chip under Verilator beside the golden model",
@@ -410,10 +415,11 @@ def cmd_build(args) -> int:
                               f"{args.config}; drop --config to use the weights' own")
         cfg = wcfg
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    learning = {"auto": None, "on": True, "off": False}[args.learning]
     if args.check:
         from .topology import make_topology
         topo = make_topology(cfg)
-        plan = b.plan_build(cfg, board, topo)
+        plan = b.plan_build(cfg, board, topo, learning)
         b.check_fits(cfg, board, plan)
         s = cfg.sizes
         result = {"board": board.name, "fits": True, "plan": plan,
@@ -423,12 +429,13 @@ def cmd_build(args) -> int:
         if args.json:
             _print_json(result)
         else:
-            print(f"{board.name}: fits ({len(plan['weight_banks'])} weight banks, "
+            print(f"{board.name}: fits ({'with' if plan['learning'] else 'without'} "
+                  f"on-chip learning, {len(plan['weight_banks'])} weight banks, "
                   f"{plan['spram']} SPRAM, ~{plan['ebr_estimate_total']} EBR of "
                   f"{board.limits.ebr}, lanes {plan['lanes']})")
         return EXIT_OK
     try:
-        report = b.run_build(cfg, board, args.out, weights=net, log=log)
+        report = b.run_build(cfg, board, args.out, weights=net, log=log, learning=learning)
     except b.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -489,6 +496,6 @@ def cmd_compare(args) -> int:
 def cmd_verilog(args) -> int:
     from .build import emit_verilog
     cfg = load_config(args.config)
-    args.out.write_text(emit_verilog(cfg, lanes=args.lanes))
+    args.out.write_text(emit_verilog(cfg, lanes=args.lanes, learning=args.learning == "on"))
     print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK

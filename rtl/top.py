@@ -656,19 +656,19 @@ class Engine(wiring.Component):
 
 def info_bytes(engine: Engine) -> bytes:
     """What PING returns: b"SWRL", protocol version, classes, n_in, hidden cores, lanes,
-    steps (2 bytes, little endian)."""
+    steps (2 bytes, little endian), flags (bit 0: on-chip learning built in)."""
     s = engine.config.sizes
     return b"SWRL" + bytes([PROTOCOL_VERSION, s.classes, s.n_in & 0xFF,
                             engine.n_hidden_cores, engine.lanes]) + \
-        s.steps.to_bytes(2, "little")
+        s.steps.to_bytes(2, "little") + bytes([int(engine.learner is not None)])
 
 
 class SwirlChip(wiring.Component):
     """UART receiver and transmitter, host link and engine: ``rx`` in, ``tx`` out."""
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
-                 backend: str = "auto", timeout: int | None = None):
-        self.engine = Engine(topo, lanes=lanes, backend=backend)
+                 backend: str = "auto", timeout: int | None = None, learning: bool = True):
+        self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning)
         self.divisor = divisor
         self.host = HostLink(depths=self.engine.depths(), info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
@@ -691,10 +691,10 @@ class BoardTop(wiring.Component):
     """The chip on a board: the UART resource's pins, the default clock."""
 
     def __init__(self, topo: Topology, *, clock_hz: float, baud: int = 115200,
-                 lanes: int = 2, backend: str = "auto"):
+                 lanes: int = 2, backend: str = "auto", learning: bool = True):
         from .uart import divisor_for
         self.chip = SwirlChip(topo, divisor=divisor_for(clock_hz, baud), lanes=lanes,
-                              backend=backend)
+                              backend=backend, learning=learning)
         super().__init__({})
 
     def elaborate(self, platform):

@@ -171,6 +171,7 @@ class Host:
     def __init__(self, transport: Transport, timeout: float = 2.0):
         self.t = transport
         self.timeout = timeout
+        self.info: dict = {}           # what the last PING said
 
     def command(self, cmd: int, payload: bytes = b"", timeout: float | None = None,
                 raw: bytes | None = None) -> bytes:
@@ -197,8 +198,10 @@ class Host:
         p = self.command(CMD_PING)
         if p[:4] != b"SWRL":
             raise HostError(f"not a SWIRL chip: {p.hex()}")
-        return {"version": p[4], "classes": p[5], "n_in": p[6], "cores": p[7],
-                "lanes": p[8], "steps": p[9] | p[10] << 8}
+        self.info = {"version": p[4], "classes": p[5], "n_in": p[6], "cores": p[7],
+                     "lanes": p[8], "steps": p[9] | p[10] << 8,
+                     "learning": bool(p[11] & 1) if len(p) > 11 else False}
+        return self.info
 
     def write(self, space: int, bank: int, addr: int, words) -> None:
         words = [int(w) & 0xFFFFFFFF for w in words]
@@ -220,6 +223,9 @@ class Host:
         """Run the loaded sample; with ``learn``, teach it as class ``label``."""
         if not 0 <= int(label) < 256:
             raise ValueError(f"label must be 0..255 (a class index), not {label}")
+        if learn and getattr(self, "info", {}).get("learning") is False:
+            raise HostError("this chip was built without on-chip learning (PING flags "
+                            "bit 0 is 0): run with learn=False, or build it with learning")
         self.command(CMD_RUN, bytes([int(learn), int(label)]), timeout=timeout)
 
     def load_input(self, intensities) -> None:

@@ -20,7 +20,7 @@ import traceback
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Edge, Event, FallingEdge, First, Timer
+from cocotb.triggers import Event, FallingEdge, First, Timer
 from cocotb.utils import get_sim_time
 
 PERIOD_NS = 10
@@ -124,7 +124,7 @@ class StepProbe:
 
     async def watch(self) -> None:
         while True:
-            await Edge(self.steps_done)
+            await self.steps_done.value_change
             if int(self.steps_done.value) == 0:       # RUN cleared it
                 continue
             self.steps.append({"s_in": int(self.inputs.value),
@@ -138,7 +138,8 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
 
     from sim.host import split_frames
     host.ping()
-    host.load_image(split_frames(open(job["image"], "rb").read()))
+    with open(job["image"], "rb") as f:
+        host.load_image(split_frames(f.read()))
     samples = np.load(job["samples"])
     u, labels = samples["u"], samples["labels"]
     out = {"info": host.ping(), "runs": []}
@@ -164,7 +165,8 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
 @cocotb.test()
 async def chip(dut):
     from sim.host import Host
-    job = json.loads(open(os.environ["SWIRL_CASES"]).read())
+    with open(os.environ["SWIRL_CASES"]) as f:
+        job = json.load(f)
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     dut.rst.value = 1
     dut.rx.value = 1

@@ -25,12 +25,33 @@ def test_device_limits():
     assert BOARDS["ice40"].platform.device == "iCE40UP5K"
     assert BOARDS["ulx3s"].platform.device == "LFE5U-85F"
     assert BOARDS["ulx3s"].limits.spram == 0 and not BOARDS["ulx3s"].spram_weights
+    ecp5 = BOARDS["ulx3s"].limits
+    assert (ecp5.luts, ecp5.ffs, ecp5.ebr, ecp5.ebr_bits, ecp5.dsp) == \
+        (83640, 83640, 208, 18432, 156)             # nextpnr-ecp5's TRELLIS_COMB/FF, ...
+
+
+def test_clocks_and_toolchains():
+    """The clock each board's design is built for is the platform's default clock."""
+    ice40, upduino, ulx3s = (BOARDS[n] for n in ("ice40", "upduino", "ulx3s"))
+    assert (ice40.clock_hz, ice40.toolchain) == (12e6, "icestorm")
+    assert ice40.platform().default_clk_frequency == 12e6
+    up = upduino.platform()
+    assert (upduino.clock_hz, upduino.toolchain) == (48e6, "icestorm")
+    assert up.default_clk == "SB_HFOSC" and up.hfosc_div == 0    # 48 MHz undivided
+    assert "hfosc_div" in upduino.extras["slower_clock"]
+    assert (ulx3s.clock_hz, ulx3s.toolchain) == (25e6, "trellis")
+    assert ulx3s.platform().default_clk_frequency == 25e6
 
 
 def test_every_board_has_a_uart():
+    """Exactly rx and tx: BoardTop requests those two (every other subsignal of the
+    resource would need a dir too)."""
     for b in BOARDS.values():
-        names = {r.name for r in b.platform().resources.values()}
-        assert "uart" in names, b.name
+        uart = b.platform().lookup("uart", 0)
+        assert [s.name for s in uart.ios] == ["rx", "tx"], b.name
+        assert [s.ios[0].dir for s in uart.ios] == ["i", "o"], b.name
+    ulx3s = BOARDS["ulx3s"].platform().lookup("uart", 0)
+    assert [s.ios[0].names for s in ulx3s.ios] == [["M1"], ["L4"]]   # the FTDI's
 
 
 def test_unknown_board_lists_known_ones(capsys):

