@@ -8,23 +8,27 @@ Step protocol (docs/rtl-core.md has the timing):
   ``n_ff + n``: the crossbar reads them directly, they are never routed).
 * ``update`` (a strobe, once the step's last external event was accepted) ends delivery:
   the core finishes the replay and the events in flight, then sweeps its neurons, one
-  per cycle, emitting each spike on ``o_spike`` (backpressure stalls the sweep) and each
-  neuron's result on ``o_state``. The sweep clears the current buffer behind it and
-  records the spikes for the next step's replay, which starts right away. ``done``
-  pulses one cycle after the last neuron.
+  per cycle in a three-stage pipeline (read; integrate: leak, current, saturation;
+  fire: threshold, psi, reset, write back), emitting each spike on ``o_spike``
+  (backpressure stalls the sweep) and each neuron's result on ``o_state``. The sweep
+  clears the current buffer behind it and records the spikes for the next step's
+  replay, which starts right away. ``done`` pulses one cycle after the last neuron.
+* ``hold`` (a level) keeps the replay from starting: the top holds it while the
+  plasticity unit updates the weights after a sweep (phases 4-6 come before the replay).
 * ``clear`` (a strobe) zeroes membranes, refractory counters, currents and the previous
   spikes: the state at the start of a sample. Reset does the same.
 
 ``busy`` is low when ``update`` or ``clear`` may be strobed; external events offered after
 ``update`` wait for the next step.
 """
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import C, Cat, Module, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 from .crossbar import Crossbar, EventLayout, index_shape
-from .lif import REF_WIDTH, LifUpdate, NeuronParamsSignature
-from .memory import WeightWriteSignature
+from .lif import REF_WIDTH, LifFire, NeuronParamsSignature, leak_integrate
+from .memory import WeightPortSignature, WeightWriteSignature
 
 __all__ = ["NeuronCore", "SpikeLayout", "NeuronStateSignature"]
 
@@ -51,15 +55,35 @@ class NeuronStateSignature(wiring.Signature):
         })
 
 
+class _NoPort:
+    """Stands in for both ports of an absent memory: assignments go to unused signals,
+    ``data`` is never driven (always 0)."""
+
+    def __init__(self, depth: int):
+        self.addr = Signal(range(depth))
+        self.en = Signal()
+        self.data = Signal(REF_WIDTH)
+
+
 class NeuronCore(wiring.Component):
     """One hidden core: ``neurons`` LIF neurons and a crossbar of ``n_ff`` feed-forward
     rows, ``neurons`` local rows and ``n_long_range`` long-range rows (gen.topology.CoreRows
     order). Widths are ``widths.weight/membrane/current``; ``lanes`` weights per memory
-    word. Use :meth:`from_config` to take them from a :class:`gen.config.Config`."""
+    word. Use :meth:`from_config` to take them from a :class:`gen.config.Config`.
+
+    ``external_weights``: no weight memory inside; the crossbar's weight port is the port
+    ``weights`` (:class:`rtl.memory.WeightPortSignature`: ``addr``, ``re``, ``we``,
+    ``wdata`` out, ``rdata`` in, read latency 1). ``load`` then only passes through to
+    ``weights.we/addr/wdata`` (tie it to 0 if the owner writes the memory itself).
+
+    ``refractory_memory``: False builds no refractory counters (the LIF sees ``ref = 0``
+    always); only valid when ``params.refractory`` is 0. :meth:`from_config` sets it
+    from ``dynamics.refractory``."""
 
     def __init__(self, *, neurons: int, n_ff: int, n_long_range: int = 0, weight_width: int,
                  membrane_width: int, current_width: int, lanes: int = 1,
-                 backend: str = "auto"):
+                 backend: str = "auto", external_weights: bool = False,
+                 refractory_memory: bool = True):
         for name, value, lo in (("neurons", neurons, 1), ("n_ff", n_ff, 0),
                                 ("n_long_range", n_long_range, 0)):
             if not isinstance(value, int) or value < lo:
@@ -68,10 +92,12 @@ class NeuronCore(wiring.Component):
         self._membrane_width, self._current_width = membrane_width, current_width
         self._crossbar = Crossbar(n_rows=n_ff + neurons + n_long_range, n_cols=neurons,
                                   weight_width=weight_width, current_width=current_width,
-                                  lanes=lanes, backend=backend)
-        self._lif = LifUpdate(membrane_width=membrane_width, current_width=current_width)
+                                  lanes=lanes, backend=backend,
+                                  external_weights=external_weights)
+        self._refractory_memory = bool(refractory_memory)
+        self._lif = LifFire(membrane_width=membrane_width)
         xb = self._crossbar
-        super().__init__({
+        members = {
             "i_event": In(stream.Signature(EventLayout(xb.n_rows))),
             "o_spike": Out(stream.Signature(SpikeLayout(neurons))),
             "o_state": Out(NeuronStateSignature(neurons, membrane_width, current_width)),
@@ -79,18 +105,25 @@ class NeuronCore(wiring.Component):
             "load": In(WeightWriteSignature(xb.depth, xb.word_width)),
             "update": In(1),
             "clear": In(1),
+            "hold": In(1),
             "busy": Out(1),
             "done": Out(1),
-        })
+        }
+        if external_weights:
+            members["weights"] = Out(WeightPortSignature(xb.depth, xb.word_width))
+        super().__init__(members)
 
     @classmethod
-    def from_config(cls, config, rows, *, lanes: int = 1, backend: str = "auto"):
+    def from_config(cls, config, rows, *, lanes: int = 1, backend: str = "auto",
+                    external_weights: bool = False):
         """The core for ``config`` (gen.config.Config) with crossbar rows ``rows``
-        (gen.topology.CoreRows)."""
+        (gen.topology.CoreRows). The refractory counters are built only when
+        ``dynamics.refractory > 0``."""
         w = config.widths
         return cls(neurons=config.sizes.neurons, n_ff=rows.n_ff, n_long_range=rows.n_long_range,
                    weight_width=w.weight, membrane_width=w.membrane, current_width=w.current,
-                   lanes=lanes, backend=backend)
+                   lanes=lanes, backend=backend, external_weights=external_weights,
+                   refractory_memory=config.dynamics.refractory > 0)
 
     @property
     def crossbar(self) -> Crossbar:
@@ -100,21 +133,35 @@ class NeuronCore(wiring.Component):
     def neurons(self) -> int:
         return self._neurons
 
+    @property
+    def external_weights(self) -> bool:
+        return self._crossbar.external_weights
+
+    @property
+    def refractory_memory(self) -> bool:
+        return self._refractory_memory
+
     def elaborate(self, platform):
         m = Module()
         N, lanes = self._neurons, self._crossbar.lanes
         m.submodules.crossbar = xbar = self._crossbar
         m.submodules.lif = lif = self._lif
         wiring.connect(m, wiring.flipped(self.load), xbar.load)
+        if self.external_weights:
+            wiring.connect(m, wiring.flipped(self.weights), xbar.weights)
         wiring.connect(m, wiring.flipped(self.params), lif.params)
 
         depth = max(N, 2)                   # no 0-bit addresses when N = 1
         m.submodules.membranes = v_mem = memory.Memory(
             shape=signed(self._membrane_width), depth=depth, init=[])
-        m.submodules.refractory = ref_mem = memory.Memory(shape=REF_WIDTH, depth=depth, init=[])
+        if self._refractory_memory:
+            m.submodules.refractory = ref_mem = memory.Memory(shape=REF_WIDTH, depth=depth,
+                                                              init=[])
+            ref_wr, ref_rd = ref_mem.write_port(), ref_mem.read_port()
+        else:                               # no counters: ``ref`` reads 0, writes go nowhere
+            ref_wr, ref_rd = _NoPort(depth), _NoPort(depth)
         m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=depth, init=[])
         v_wr, v_rd = v_mem.write_port(), v_mem.read_port()
-        ref_wr, ref_rd = ref_mem.write_port(), ref_mem.read_port()
         q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
 
         # ---- previous step's spikes, replayed as local-row events -----------------------
@@ -124,7 +171,8 @@ class NeuronCore(wiring.Component):
         delivering = Signal()
         pending = Signal()                  # update strobed, sweep not started yet
         rp_fire = rp_valid & xbar.i_event.ready
-        fetch = delivering & (~rp_valid | rp_fire) & (q_ptr < q_count)
+        # ``hold``: the replay waits (the plasticity unit owns the weights meanwhile)
+        fetch = delivering & ~self.hold & (~rp_valid | rp_fire) & (q_ptr < q_count)
         m.d.comb += [q_rd.addr.eq(q_ptr), q_rd.en.eq(fetch)]
         with m.If(fetch):
             m.d.sync += [q_ptr.eq(q_ptr + 1), rp_valid.eq(1)]
@@ -138,29 +186,50 @@ class NeuronCore(wiring.Component):
             xbar.i_event.payload.row.eq(self.i_event.payload.row),
             self.i_event.ready.eq(xbar.i_event.ready & ~rp_valid & accepting),
         ]
+        qb = len(q_rd.data)
+        if self._n_ff % (1 << qb) == 0:     # n_ff + n is a concatenation: no adder
+            local_row = Cat(q_rd.data, C(self._n_ff >> qb, max(1, bits_for(self._n_ff >> qb))))
+        else:
+            local_row = self._n_ff + q_rd.data
         with m.If(rp_valid):
-            m.d.comb += xbar.i_event.payload.row.eq(self._n_ff + q_rd.data)
+            m.d.comb += xbar.i_event.payload.row.eq(local_row)
         with m.If(self.update):
             m.d.sync += pending.eq(1)
 
-        # ---- neuron sweep: issue reads for neuron n, update neuron s1_n a cycle later ---
+        # ---- neuron sweep, three stages: read neuron n; integrate s1_n (leak, current,
+        # saturation: the memories' outputs into registers); fire s2_n (threshold, psi,
+        # reset; write back, emit) -------------------------------------------------------
         n = Signal(range(N + 1))
-        lane = Signal(range(max(lanes, 2)))
-        word = Signal(range(max(self._crossbar.words_per_row, 2)))
-        s1_valid = Signal()
+        s1_valid, s2_valid = Signal(), Signal()
         s1_n = Signal(range(max(N, 2)))
-        s1_lane = Signal.like(lane)
-        s1_word = Signal.like(word)
-        cw = self._current_width
+        s2_n = Signal.like(s1_n)
+        # neuron n is lane n % lanes of current word n // lanes
+        derived = lanes & (lanes - 1) == 0          # a power of two: the bits of n
+        if derived:
+            k = lanes.bit_length() - 1
+            lane, s1_lane = (n[:k], s1_n[:k]) if k else (C(0, 1), C(0, 1))
+            s2_lane = s2_n[:k] if k else C(0, 1)
+            word, s2_word = n[k:], s2_n[k:]
+        else:
+            lane = Signal(range(max(lanes, 2)))
+            word = Signal(range(max(self._crossbar.words_per_row, 2)))
+            s1_lane, s2_lane = Signal.like(lane), Signal.like(lane)
+            s1_word, s2_word = Signal.like(word), Signal.like(word)
+        cw, mw = self._current_width, self._membrane_width
+        s1_i = xbar.cur.data.word_select(s1_lane, cw).as_signed()
+        s1_v_int = leak_integrate(v_rd.data, s1_i, self.params.leak_shift, mw)
+        s2_i = Signal(signed(cw))
+        s2_v_int = Signal(signed(mw))
+        s2_v = Signal(signed(mw))           # held while refractory (only with the counters)
+        s2_ref = Signal(REF_WIDTH)
         m.d.comb += [
-            lif.v.eq(v_rd.data), lif.ref.eq(ref_rd.data),
-            lif.i.eq(xbar.cur.data.word_select(s1_lane, cw).as_signed()),
+            lif.v.eq(s2_v), lif.ref.eq(s2_ref), lif.v_int.eq(s2_v_int),
             v_rd.addr.eq(n), ref_rd.addr.eq(n), xbar.cur.addr.eq(word),
-            v_wr.addr.eq(s1_n), ref_wr.addr.eq(s1_n), xbar.cur.clr_addr.eq(s1_word),
+            v_wr.addr.eq(s2_n), ref_wr.addr.eq(s2_n), xbar.cur.clr_addr.eq(s2_word),
             v_wr.data.eq(lif.v_out), ref_wr.data.eq(lif.ref_out),
-            q_wr.addr.eq(q_count), q_wr.data.eq(s1_n),
-            self.o_spike.payload.neuron.eq(s1_n),
-            self.o_state.neuron.eq(s1_n), self.o_state.current.eq(lif.i),
+            q_wr.addr.eq(q_count), q_wr.data.eq(s2_n),
+            self.o_spike.payload.neuron.eq(s2_n),
+            self.o_state.neuron.eq(s2_n), self.o_state.current.eq(s2_i),
             self.o_state.membrane.eq(lif.v_out), self.o_state.spike.eq(lif.spike),
             self.o_state.psi.eq(lif.psi),
             self.busy.eq(~delivering | pending),
@@ -190,35 +259,47 @@ class NeuronCore(wiring.Component):
             with m.State("DELIVER"):
                 m.d.comb += delivering.eq(1)
                 with m.If(pending & ~rp_valid & (q_ptr == q_count) & xbar.idle):
-                    m.d.sync += [pending.eq(0), q_count.eq(0), n.eq(0), lane.eq(0),
-                                 word.eq(0), s1_valid.eq(0)]
+                    m.d.sync += [pending.eq(0), q_count.eq(0), n.eq(0), s1_valid.eq(0),
+                                 s2_valid.eq(0)]
+                    if not derived:
+                        m.d.sync += [lane.eq(0), word.eq(0)]
                     m.next = "SWEEP"
                 on_clear()
 
             with m.State("SWEEP"):
-                advance = ~(s1_valid & lif.spike & ~self.o_spike.ready)
+                # a spike the consumer does not take stalls all three stages (the memories'
+                # read ports hold their data while not enabled)
+                advance = ~(s2_valid & lif.spike & ~self.o_spike.ready)
                 issue = advance & (n < N)
-                commit = s1_valid & advance
+                commit = s2_valid & advance
                 m.d.comb += [v_rd.en.eq(issue), ref_rd.en.eq(issue), xbar.cur.en.eq(issue),
-                             self.o_spike.valid.eq(s1_valid & lif.spike),
+                             self.o_spike.valid.eq(s2_valid & lif.spike),
                              self.o_state.valid.eq(commit)]
                 with m.If(advance):
-                    m.d.sync += [s1_valid.eq(issue), s1_n.eq(n), s1_lane.eq(lane),
-                                 s1_word.eq(word)]
+                    m.d.sync += [s1_valid.eq(issue), s1_n.eq(n),
+                                 s2_valid.eq(s1_valid), s2_n.eq(s1_n),
+                                 s2_i.eq(s1_i), s2_v_int.eq(s1_v_int)]
+                    if self._refractory_memory:
+                        m.d.sync += [s2_v.eq(v_rd.data), s2_ref.eq(ref_rd.data)]
+                    if not derived:
+                        m.d.sync += [s1_lane.eq(lane), s1_word.eq(word),
+                                     s2_lane.eq(s1_lane), s2_word.eq(s1_word)]
                 with m.If(issue):
                     m.d.sync += n.eq(n + 1)
-                    with m.If(lane == lanes - 1):
-                        m.d.sync += [lane.eq(0), word.eq(word + 1)]
-                    with m.Else():
-                        m.d.sync += lane.eq(lane + 1)
+                    if not derived:
+                        with m.If(lane == lanes - 1):
+                            m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                        with m.Else():
+                            m.d.sync += lane.eq(lane + 1)
                 with m.If(commit):
                     m.d.comb += [v_wr.en.eq(1), ref_wr.en.eq(1),
-                                 xbar.cur.clr.eq((s1_lane == lanes - 1) | (s1_n == N - 1)),
+                                 xbar.cur.clr.eq((s2_lane == lanes - 1) | (s2_n == N - 1)),
                                  q_wr.en.eq(lif.spike)]
                     with m.If(lif.spike):
                         m.d.sync += q_count.eq(q_count + 1)
-                    with m.If(s1_n == N - 1):
-                        m.d.sync += [self.done.eq(1), q_ptr.eq(0), n.eq(0), s1_valid.eq(0)]
+                    with m.If(s2_n == N - 1):
+                        m.d.sync += [self.done.eq(1), q_ptr.eq(0), n.eq(0), s1_valid.eq(0),
+                                     s2_valid.eq(0)]
                         m.next = "DELIVER"
                 on_clear()
 

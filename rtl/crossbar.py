@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from .lif import saturate
-from .memory import WeightMemory, WeightWriteSignature
+from .memory import WeightMemory, WeightPortSignature, WeightWriteSignature
 
 __all__ = ["Crossbar", "EventLayout", "CurrentPortSignature", "index_shape"]
 
@@ -53,27 +53,43 @@ class Crossbar(wiring.Component):
 
     Ports: ``i_event`` (stream of :class:`EventLayout`), ``load`` (weight word writes, only
     while idle), ``cur`` (:class:`CurrentPortSignature`, flipped), ``idle`` (no event in
-    flight). Timing: an event accepted in cycle ``a`` reads its words in cycles
+    flight). With ``external_weights`` the crossbar builds no :class:`WeightMemory`; it
+    drives the port ``weights`` (:class:`rtl.memory.WeightPortSignature`: ``addr``,
+    ``re``, ``we``, ``wdata`` out, ``rdata`` in, read latency 1, the WeightMemory
+    contract) and the owner connects it to a memory (a shared bank, say).
+
+    Timing: an event accepted in cycle ``a`` reads its words in cycles
     ``a+1 .. a+W`` (``W = words_per_row``) and writes the currents in ``a+2 .. a+W+1``;
     ``i_event.ready`` is high in the cycle the last word is read, so back-to-back events
     keep the weight memory busy every cycle.
     """
 
     def __init__(self, *, n_rows: int, n_cols: int, weight_width: int, current_width: int,
-                 lanes: int, backend: str = "auto"):
+                 lanes: int, backend: str = "auto", external_weights: bool = False):
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("lanes", lanes),
                             ("weight_width", weight_width), ("current_width", current_width)):
             if not isinstance(value, int) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
         self._n_rows, self._n_cols, self._lanes = n_rows, n_cols, lanes
         self._weight_width, self._current_width = weight_width, current_width
-        self._weights = WeightMemory(width=self.word_width, depth=self.depth, backend=backend)
-        super().__init__({
+        self._external = bool(external_weights)
+        members = {
             "i_event": In(stream.Signature(EventLayout(n_rows))),
             "load": In(WeightWriteSignature(self.depth, self.word_width)),
             "cur": In(CurrentPortSignature(self.words_per_row, lanes * current_width)),
             "idle": Out(1),
-        })
+        }
+        if self._external:
+            self._weights = None
+            members["weights"] = Out(WeightPortSignature(self.depth, self.word_width))
+        else:
+            self._weights = WeightMemory(width=self.word_width, depth=self.depth,
+                                         backend=backend)
+        super().__init__(members)
+
+    @property
+    def external_weights(self) -> bool:
+        return self._external
 
     @property
     def n_rows(self) -> int:
@@ -99,7 +115,10 @@ class Crossbar(wiring.Component):
         m = Module()
         wpr, lanes = self.words_per_row, self._lanes
         ww, cw = self._weight_width, self._current_width
-        m.submodules.weights = weights = self._weights
+        if self._external:
+            weights = self.weights          # the same members, driven towards the owner
+        else:
+            m.submodules.weights = weights = self._weights
         m.submodules.currents = currents = memory.Memory(     # depth >= 2: no 0-bit address
             shape=lanes * cw, depth=max(wpr, 2), init=[])
         c_wr = currents.write_port()
@@ -109,15 +128,23 @@ class Crossbar(wiring.Component):
         # issue stage: one weight word and one current word per cycle
         busy = Signal()
         addr = Signal(range(max(self.depth, 2)))
-        word = Signal(range(max(wpr, 2)))
+        if wpr & (wpr - 1) == 0 and wpr > 1:
+            # rows start at multiples of a power of two: the word is the address's low bits
+            word = addr[:(wpr - 1).bit_length()]
+            with m.If(self.i_event.valid & self.i_event.ready):
+                m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr)]
+            with m.Elif(busy):
+                m.d.sync += addr.eq(addr + 1)
+        else:
+            word = Signal(range(max(wpr, 2)))
+            with m.If(self.i_event.valid & self.i_event.ready):
+                m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr), word.eq(0)]
+            with m.Elif(busy):
+                m.d.sync += [addr.eq(addr + 1), word.eq(word + 1)]
         last = word == wpr - 1
         m.d.comb += self.i_event.ready.eq(~busy | last)
-        with m.If(self.i_event.valid & self.i_event.ready):
-            m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr), word.eq(0)]
-        with m.Elif(busy):
-            m.d.sync += [addr.eq(addr + 1), word.eq(word + 1)]
-            with m.If(last):
-                m.d.sync += busy.eq(0)
+        with m.If(busy & last & ~(self.i_event.valid & self.i_event.ready)):
+            m.d.sync += busy.eq(0)
         m.d.comb += [
             weights.addr.eq(addr),
             weights.re.eq(busy),
@@ -134,7 +161,7 @@ class Crossbar(wiring.Component):
 
         # accumulate stage: saturating add of every lane, written back
         acc_valid = Signal()
-        acc_word = Signal.like(word)
+        acc_word = Signal(range(max(wpr, 2)))
         m.d.sync += [acc_valid.eq(busy), acc_word.eq(word)]
         sums = [saturate(c_rd.data[p * cw:(p + 1) * cw].as_signed() +
                          weights.rdata[p * ww:(p + 1) * ww].as_signed(), signed(cw))

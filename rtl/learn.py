@@ -234,9 +234,12 @@ class LearningUnit(wiring.Component):
                 with m.Elif(self.start):
                     with m.If(self.learn):
                         m.d.comb += teacher.update.eq(1)
-                        m.next = "GATE"
+                        m.next = "TEACH"
                     with m.Else():
                         m.d.sync += self.done.eq(1)
+            with m.State("TEACH"):
+                with m.If(teacher.done):
+                    m.next = "GATE"
             # 4. the modulators of this step are in teacher.m now
             with m.State("GATE"):
                 m.d.sync += [cmd_idx.eq(0), self.mod_events.eq(self.mod_events +

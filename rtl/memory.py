@@ -27,8 +27,8 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["WeightMemory", "WeightWriteSignature", "SPRAM_WIDTH", "SPRAM_DEPTH",
-           "SPRAM_BLOCKS", "BACKENDS"]
+__all__ = ["WeightMemory", "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH",
+           "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS"]
 
 SPRAM_WIDTH = 16
 SPRAM_DEPTH = 16384
@@ -44,6 +44,19 @@ class WeightWriteSignature(wiring.Signature):
             "en": Out(1),
             "addr": Out(range(max(depth, 2))),
             "data": Out(width),
+        })
+
+
+class WeightPortSignature(wiring.Signature):
+    """The weight memory's port from its user's side (the :class:`WeightMemory` contract):
+    ``re`` reads ``addr`` (``rdata`` the next cycle), ``we`` writes ``wdata`` (``we`` wins).
+    A crossbar or core built with ``external_weights`` has this port, named ``weights``.
+    The same members as ``rtl.plasticity.WeightPortSignature``."""
+
+    def __init__(self, depth: int, width: int):
+        super().__init__({
+            "addr": Out(range(max(depth, 2))), "re": Out(1), "we": Out(1),
+            "wdata": Out(width), "rdata": In(width),
         })
 
 

@@ -9,7 +9,10 @@ Datapath (docs/router.md):
 2. the expander reads ``count`` entries ``offset ..`` of the entry table, one a cycle;
 3. each entry ``(dest, row)`` is written into destination ``dest``'s FIFO; a full FIFO
    stalls the expander (and so the arbiter): nothing is ever dropped;
-4. ``o[d]`` streams ``(d, row)`` out of FIFO ``d``.
+4. ``o[d]`` streams ``(d, row)`` out of FIFO ``d`` through a :class:`SkidBuffer`, whose
+   registered ``i.ready`` keeps the destinations' ``ready`` out of the FIFOs, the
+   expander and the arbiter (no combinational path between a core and the router's
+   inputs); it adds no latency.
 
 The arbiter takes the next event in the cycle the expander issues the last entry of the
 current one, so a busy router issues one entry (delivery) a cycle; an event without
@@ -30,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from gen.routing import RouterParams
 
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
-           "TableWriteSignature", "DestFifo"]
+           "TableWriteSignature", "DestFifo", "SkidBuffer"]
 
 
 def _bits(n: int) -> int:
@@ -109,6 +112,32 @@ class DestFifo(wiring.Component):
         return m
 
 
+class SkidBuffer(wiring.Component):
+    """A register slice for the ready path: ``i.ready`` is a register (``~full``), so no
+    combinational path runs from ``o.ready`` to ``i.ready``. Data passes straight through
+    while ``o`` takes it (no added latency, one word a cycle); a word offered while ``o``
+    stalls is kept in the one-word buffer and goes out first. ``full``: a word is held."""
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width)),
+                          "full": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        buf = Signal(len(self.i.payload))
+        m.d.comb += [
+            self.i.ready.eq(~self.full),
+            self.o.valid.eq(self.full | self.i.valid),
+            self.o.payload.eq(Mux(self.full, buf, self.i.payload)),
+        ]
+        with m.If(self.full):
+            with m.If(self.o.ready):
+                m.d.sync += self.full.eq(0)
+        with m.Elif(self.i.valid & ~self.o.ready):
+            m.d.sync += [self.full.eq(1), buf.eq(self.i.payload)]
+        return m
+
+
 class Router(wiring.Component):
     """The spike router for :class:`gen.routing.RouterParams` ``params``.
 
@@ -167,18 +196,24 @@ class Router(wiring.Component):
             ew.data.eq(self.load_entry.data),
         ]
 
-        # ---- destination FIFOs and outputs ------------------------------------------
+        # ---- destination FIFOs, then a skid buffer on each output ------------------------
+        # The skid buffer's ``i.ready`` is a register: no combinational path from a
+        # destination's ``o[d].ready`` into the FIFO, the expander and the arbiter.
         row_width = _bits(p.rows)
-        fifos = []
+        fifos, skids = [], []
         for d in range(p.dests):
             f = DestFifo(row_width, p.fifo_depth)
+            sk = SkidBuffer(row_width)
             m.submodules[f"fifo{d}"] = f
+            m.submodules[f"skid{d}"] = sk
             fifos.append(f)
+            skids.append(sk)
+            wiring.connect(m, f.o, sk.i)
             m.d.comb += [
-                self.o[d].valid.eq(f.o.valid),
+                self.o[d].valid.eq(sk.o.valid),
                 self.o[d].payload.core.eq(d),
-                self.o[d].payload.row.eq(f.o.payload),
-                f.o.ready.eq(self.o[d].ready),
+                self.o[d].payload.row.eq(sk.o.payload),
+                sk.o.ready.eq(self.o[d].ready),
             ]
 
         # ---- expander: entry reads, one a cycle --------------------------------------
@@ -221,7 +256,10 @@ class Router(wiring.Component):
         last = Signal(range(n), init=n - 1)     # the source granted last
         pending = Signal()                      # step_end seen, step not yet drained
         take = Signal()                         # the expander is free next cycle
-        m.d.comb += take.eq((next_left == 0) & ~pending & ~self.step_end)
+        # next_left == 0, without the subtractor on the path from the FIFOs' ready
+        left_zero = Mux(lookup, ir.data.count == 0, left == 0)
+        left_one = Mux(lookup, ir.data.count == 1, left == 1)
+        m.d.comb += take.eq((left_zero | left_one & advance) & ~pending & ~self.step_end)
         found = Signal()
         sel = Signal(range(n))
         with m.Switch(last):
@@ -249,7 +287,8 @@ class Router(wiring.Component):
         # ---- step barrier ---------------------------------------------------------------
         idle = Signal()
         m.d.comb += idle.eq(~lookup & (left == 0) & ~ent_valid &
-                            Cat(f.level == 0 for f in fifos).all())
+                            Cat(f.level == 0 for f in fifos).all() &
+                            ~Cat(sk.full for sk in skids).any())
         m.d.comb += [self.idle.eq(idle), self.step_done.eq(pending & idle)]
         with m.If(self.step_done):
             m.d.sync += pending.eq(0)

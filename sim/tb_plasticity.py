@@ -99,6 +99,7 @@ class PlasticityBench(wiring.Component):
             "spikes": In(hw.readout), "label": In(range(hw.classes)),
             "t_update": In(1), "t_clear": In(1),
             "m": Out(2 * hw.classes), "activity": Out(hw.teacher).array(hw.classes),
+            "t_done": Out(1),
             "mod_events": Out(32),
             "cmd": In(stream.Signature(self._unit.cmd_layout)),
             "busy": Out(1), "done": Out(1),
@@ -133,7 +134,7 @@ class PlasticityBench(wiring.Component):
         m.d.comb += [
             teacher.spikes.eq(self.spikes), teacher.label.eq(self.label),
             teacher.learn.eq(self.pparams.learn), teacher.update.eq(self.t_update),
-            teacher.clear.eq(self.t_clear), self.m.eq(teacher.m),
+            teacher.clear.eq(self.t_clear), self.m.eq(teacher.m), self.t_done.eq(teacher.done),
             self.mod_events.eq(teacher.events),
             unit.m.eq(teacher.m), self.busy.eq(unit.busy), self.done.eq(unit.done),
             unit.lfsr_sel.eq(self.lfsr_sel), self.lfsr_state.eq(unit.lfsr_state),
@@ -413,6 +414,9 @@ class PlasticityTB:
             for t, step in enumerate(sample["steps"]):
                 await self.cycle(spikes=step["spikes"], t_update=1)
                 await self.cycle(t_update=0)
+                while not _u(d.t_done):
+                    await self.cycle()
+                await self.cycle()
                 got_m = _u(d.m)
                 where = f"{case['name']}: sample {si}, step {t}"
                 if got_m != step["m"]:

@@ -160,6 +160,7 @@ def test_teacher_matches_model(seed):
                 ctx.set(dut.update, 1)
                 await ctx.tick()
                 ctx.set(dut.update, 0)
+                await ctx.tick().until(dut.done)
                 m = [(ctx.get(dut.m) >> i) & 1 for i in range(s.modulators)]
                 a = [ctx.get(dut.activity[k]) for k in range(s.classes)]
                 if m != tr["m"][0, t].tolist() or a != tr["teach"][0, t].tolist():
@@ -171,6 +172,9 @@ def test_teacher_matches_model(seed):
         before = [ctx.get(dut.activity[k]) for k in range(s.classes)]
         ctx.set(dut.update, 1)
         await ctx.tick()
+        ctx.set(dut.update, 0)
+        if not ctx.get(dut.done):
+            bad.append("learning off: no done the cycle after update")
         if ctx.get(dut.m) or before != [ctx.get(dut.activity[k]) for k in range(s.classes)]:
             bad.append("learning off changed the teacher")
 

@@ -5,6 +5,8 @@ Each hardware set (the elaboration-time parameters: sizes, widths, lanes, memory
 is built once per session; many configs (seeds, dynamics, weights, stimuli, stalls) then
 run one after another in a single simulation of that build.
 """
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,26 @@ from sim.harness import CoreHardware, build, run
 from sim.model import Network
 
 pytestmark = pytest.mark.rtl
+
+
+@dataclass(frozen=True)
+class Hardware(CoreHardware):
+    """A core build with the options of rtl/core.py: ``external_weights`` (the core's
+    weight port wired to a WeightMemory beside it, sim.tb_core.WithWeightMemory) and
+    ``refractory_memory`` (False: every case runs with ``refractory = 0``)."""
+    external_weights: bool = False
+    refractory_memory: bool = True
+
+    def component(self):
+        from rtl.core import NeuronCore
+        from sim.tb_core import WithWeightMemory
+        core = NeuronCore(neurons=self.neurons, n_ff=self.n_in, weight_width=self.weight,
+                          membrane_width=self.membrane, current_width=self.current,
+                          lanes=self.lanes, backend=self.backend,
+                          external_weights=self.external_weights,
+                          refractory_memory=self.refractory_memory)
+        return WithWeightMemory(core, backend=self.backend) if self.external_weights else core
+
 
 HARDWARE = {
     # narrowest widths the config allows (2-bit weights, 4-bit membrane and current);
@@ -27,6 +49,14 @@ HARDWARE = {
     # the shipped default core (docs/architecture.md section 8) on the UP5K SPRAM model
     "default_spram": CoreHardware(n_in=64, neurons=64, weight=8, membrane=16, current=18,
                                   lanes=8, backend="spram"),
+    # the core as rtl/top.py builds it for the default config: two lanes (one SPRAM a
+    # core), the weights behind the external port, no refractory counters (refractory 0)
+    "chip_default": Hardware(n_in=64, neurons=64, weight=8, membrane=16, current=18,
+                             lanes=2, backend="spram", external_weights=True,
+                             refractory_memory=False),
+    # external port on the generic memory, with refractory counters (refractory > 0 runs)
+    "odd_external": Hardware(n_in=9, neurons=13, weight=6, membrane=12, current=12, lanes=4,
+                             external_weights=True),
 }
 KINDS = ("silent", "all_fire", "saturated", "negative", "random", "random")
 
@@ -56,6 +86,8 @@ def make_case(hw: CoreHardware, kind: str, seed: int) -> dict:
     steps = int(rng.integers(8, 25))
     if kind == "all_fire":
         dyn.update(theta=1, refractory=0)
+    if not getattr(hw, "refractory_memory", True):      # built without the counters
+        dyn.update(refractory=0)
     cfg = hw.config(seed=seed, steps=steps, **dyn)
     s, d = cfg.sizes, cfg.dynamics
     u = rng.integers(0, d.enc_theta + 1, s.n_in)
@@ -123,10 +155,10 @@ def core_build():
 def step_cycles(hw: CoreHardware, events: int) -> int:
     """Cycles per step of docs/rtl-core.md, as the testbench measures them (from the
     cycle it sees ``done`` to the next ``done``, with events offered back to back):
-    ``W*E`` crossbar words, one more to drain the accumulate stage, ``N`` neurons, four
-    of sequencing (one of them the testbench's reaction to ``done``)."""
+    ``W*E`` crossbar words, one more to drain the accumulate stage, ``N`` neurons, five
+    of sequencing and pipeline (one of them the testbench's reaction to ``done``)."""
     wpr = -(-hw.neurons // hw.lanes)
-    return wpr * events + (events > 0) + hw.neurons + 4
+    return wpr * events + (events > 0) + hw.neurons + 5
 
 
 @pytest.mark.parametrize("name", sorted(HARDWARE))
@@ -134,6 +166,8 @@ def test_core_matches_golden_model(name, core_build, tmp_path):
     """Bit-exact every step; without stalls, the documented cycles per step."""
     hw = HARDWARE[name]
     cases = [make_case(hw, kind, seed) for seed, kind in enumerate(KINDS, start=1)]
+    if getattr(hw, "refractory_memory", True):  # the counters are exercised, not just built
+        assert any(c["params"]["refractory"] > 0 for c in cases)
     results = run(core_build(name), "sim.tb_core", cases, tmp_path)
     assert [r["ok"] for r in results] == [True] * len(cases)
     for case, r in zip(cases, results):

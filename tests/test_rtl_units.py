@@ -18,22 +18,34 @@ from amaranth_sim import simulate
 
 
 
-@pytest.mark.parametrize("shape", [signed(4), unsigned(3)])
-def test_saturate_exhaustive(shape):
+SAT_SHAPES = [(signed(7), signed(4)), (signed(7), unsigned(3)), (signed(4), signed(4)),
+              (signed(4), signed(6)), (signed(4), unsigned(3)), (signed(4), unsigned(6)),
+              (signed(2), unsigned(1)), (unsigned(5), signed(3)), (unsigned(5), signed(6)),
+              (unsigned(5), signed(5)), (unsigned(5), unsigned(2)), (unsigned(5), unsigned(5)),
+              (unsigned(3), unsigned(6)), (signed(1), signed(1)), (signed(5), signed(1))]
+
+
+@pytest.mark.parametrize("src,shape", SAT_SHAPES)
+def test_saturate_exhaustive(src, shape):
+    """Every value of ``src`` into ``shape`` (narrower, equal, wider; any signedness)."""
     m = Module()
-    x = Signal(signed(7))
+    x = Signal(src)
     y = Signal(shape)
-    m.d.comb += y.eq(saturate(x, shape))
+    out = saturate(x, shape)
+    assert out.shape() == shape
+    m.d.comb += y.eq(out)
     sat = sat_signed if shape.signed else sat_unsigned
+    values = (range(-(1 << src.width - 1), 1 << src.width - 1) if src.signed
+              else range(1 << src.width))
     got = []
 
     async def bench(ctx):
-        for v in range(-64, 64):
+        for v in values:
             ctx.set(x, v)
             got.append(ctx.get(y))
 
     simulate(m, bench, clock=False)
-    assert got == [int(sat(v, shape.width)) for v in range(-64, 64)]
+    assert got == [int(sat(v, shape.width)) for v in values]
 
 
 # (membrane, current) widths; parameter sets (theta, leak_shift, psi_window, refractory,
