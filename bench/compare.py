@@ -1,6 +1,8 @@
 """The `compare` acceptance runs: the whole chip under Verilator beside the golden model,
 20 digits test samples with learning off and 20 with it on, for the shipped default
 config and three others that change the wiring, the dynamics and the learning rule.
+Both start from weights the golden model learnt in one epoch of digits (`--epochs`), so
+the readout fires and the classes differ (the initial readout weights are zero).
 
     python bench/compare.py [--samples 20] [--out bench/compare.json]
 
@@ -20,7 +22,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from gen.config import Config  # noqa: E402
 from sim.compare import compare  # noqa: E402
-from sim.train import TASK_OVERRIDES  # noqa: E402
+from sim.data import load_task  # noqa: E402
+from sim.train import TASK_OVERRIDES, train  # noqa: E402
 
 CONFIGS = {
     "default": {},
@@ -43,14 +46,19 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS))
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench/compare.json"))
+    ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args(argv)
     results = {}
     ok = True
     for name in args.configs:
         cfg = Config().replace(**CONFIGS[name]).validate()
+        data = load_task("digits", levels=cfg.dynamics.enc_theta)
+        trained = train(cfg, data, epochs=args.epochs, progress=False)
+        weights = trained.net.weights
         for learn in (False, True):
             t0 = time.time()
-            r = compare(cfg, task="digits", samples=args.samples, learn=learn)
+            r = compare(cfg, task="digits", samples=args.samples, learn=learn,
+                        weights=weights)
             r.pop("rows")
             r["seconds"] = round(time.time() - t0, 1)
             results[f"{name}/{'learn' if learn else 'infer'}"] = r

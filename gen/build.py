@@ -233,9 +233,10 @@ def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dic
 def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | None,
                 weights=None) -> dict:
     """Cycles per step and per sample at the default activity, from the measured
-    formulas: a core takes ``W*E + N + 4`` cycles for ``E`` events (docs/rtl-core.md), the
-    router ``sum max(1, entries) + 4`` (docs/router.md); the sequencer runs encoder,
-    routing and neuron phases one after another (docs/build.md)."""
+    formulas: a core takes ``W*E + N + 5`` cycles for ``E`` events (docs/rtl-core.md), the
+    router ``sum max(1, entries) + 4`` (docs/router.md), the readout 4 cycles a neuron;
+    the sequencer runs encoder, routing and neuron phases one after another
+    (docs/build.md). A model: ``gen compare`` measures the cycles on the simulated chip."""
     s = config.sizes
     act = _activity(config, topo, weights)
     W, ro_W, N = plan["words_per_row"], plan["readout_words_per_row"], s.neurons
@@ -247,7 +248,7 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
     enc = 2 * s.n_in + W * (act["input_spikes"] + max(loc[:layer0]))
     deliveries = act["deliveries_per_dest"]
     route = max(N, sum(deliveries), W * max(deliveries[:G]), ro_W * deliveries[G]) + 4 + 2
-    update = max(N, s.readout) + 6
+    update = max(N + 1, 4 * s.readout) + 6
     step = enc + route + update
     sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict
     ceiling_words = G          # one weight word per crossbar per cycle

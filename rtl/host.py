@@ -109,8 +109,12 @@ class HostLink(wiring.Component):
                         for b, d in enumerate(banks):
                             with m.Case(b):
                                 m.d.comb += depth.eq(d)
+        # registered (state LIMIT waits for them): off the path into the state machine
+        depth_q = Signal(17)
+        end_q = Signal(17)
+        m.d.sync += [depth_q.eq(depth), end_q.eq(base + nwords)]
         in_range = Signal()
-        m.d.comb += in_range.eq((nwords != 0) & (base + nwords <= depth))
+        m.d.comb += in_range.eq((nwords != 0) & (end_q <= depth_q))
 
         # ---- byte out: one byte offered at a time, CRC over all but the sync --------
         tx_byte = Signal(8)
@@ -211,6 +215,8 @@ class HostLink(wiring.Component):
                         m.d.sync += status.eq(STATUS["bad_length"])
                 with m.Else():
                     m.d.sync += status.eq(STATUS["bad_command"])
+                m.next = "LIMIT"
+            with m.State("LIMIT"):            # depth_q and end_q take nwords in
                 m.next = "RANGE"
             with m.State("RANGE"):
                 with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &

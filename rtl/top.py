@@ -32,7 +32,7 @@ banks through the same secondary port between samples.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import io, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,9 +43,9 @@ from .core import NeuronCore
 from .crossbar import EventLayout
 from .host import BusSignature, HostLink
 from .learn import LearningUnit
-from .lif import REF_WIDTH, LifUpdate, saturate
+from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 from .memory import WeightMemory
-from .router import Router
+from .router import Router, SkidBuffer
 from .uart import UartRx, UartTx
 
 __all__ = ["Engine", "SwirlChip", "BoardTop", "WeightBank", "ReadoutCore", "SPACES",
@@ -64,22 +64,9 @@ def _bits(n: int) -> int:
 
 
 # ---- weight banks -------------------------------------------------------------------------
-class _WeightPortShim(wiring.Component):
-    """Stands in for a crossbar's own ``WeightMemory``: the same ports, no storage; the
-    :class:`Engine` wires them to a :class:`WeightBank`. Needed until rtl/crossbar.py
-    takes its weight memory as an argument (see docs/build.md)."""
-
-    def __init__(self, width: int, depth: int):
-        super().__init__({"addr": In(range(max(depth, 2))), "re": In(1), "we": In(1),
-                          "wdata": In(width), "rdata": Out(width)})
-
-    def elaborate(self, platform):
-        return Module()
-
-
 class WeightBank(wiring.Component):
     """One weight memory with two users: ``a`` (a crossbar) always wins; ``b`` (the
-    readout, the host, later the plasticity unit) gets the cycles ``a`` leaves free,
+    readout, the host, the learning unit) gets the cycles ``a`` leaves free,
     signalled by ``b_grant``. Same contract as ``WeightMemory``: ``rdata`` is valid the
     cycle after a granted read."""
 
@@ -126,7 +113,7 @@ class ReadoutCore(wiring.Component):
 
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
     current read-modify-write per neuron, ``R + 2W`` cycles without contention; the sweep
-    takes 3 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
+    takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher)."""
 
@@ -172,12 +159,15 @@ class ReadoutCore(wiring.Component):
         m.submodules.state = st = memory.Memory(shape=self.width,
                                                 depth=max(self.state_depth, 2), init=[])
         wr = st.write_port()
-        rd = st.read_port(transparent_for=(wr,))
+        # not transparent: no state reads the word written in the same cycle (a
+        # read-modify-write writes neuron n-1 while reading n), and the bypass was on
+        # the critical path (host decode -> write enable -> read data)
+        rd = st.read_port()
         m.d.comb += [rd.addr.eq(self.aux_base + self.aux_addr), rd.en.eq(self.aux_re),
                      wr.addr.eq(self.aux_base + self.aux_addr), wr.en.eq(self.aux_we),
                      wr.data.eq(self.aux_wdata), self.aux_rdata.eq(rd.data)]
 
-        m.submodules.lif = lif = LifUpdate(membrane_width=mw, current_width=cw)
+        m.submodules.lif = lif = LifFire(membrane_width=mw)
         m.d.comb += [lif.params.theta.eq(dy.theta_out),
                      lif.params.leak_shift.eq(dy.leak_shift_out),
                      lif.params.psi_window.eq(0), lif.params.refractory.eq(dy.refractory),
@@ -191,6 +181,9 @@ class ReadoutCore(wiring.Component):
         wb_n = Signal(range(max(R, 2)))
         wb_w = Signal(signed(ww))
         cur_q = Signal(signed(cw))
+        v_q = Signal(signed(mw))             # the membrane read, and its refractory count
+        ref_q = Signal(REF_WIDTH)
+        v_int = Signal(signed(mw))           # leaked and integrated (S_UPD -> S_FIRE)
         pending = Signal()
         cls = Signal(range(s.classes + 1))
         within = Signal(range(s.per_class + 1))
@@ -253,10 +246,17 @@ class ReadoutCore(wiring.Component):
                              wr.addr.eq(n), wr.data.eq(0), wr.en.eq(1)]
                 m.next = "S_UPD"
                 on_clear()
+            # 4 cycles a neuron: the LIF update is split in two halves (one was the
+            # chip's longest path)
             with m.State("S_UPD"):
-                m.d.comb += [lif.v.eq(rd.data[:mw].as_signed()),
-                             lif.ref.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
-                             lif.i.eq(cur_q),
+                m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
+                             ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
+                             v_int.eq(leak_integrate(rd.data[:mw].as_signed(), cur_q,
+                                                     dy.leak_shift_out, mw))]
+                m.next = "S_FIRE"
+                on_clear()
+            with m.State("S_FIRE"):
+                m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
                              wr.addr.eq(R + n), wr.en.eq(1),
                              wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
                                         else lif.v_out)]
@@ -304,7 +304,8 @@ class Engine(wiring.Component):
         # per sample (cleared by RUN) and wrap past 65535
         self.router_params = RouterParams.from_topology(topo, fifo_depth=fifo_depth,
                                                         counter_width=counter_width)
-        self.cores = [NeuronCore.from_config(cfg, rows, lanes=lanes, backend=backend)
+        self.cores = [NeuronCore.from_config(cfg, rows, lanes=lanes, backend=backend,
+                                             external_weights=True)
                       for rows in topo.cores]
         self.n_hidden_cores = len(self.cores)
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
@@ -318,9 +319,6 @@ class Engine(wiring.Component):
         for g, core in enumerate(self.cores):
             depth = core.crossbar.depth + (self.readout_depth if g == self.readout_host else 0)
             self.banks.append(WeightBank(width=self.word_width, depth=depth, backend=backend))
-            # the crossbar's own memory is replaced by a port onto the shared bank
-            core.crossbar._weights._MustUse__silence = True     # never elaborated
-            core.crossbar._weights = _WeightPortShim(self.word_width, core.crossbar.depth)
         self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
                                    base=self.readout_base, depth=self.banks[-1].memory.depth,
                                    aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
@@ -355,10 +353,10 @@ class Engine(wiring.Component):
         for g, (core, bank) in enumerate(zip(self.cores, self.banks)):
             m.submodules[f"core{g}"] = core
             m.submodules[f"bank{g}"] = bank
-            shim = core.crossbar._weights
-            m.d.comb += [bank.a_addr.eq(shim.addr), bank.a_re.eq(shim.re),
-                         bank.a_we.eq(shim.we), bank.a_wdata.eq(shim.wdata),
-                         shim.rdata.eq(bank.rdata)]
+            port = core.weights          # the crossbar's port onto the shared bank
+            m.d.comb += [bank.a_addr.eq(port.addr), bank.a_re.eq(port.re),
+                         bank.a_we.eq(port.we), bank.a_wdata.eq(port.wdata),
+                         port.rdata.eq(bank.rdata)]
             p = core.params
             m.d.comb += [p.theta.eq(dy.theta), p.leak_shift.eq(dy.leak_shift),
                          p.psi_window.eq(cfg.learning.psi_window),
@@ -384,11 +382,22 @@ class Engine(wiring.Component):
         host_rd_pending = Signal()
         host_rd_bank = Signal(range(G + 1))
         rdata = Signal(32)
-        m.d.comb += bus.rdata.eq(rdata)
+        # the host's request and the answer, both registered: no path from the host
+        # link's state machine through the bank multiplexers and back (each was the
+        # critical path in turn). A request is latched, served (``ack``), and answered a
+        # cycle later (``bus.ack``); the next one is latched after that.
+        h_req, h_we, ack_q = Signal(), Signal(), Signal()
+        h_space, h_bank = Signal(8), Signal(8)
+        h_addr, h_wdata = Signal(16), Signal(32)
+        rdata_q = Signal(32)
+        with m.If(bus.req & ~h_req & ~ack_q):
+            m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_space.eq(bus.space),
+                         h_bank.eq(bus.bank), h_addr.eq(bus.addr), h_wdata.eq(bus.wdata)]
+        m.d.comb += [bus.ack.eq(ack_q), bus.rdata.eq(rdata_q)]
         m.d.sync += host_rd_pending.eq(0)
         for g, bank in enumerate(self.banks):
-            m.d.comb += [bank.b_addr.eq(bus.addr), bank.b_wdata.eq(bus.wdata)]
-        m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, bus.addr))
+            m.d.comb += [bank.b_addr.eq(h_addr), bank.b_wdata.eq(h_wdata)]
+        m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, h_addr))
         m.d.comb += hb.b_re.eq(running & ro.m_re)
         if lu is not None:
             # the plasticity sweep runs while the crossbars and the readout are idle
@@ -417,58 +426,60 @@ class Engine(wiring.Component):
                         m.d.comb += rdata.eq(bank.rdata)
                 with m.Case(G):   # readout words: in the last bank
                     m.d.comb += rdata.eq(hb.rdata)
-        with m.If(bus.space == SPACES["input"]):
+        with m.If(h_space == SPACES["input"]):
             m.d.comb += rdata.eq(ro.aux_rdata[:ew])
 
         ack = Signal()
-        m.d.comb += bus.ack.eq(ack)
-        with m.If(bus.req & ~running & ~host_rd_pending):
-            with m.Switch(bus.space):
+        m.d.sync += [ack_q.eq(ack), rdata_q.eq(rdata)]
+        with m.If(ack):
+            m.d.sync += h_req.eq(0)
+        with m.If(h_req & ~running & ~host_rd_pending):
+            with m.Switch(h_space):
                 with m.Case(SPACES["weights"]):
-                    with m.Switch(bus.bank):
+                    with m.Switch(h_bank):
                         for g, bank in enumerate(self.banks):
                             with m.Case(g):
-                                m.d.comb += [bank.b_we.eq(bus.we), bank.b_re.eq(~bus.we)]
+                                m.d.comb += [bank.b_we.eq(h_we), bank.b_re.eq(~h_we)]
                                 with m.If(bank.b_grant):
-                                    with m.If(bus.we):
+                                    with m.If(h_we):
                                         m.d.comb += ack.eq(1)
                                     with m.Else():
                                         m.d.sync += [host_rd_pending.eq(1),
                                                      host_rd_bank.eq(g)]
                         with m.Case(G):
-                            m.d.comb += [hb.b_addr.eq(self.readout_base + bus.addr),
-                                         hb.b_we.eq(bus.we), hb.b_re.eq(~bus.we)]
+                            m.d.comb += [hb.b_addr.eq(self.readout_base + h_addr),
+                                         hb.b_we.eq(h_we), hb.b_re.eq(~h_we)]
                             with m.If(hb.b_grant):
-                                with m.If(bus.we):
+                                with m.If(h_we):
                                     m.d.comb += ack.eq(1)
                                 with m.Else():
                                     m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G)]
                 with m.Case(SPACES["route_index"]):
-                    m.d.comb += [router.load_index.en.eq(bus.we),
-                                 router.load_index.addr.eq(bus.addr),
-                                 router.load_index.data.eq(bus.wdata), ack.eq(1)]
+                    m.d.comb += [router.load_index.en.eq(h_we),
+                                 router.load_index.addr.eq(h_addr),
+                                 router.load_index.data.eq(h_wdata), ack.eq(1)]
                 with m.Case(SPACES["route_entry"]):
-                    m.d.comb += [router.load_entry.en.eq(bus.we),
-                                 router.load_entry.addr.eq(bus.addr),
-                                 router.load_entry.data.eq(bus.wdata), ack.eq(1)]
+                    m.d.comb += [router.load_entry.en.eq(h_we),
+                                 router.load_entry.addr.eq(h_addr),
+                                 router.load_entry.data.eq(h_wdata), ack.eq(1)]
                 with m.Case(SPACES["input"]):
-                    m.d.comb += [ro.aux_we.eq(bus.we), ro.aux_addr.eq(bus.addr),
-                                 ro.aux_wdata.eq(bus.wdata[:ew])]
-                    with m.If(bus.we):
+                    m.d.comb += [ro.aux_we.eq(h_we), ro.aux_addr.eq(h_addr),
+                                 ro.aux_wdata.eq(h_wdata[:ew])]
+                    with m.If(h_we):
                         m.d.comb += ack.eq(1)
                     with m.Else():
                         m.d.comb += ro.aux_re.eq(1)
                         m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G + 1)]
                 with m.Case(SPACES["counts"]):
-                    m.d.comb += [ack.eq(1), rdata.eq(Array(counts)[bus.addr[:_bits(s.classes)]])]
+                    m.d.comb += [ack.eq(1), rdata.eq(Array(counts)[h_addr[:_bits(s.classes)]])]
                 with m.Case(SPACES["status"]):
-                    m.d.comb += [ack.eq(1), rdata.eq(status_vals[bus.addr[:4]])]
+                    m.d.comb += [ack.eq(1), rdata.eq(status_vals[h_addr[:4]])]
                 if lu is not None:
                     with m.Case(SPACES["lfsr"]):
-                        m.d.comb += [ack.eq(1), lu.lfsr_sel.eq(bus.addr),
+                        m.d.comb += [ack.eq(1), lu.lfsr_sel.eq(h_addr),
                                      rdata.eq(lu.lfsr_state),
-                                     lu.lfsr_load.en.eq(bus.we), lu.lfsr_load.bank.eq(bus.addr),
-                                     lu.lfsr_load.data.eq(bus.wdata)]
+                                     lu.lfsr_load.en.eq(h_we), lu.lfsr_load.bank.eq(h_addr),
+                                     lu.lfsr_load.data.eq(h_wdata)]
                 with m.Default():
                     m.d.comb += ack.eq(1)
         with m.If(host_rd_pending):
@@ -481,20 +492,29 @@ class Engine(wiring.Component):
         psi_maps = [Signal(N, name=f"psi{g}") for g in range(G)]
         scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
         scan_go = Signal()
+        # a skid buffer in front of each router input: the router's ready (from its
+        # tables and FIFOs) does not reach the shift registers in the same cycle
+        skids = []
         for g, core in enumerate(self.cores):
             m.d.comb += core.o_spike.ready.eq(1)
             bm = bitmaps[g]
             active = scan_go & (scan[g] < N)
-            m.d.comb += [router.i[g].valid.eq(active & bm[0]),
-                         router.i[g].payload.core.eq(g),
-                         router.i[g].payload.neuron.eq(scan[g])]
+            m.submodules[f"scan_skid{g}"] = skid = SkidBuffer(len(router.i[g].payload.as_value()))
+            skids.append(skid)
+            m.d.comb += [skid.i.valid.eq(active & bm[0]),
+                         skid.i.payload.eq(Cat(scan[g][:len(router.i[g].payload.neuron)],
+                                               C(g, len(router.i[g].payload.core)))),
+                         router.i[g].valid.eq(skid.o.valid),
+                         router.i[g].payload.eq(skid.o.payload),
+                         skid.o.ready.eq(router.i[g].ready)]
             with m.If(core.o_state.valid):
                 m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
                 if lu is not None:
                     m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:], core.o_state.psi))
-            with m.Elif(active & (~bm[0] | router.i[g].ready)):
+            with m.Elif(active & (~bm[0] | skid.i.ready)):
                 m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
-        scans_done = Cat(sc == N for sc in scan).all()
+        # every spike is in the router (none waits in a skid buffer) before step_end
+        scans_done = Cat(*(sc == N for sc in scan), *(~sk.full for sk in skids)).all()
 
         # ---- cores' event inputs: encoder broadcast (ENC) or router (ROUTE) ---------
         enc_offer = Signal()

@@ -184,7 +184,8 @@ class Host:
         if len(head) < 5:
             raise HostError(f"no reply (got {head.hex() or 'nothing'})")
         n = head[3] | head[4] << 8
-        rest = self.t.read(n + 1, timeout)
+        # a long reply (a READ of 255 words is 1,026 bytes) gets time for every byte
+        rest = self.t.read(n + 1, timeout * (1 + n // 64))
         status, rcmd, payload, _ = parse_reply(head + rest)
         if status != 0:
             raise HostError(f"command 0x{rcmd:02x}: error {STATUS_NAMES.get(status, status)}",
