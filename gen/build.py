@@ -17,11 +17,11 @@ Stages (each printed as it starts and ends, with its wall time):
 Toolchains: ``icestorm`` (iCE40: nextpnr-ice40, icepack, ``swirl.bin``) and ``trellis``
 (ECP5: nextpnr-ecp5, ecppack, ``swirl.bit`` and ``swirl.svf``).
 
-Weights (``--weights``) cannot be bitstream contents on the UP5K: ``SB_SPRAM256KA`` has
-no initial-value path, and the router's tables are loaded at run time too. They go into
-``load.bin`` next to the bitstream: the complete host-link command stream
-(docs/host-protocol.md) that loads routing tables and weights, which
-``sim.host.Host.load_image`` sends.
+Weights (``--weights``): on the ECP5 (block RAM) they are the weight memories' initial
+contents, in the bitstream. On the UP5K they cannot be: ``SB_SPRAM256KA`` has no
+initial-value path. Either way ``load.bin`` is written next to the bitstream: the
+complete host-link command stream (docs/host-protocol.md) that loads the routing tables
+(always loaded at run time) and the weights, which ``sim.host.Host.load_image`` sends.
 """
 from __future__ import annotations
 
@@ -487,8 +487,10 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = stage("elaborate")
+    # trained weights become the block RAM's initial contents; SPRAM cannot take any
+    in_bitstream = weights is not None and not board.spram_weights
     top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"],
-                   learning=plan["learning"])
+                   learning=plan["learning"], weights=weights if in_bitstream else None)
     platform = board.platform()
     opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
     bplan = platform.prepare(top, name="swirl", **opts)
@@ -544,7 +546,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         from sim.host import load_commands
         data = b"".join(load_commands(weights, lanes=plan["lanes"]))
         (out / "load.bin").write_bytes(data)
-        image = {"file": "load.bin", "bytes": len(data)}
+        image = {"file": "load.bin", "bytes": len(data), "in_bitstream": in_bitstream}
 
     s = config.sizes
     report = {

@@ -70,13 +70,22 @@ def _uses_spram(backend, platform) -> bool:
 class WeightMemory(wiring.Component):
     """``depth`` words of ``width`` bits behind one port (see the module docstring)."""
 
-    def __init__(self, *, width: int, depth: int, backend: str = "auto"):
+    def __init__(self, *, width: int, depth: int, backend: str = "auto", init=None):
         for name, value in (("width", width), ("depth", depth)):
             if not isinstance(value, int) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self._width, self._depth, self._backend = width, depth, backend
+        # initial contents (memory backend only: SB_SPRAM256KA has no way to take them)
+        self._init = [int(w) for w in init] if init is not None else []
+        problem = (f"init has {len(self._init)} words for a memory of {depth}"
+                   if len(self._init) > depth else
+                   "SB_SPRAM256KA cannot take initial contents: load the weights through "
+                   "the host link instead" if self._init and backend == "spram" else None)
+        if problem:
+            self._MustUse__silence = True       # never built: no "unused" warning
+            raise ValueError(problem)
         blocks = self.spram_blocks
         if backend == "spram" and blocks > SPRAM_BLOCKS:
             raise ValueError(f"{depth} words x {width} bits need {blocks} SB_SPRAM256KA "
@@ -104,6 +113,9 @@ class WeightMemory(wiring.Component):
 
     def elaborate(self, platform):
         if _uses_spram(self._backend, platform):
+            if self._init:
+                raise ValueError("SB_SPRAM256KA cannot take initial contents: load the "
+                                 "weights through the host link instead")
             if self.spram_blocks > SPRAM_BLOCKS:
                 raise ValueError(f"{self._depth} words x {self._width} bits need "
                                  f"{self.spram_blocks} SB_SPRAM256KA blocks; an iCE40 UP5K "
@@ -114,7 +126,7 @@ class WeightMemory(wiring.Component):
     def _elaborate_memory(self):
         m = Module()
         m.submodules.mem = mem = memory.Memory(shape=self._width, depth=max(self._depth, 2),
-                                               init=[])
+                                               init=self._init)
         w_port = mem.write_port()
         r_port = mem.read_port()
         m.d.comb += [

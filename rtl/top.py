@@ -70,8 +70,8 @@ class WeightBank(wiring.Component):
     signalled by ``b_grant``. Same contract as ``WeightMemory``: ``rdata`` is valid the
     cycle after a granted read."""
 
-    def __init__(self, *, width: int, depth: int, backend: str = "auto"):
-        self._mem = WeightMemory(width=width, depth=depth, backend=backend)
+    def __init__(self, *, width: int, depth: int, backend: str = "auto", init=None):
+        self._mem = WeightMemory(width=width, depth=depth, backend=backend, init=init)
         aw = range(max(depth, 2))
         super().__init__({
             "a_addr": In(aw), "a_re": In(1), "a_we": In(1), "a_wdata": In(width),
@@ -296,7 +296,8 @@ class Engine(wiring.Component):
     ``lanes``: weights per memory word (``16 // widths.weight`` fills one SPRAM word)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
-                 fifo_depth: int = 1, counter_width: int = 16, learning: bool = True):
+                 fifo_depth: int = 1, counter_width: int = 16, learning: bool = True,
+                 weights=None):
         cfg = topo.config
         s = cfg.sizes
         self.topo, self.config, self.lanes = topo, cfg, lanes
@@ -315,10 +316,19 @@ class Engine(wiring.Component):
         self.readout_base = hd
         ro_W = -(-s.readout // lanes)
         self.readout_depth = self.readout_rows * ro_W
+        # ``weights`` (a sim.model.Network): initial bank contents, where the memory can
+        # take them (block RAM; not SPRAM)
+        inits = [None] * len(self.cores)
+        if weights is not None:
+            from sim.host import weight_words
+            words = weight_words(weights, lanes)
+            inits = words[:len(self.cores)]
+            inits[self.readout_host] = inits[self.readout_host] + words[-1]
         self.banks = []
         for g, core in enumerate(self.cores):
             depth = core.crossbar.depth + (self.readout_depth if g == self.readout_host else 0)
-            self.banks.append(WeightBank(width=self.word_width, depth=depth, backend=backend))
+            self.banks.append(WeightBank(width=self.word_width, depth=depth, backend=backend,
+                                         init=inits[g]))
         self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
                                    base=self.readout_base, depth=self.banks[-1].memory.depth,
                                    aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
@@ -687,8 +697,10 @@ class SwirlChip(wiring.Component):
     """UART receiver and transmitter, host link and engine: ``rx`` in, ``tx`` out."""
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
-                 backend: str = "auto", timeout: int | None = None, learning: bool = True):
-        self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning)
+                 backend: str = "auto", timeout: int | None = None, learning: bool = True,
+                 weights=None):
+        self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
+                             weights=weights)
         self.divisor = divisor
         self.host = HostLink(depths=self.engine.depths(), info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
@@ -711,10 +723,11 @@ class BoardTop(wiring.Component):
     """The chip on a board: the UART resource's pins, the default clock."""
 
     def __init__(self, topo: Topology, *, clock_hz: float, baud: int = 115200,
-                 lanes: int = 2, backend: str = "auto", learning: bool = True):
+                 lanes: int = 2, backend: str = "auto", learning: bool = True,
+                 weights=None):
         from .uart import divisor_for
         self.chip = SwirlChip(topo, divisor=divisor_for(clock_hz, baud), lanes=lanes,
-                              backend=backend, learning=learning)
+                              backend=backend, learning=learning, weights=weights)
         super().__init__({})
 
     def elaborate(self, platform):

@@ -175,31 +175,20 @@ class PortWriter:
             self.empty.set()
 
 
-class CoreTB:
-    """Clock, reset, drivers and monitors of the neuron core; ``run_case`` does one config."""
+class CycleTB:
+    """The cycle loop the block testbenches share: at each falling edge the ``drivers``
+    drive, after ``ReadOnly`` :meth:`sample` reads, then waiters whose condition holds
+    wake (:meth:`until`, :meth:`settle`)."""
 
     def __init__(self, dut, seed=0):
         self.dut = dut
         self.rng = random.Random(seed)
-        self.events = StreamSource(dut, "i_event", self.rng)
-        self.spikes = StreamSink(dut, "o_spike", self.rng)
-        self.state = StateMonitor(dut)
-        self.writer = PortWriter(dut, {"load__en": 0, "update": 0, "clear": 0, "rst": 0})
-        self.drivers = (self.events, self.spikes, self.writer)
-        self.monitors = (self.events, self.spikes, self.state)
+        self.drivers = ()
         self.cycle = 0
-        self.busy = True
-        self.dones = []                  # cycle numbers at which done was high
         self._waits = []
 
-    async def start(self):
-        Clock(self.dut.clk, 10, unit="ns").start()
-        for name in ("i_event__valid", "load__en", "update", "clear", "hold", "o_spike__ready"):
-            _port(self.dut, name).value = 0
-        self.dut.rst.value = 1
-        cocotb.start_soon(self._loop())
-        await self.until(lambda: self.cycle >= 3)
-        await self.reset()
+    def sample(self) -> None:
+        """Read the outputs of this cycle (subclasses)."""
 
     async def _loop(self):
         while True:
@@ -208,11 +197,7 @@ class CoreTB:
             for d in self.drivers:
                 d.drive()
             await ReadOnly()
-            for mon in self.monitors:
-                mon.sample()
-            self.busy = bool(_u(self.dut.busy))
-            if _u(self.dut.done):
-                self.dones.append(self.cycle)
+            self.sample()
             for entry in list(self._waits):
                 if entry[0]():
                     self._waits.remove(entry)
@@ -227,6 +212,37 @@ class CoreTB:
     async def settle(self, cycles=2):
         start = self.cycle
         await self.until(lambda: self.cycle >= start + cycles)
+
+
+class CoreTB(CycleTB):
+    """Clock, reset, drivers and monitors of the neuron core; ``run_case`` does one config."""
+
+    def __init__(self, dut, seed=0):
+        super().__init__(dut, seed)
+        self.events = StreamSource(dut, "i_event", self.rng)
+        self.spikes = StreamSink(dut, "o_spike", self.rng)
+        self.state = StateMonitor(dut)
+        self.writer = PortWriter(dut, {"load__en": 0, "update": 0, "clear": 0, "rst": 0})
+        self.drivers = (self.events, self.spikes, self.writer)
+        self.monitors = (self.events, self.spikes, self.state)
+        self.busy = True
+        self.dones = []                  # cycle numbers at which done was high
+
+    async def start(self):
+        Clock(self.dut.clk, 10, unit="ns").start()
+        for name in ("i_event__valid", "load__en", "update", "clear", "hold", "o_spike__ready"):
+            _port(self.dut, name).value = 0
+        self.dut.rst.value = 1
+        cocotb.start_soon(self._loop())
+        await self.until(lambda: self.cycle >= 3)
+        await self.reset()
+
+    def sample(self):
+        for mon in self.monitors:
+            mon.sample()
+        self.busy = bool(_u(self.dut.busy))
+        if _u(self.dut.done):
+            self.dones.append(self.cycle)
 
     async def reset(self):
         """Synchronous reset; the core then clears its state (membranes, currents...)."""

@@ -17,29 +17,24 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, FallingEdge, ReadOnly
 
-from sim.tb_core import PortWriter, StreamSink, StreamSource, _u
+from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource, _u
 
 
-class RouterTB:
+class RouterTB(CycleTB):
     def __init__(self, dut, src_cores, dests, seed=0):
-        self.dut = dut
-        self.rng = random.Random(seed)
+        super().__init__(dut, seed)
         self.sources = [StreamSource(dut, f"i__{c}", self.rng) for c in range(src_cores)]
         self.sinks = [StreamSink(dut, f"o__{d}", self.rng) for d in range(dests)]
         self.writer = PortWriter(dut, {"load_index__en": 0, "load_entry__en": 0,
                                        "step_end": 0, "clear": 0, "rst": 0})
         self.drivers = (*self.sources, *self.sinks, self.writer)
-        self.cycle = 0
         self.done_cycles = []            # cycles in which step_done was high
         self.records = []                # (steps done before, port, payload)
-        self._waits = []
 
     async def start(self):
         Clock(self.dut.clk, 10, unit="ns").start()
@@ -56,36 +51,17 @@ class RouterTB:
         await self.writer.empty.wait()
         await self.settle()
 
-    async def _loop(self):
-        while True:
-            await FallingEdge(self.dut.clk)
-            self.cycle += 1
-            for d in self.drivers:
-                d.drive()
-            await ReadOnly()
-            for s in self.sources:
-                s.sample()
-            steps_done = len(self.done_cycles)
-            for port, sink in enumerate(self.sinks):
-                n = len(sink.items)
-                sink.sample()
-                if len(sink.items) > n:
-                    self.records.append((steps_done, port, sink.items[-1]))
-            if _u(self.dut.step_done):
-                self.done_cycles.append(self.cycle)
-            for entry in list(self._waits):
-                if entry[0]():
-                    self._waits.remove(entry)
-                    entry[1].set()
-
-    async def until(self, condition):
-        event = Event()
-        self._waits.append((condition, event))
-        await event.wait()
-
-    async def settle(self, cycles=2):
-        start = self.cycle
-        await self.until(lambda: self.cycle >= start + cycles)
+    def sample(self):
+        for s in self.sources:
+            s.sample()
+        steps_done = len(self.done_cycles)
+        for port, sink in enumerate(self.sinks):
+            n = len(sink.items)
+            sink.sample()
+            if len(sink.items) > n:
+                self.records.append((steps_done, port, sink.items[-1]))
+        if _u(self.dut.step_done):
+            self.done_cycles.append(self.cycle)
 
     def counters(self):
         d = self.dut

@@ -310,3 +310,39 @@ def test_load_bin_round_trip(tiny_chip):
     cfg, net, host = tiny_chip
     frames = load_commands(net, lanes=2)
     assert split_frames(b"".join(frames)) == frames
+
+
+def test_weights_as_initial_contents():
+    """Weights given at elaboration are the banks' initial contents (block RAM, as on the
+    ECP5): the chip classifies after loading only the routing tables."""
+    from rtl.top import SwirlChip
+    from sim.host import SPACES, route_words
+    from sim.model import Network
+    cfg = tiny_config()
+    topo = make_topology(cfg)
+    net = Network(cfg, topo)
+    rng = np.random.default_rng(8)
+    w = net.weights
+    w.w_in[:] = rng.integers(-8, 30, w.w_in.shape) * net.in_mask
+    w.w_hh[:] = rng.integers(-12, 20, w.w_hh.shape) * net.hh_mask
+    w.w_ro[:] = rng.integers(-10, 25, w.w_ro.shape) * net.ro_mask
+    chip = SwirlChip(topo, divisor=4, lanes=2, backend="memory", timeout=320, weights=net)
+    transport = SimTransport(chip, 4)
+    host = Host(transport, timeout=200_000)
+    index, entries = route_words(topo)
+    host.write(SPACES["route_index"], 0, 0, index)
+    host.write(SPACES["route_entry"], 0, 0, entries)
+    for b, words in enumerate(weight_words(net, 2)):
+        assert host.read(0, b, 0, len(words)) == words, f"bank {b}"
+    u = rng.integers(0, cfg.dynamics.enc_theta + 1, cfg.sizes.n_in)
+    _, counts, _ = net.run(u[None])
+    assert host.classify(u, cfg.sizes.classes)["counts"] == list(counts[0])
+    transport.close()
+
+
+def test_spram_takes_no_initial_contents():
+    from rtl.memory import WeightMemory
+    with pytest.raises(ValueError, match="SB_SPRAM256KA cannot take initial contents"):
+        WeightMemory(width=16, depth=64, backend="spram", init=[1, 2, 3])
+    with pytest.raises(ValueError, match="init has 5 words for a memory of 4"):
+        WeightMemory(width=16, depth=4, backend="memory", init=[0] * 5)
