@@ -387,6 +387,8 @@ def test_default_ice40_build(default_build):
     pk = r["lc_packing"]
     assert res["ffs"]["used"] == pk["lut4_and_dff"] + pk["dff_only"]
     assert r["neurons"]["hidden"] == 256
+    # the UP5K carries the inference chip (the learning unit does not fit beside it)
+    assert r["plan"]["learning"] is False and r["learning"].startswith("not built")
     perf = r["performance"]["at_fmax"]
     assert perf["cycles_per_sample"] > 0 and perf["samples_per_second"] > 0
     assert [s["stage"] for s in r["stages"]] == ["plan", "elaborate", "synth", "pnr", "pack"]
@@ -428,6 +430,9 @@ def test_default_ulx3s_build(ulx3s_build):
     assert all(t["version"] != "unknown" and "Usage" not in t["version"]
                for t in r["toolchain"].values())
     assert r["lc_packing"] == {}
+    # the ECP5 carries the learning chip, and its multipliers use the MULT18X18Ds
+    assert r["plan"]["learning"] is True and r["learning"].startswith("on chip")
+    assert res["dsp"]["used"] >= 2
     assert [s["stage"] for s in r["stages"]] == ["plan", "elaborate", "synth", "pnr", "pack"]
     print(f"default ulx3s build: {r['_test_wall_seconds']:.0f} s wall, "
           f"{res['luts']['used']} LUT4, {res['ebr']['used']} DP16KD, {f['achieved_mhz']} MHz "
