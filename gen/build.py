@@ -247,7 +247,9 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
     # also replays the core's own spikes of t-1 (local rows) with priority
     enc = 2 * s.n_in + W * (act["input_spikes"] + max(loc[:layer0]))
     deliveries = act["deliveries_per_dest"]
-    route = max(N, sum(deliveries), W * max(deliveries[:G]), ro_W * deliveries[G]) + 4 + 2
+    # the readout adds one neuron's current a cycle: R + 2*W_readout cycles an event
+    route = max(N, sum(deliveries), W * max(deliveries[:G]),
+                (s.readout + 2 * ro_W) * deliveries[G]) + 4 + 2
     update = max(N + 1, 4 * s.readout) + 6
     step = enc + route + update
     sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict

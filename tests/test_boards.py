@@ -36,8 +36,10 @@ def test_clocks_and_toolchains():
     assert (ice40.clock_hz, ice40.toolchain) == (12e6, "icestorm")
     assert ice40.platform().default_clk_frequency == 12e6
     up = upduino.platform()
-    assert (upduino.clock_hz, upduino.toolchain) == (48e6, "icestorm")
-    assert up.default_clk == "SB_HFOSC" and up.hfosc_div == 0    # 48 MHz undivided
+    assert (upduino.clock_hz, upduino.toolchain) == (24e6, "icestorm")
+    assert up.default_clk == "SB_HFOSC" and up.hfosc_div == 1    # 48 MHz / 2
+    # the board's clock is the one the platform really makes
+    assert up.default_clk_frequency == upduino.clock_hz
     assert "hfosc_div" in upduino.extras["slower_clock"]
     assert (ulx3s.clock_hz, ulx3s.toolchain) == (25e6, "trellis")
     assert ulx3s.platform().default_clk_frequency == 25e6

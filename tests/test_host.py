@@ -254,18 +254,25 @@ TINY_CONFIGS = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(TINY_CONFIGS))
-def tiny_chip(request):
-    from rtl.top import SwirlChip
+def random_network(cfg, topo, seed):
+    """A golden-model network with random weights strong enough to make every
+    population fire."""
     from sim.model import Network
-    cfg = tiny_config(**TINY_CONFIGS[request.param])
-    topo = make_topology(cfg)
     net = Network(cfg, topo)
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     w = net.weights
     w.w_in[:] = rng.integers(-8, 30, w.w_in.shape) * net.in_mask
     w.w_hh[:] = rng.integers(-12, 20, w.w_hh.shape) * net.hh_mask
     w.w_ro[:] = rng.integers(-10, 25, w.w_ro.shape) * net.ro_mask
+    return net
+
+
+@pytest.fixture(scope="module", params=sorted(TINY_CONFIGS))
+def tiny_chip(request):
+    from rtl.top import SwirlChip
+    cfg = tiny_config(**TINY_CONFIGS[request.param])
+    topo = make_topology(cfg)
+    net = random_network(cfg, topo, seed=7)
     divisor = 4
     chip = SwirlChip(topo, divisor=divisor, lanes=2, backend="memory",
                      timeout=divisor * 10 * 8)
@@ -317,15 +324,10 @@ def test_weights_as_initial_contents():
     ECP5): the chip classifies after loading only the routing tables."""
     from rtl.top import SwirlChip
     from sim.host import SPACES, route_words
-    from sim.model import Network
     cfg = tiny_config()
     topo = make_topology(cfg)
-    net = Network(cfg, topo)
+    net = random_network(cfg, topo, seed=8)
     rng = np.random.default_rng(8)
-    w = net.weights
-    w.w_in[:] = rng.integers(-8, 30, w.w_in.shape) * net.in_mask
-    w.w_hh[:] = rng.integers(-12, 20, w.w_hh.shape) * net.hh_mask
-    w.w_ro[:] = rng.integers(-10, 25, w.w_ro.shape) * net.ro_mask
     chip = SwirlChip(topo, divisor=4, lanes=2, backend="memory", timeout=320, weights=net)
     transport = SimTransport(chip, 4)
     host = Host(transport, timeout=200_000)
