@@ -32,9 +32,9 @@ CONFIGS = {
     # the MNIST-1D learning settings (post term from the trace, count-like traces)
     "mnist1d_rule": {k: v for k, v in TASK_OVERRIDES["mnist1d"].items()
                      if not k.startswith("sizes.")},
-    # two layers of two cores, refractory neurons, reset to zero, no readout bias, a
+    # two layers of three cores, refractory neurons, reset to zero, no readout bias, a
     # denser readout, recurrent weights frozen
-    "two_layers": {"sizes.layers": 2, "sizes.cores": 2, "sizes.neurons": 48,
+    "two_layers": {"sizes.layers": 2, "sizes.cores": 3, "sizes.neurons": 32,
                    "dynamics.refractory": 2, "dynamics.reset_subtract": False,
                    "topology.readout_bias": False, "topology.readout_density": 0.8,
                    "learning.learn_recurrent": False},
