@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 from gen.topology import KIND_INPUT, Topology
 
 from .lfsr import LFSR_WIDTH
-from .plasticity import (LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
+from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
 from .teach import Teacher
 
@@ -91,6 +91,13 @@ class LearningUnit(wiring.Component):
             "lfsr_load": In(LfsrLoadSignature(self.G + 1)),
             "lfsr_sel": In(range(max(self.G + 1, 2))), "lfsr_state": Out(LFSR_WIDTH),
             "clear_counters": In(1),
+            # the learning-rate shifts, host-writable (the decay of gen train between
+            # epochs): word 0 eta_hidden_shift, word 1 eta_readout_shift
+            "shift_we": In(1), "shift_sel": In(1), "shift_wdata": In(range(SHIFT_MAX + 1)),
+            "eta_hidden_shift": Out(range(SHIFT_MAX + 1),
+                                    init=topo.config.learning.eta_hidden_shift),
+            "eta_readout_shift": Out(range(SHIFT_MAX + 1),
+                                     init=topo.config.learning.eta_readout_shift),
             "mod_events": Out(counter_width), "gated_steps": Out(counter_width),
             "rows_swept": Out(counter_width), "weight_writes": Out(counter_width),
         })
@@ -157,9 +164,14 @@ class LearningUnit(wiring.Component):
             pp.learn_readout.eq(int(ln.learn_readout)),
             pp.learn_recurrent.eq(int(ln.learn_recurrent)),
             pp.post_from_trace.eq(int(ln.post_from_trace)),
-            pp.eta_hidden.eq(ln.eta_hidden), pp.eta_hidden_shift.eq(ln.eta_hidden_shift),
-            pp.eta_readout.eq(ln.eta_readout), pp.eta_readout_shift.eq(ln.eta_readout_shift),
+            pp.eta_hidden.eq(ln.eta_hidden), pp.eta_hidden_shift.eq(self.eta_hidden_shift),
+            pp.eta_readout.eq(ln.eta_readout), pp.eta_readout_shift.eq(self.eta_readout_shift),
         ]
+        with m.If(self.shift_we):
+            with m.If(self.shift_sel):
+                m.d.sync += self.eta_readout_shift.eq(self.shift_wdata)
+            with m.Else():
+                m.d.sync += self.eta_hidden_shift.eq(self.shift_wdata)
         m.d.comb += [teacher.spikes.eq(self.spikes_r), teacher.label.eq(self.label),
                      teacher.learn.eq(1), teacher.clear.eq(self.clear),
                      unit.m.eq(teacher.m), unit.clear_counters.eq(self.clear_counters)]

@@ -53,7 +53,7 @@ __all__ = ["Engine", "SwirlChip", "BoardTop", "WeightBank", "ReadoutCore", "SPAC
 
 PROTOCOL_VERSION = 2
 SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
-          "status": 5, "lfsr": 6}
+          "status": 5, "lfsr": 6, "rates": 7}
 STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
                "router_stalls", "steps", "modulator_events", "gated_steps", "rows_swept",
                "weight_writes"]
@@ -348,7 +348,8 @@ class Engine(wiring.Component):
             SPACES["input"]: [s.n_in],
             SPACES["counts"]: [s.classes],
             SPACES["status"]: [len(STATUS_REGS)],
-            **({SPACES["lfsr"]: [self.n_hidden_cores + 1]} if self.learner else {}),
+            **({SPACES["lfsr"]: [self.n_hidden_cores + 1], SPACES["rates"]: [2]}
+               if self.learner else {}),
         }
 
     def elaborate(self, platform):
@@ -490,6 +491,11 @@ class Engine(wiring.Component):
                                      rdata.eq(lu.lfsr_state),
                                      lu.lfsr_load.en.eq(h_we), lu.lfsr_load.bank.eq(h_addr),
                                      lu.lfsr_load.data.eq(h_wdata)]
+                    with m.Case(SPACES["rates"]):
+                        m.d.comb += [ack.eq(1), lu.shift_we.eq(h_we), lu.shift_sel.eq(h_addr[0]),
+                                     lu.shift_wdata.eq(h_wdata),
+                                     rdata.eq(Mux(h_addr[0], lu.eta_readout_shift,
+                                                  lu.eta_hidden_shift))]
                 with m.Default():
                     m.d.comb += ack.eq(1)
         with m.If(host_rd_pending):

@@ -23,7 +23,7 @@ __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", 
 
 # mirrors rtl.top (kept here too so the driver imports no elaborated design)
 SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
-          "status": 5, "lfsr": 6}
+          "status": 5, "lfsr": 6, "rates": 7}
 STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
                "router_stalls", "steps", "modulator_events", "gated_steps", "rows_swept",
                "weight_writes"]
@@ -254,6 +254,19 @@ class Host:
 
     def set_lfsr_states(self, states) -> None:
         self.write(SPACES["lfsr"], 0, 0, list(states))
+
+    def learning_shifts(self) -> tuple:
+        """``(eta_hidden_shift, eta_readout_shift)``: the learning rates' denominators."""
+        return tuple(self.read(SPACES["rates"], 0, 0, 2))
+
+    def set_learning_shifts(self, eta_hidden_shift: int, eta_readout_shift: int) -> None:
+        """Set both learning-rate shifts (0..16), e.g. the decay between epochs
+        (sim.train.learning_rate_schedule)."""
+        for name, v in (("eta_hidden_shift", eta_hidden_shift),
+                        ("eta_readout_shift", eta_readout_shift)):
+            if not 0 <= int(v) <= 16:
+                raise ValueError(f"{name} must be 0..16, not {v}")
+        self.write(SPACES["rates"], 0, 0, [int(eta_hidden_shift), int(eta_readout_shift)])
 
     def load_image(self, commands) -> None:
         """Send the frames of :func:`load_commands` (or ``load.bin`` split back into

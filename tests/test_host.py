@@ -348,3 +348,43 @@ def test_spram_takes_no_initial_contents():
         WeightMemory(width=16, depth=64, backend="spram", init=[1, 2, 3])
     with pytest.raises(ValueError, match="init has 5 words for a memory of 4"):
         WeightMemory(width=16, depth=4, backend="memory", init=[0] * 5)
+
+
+def test_chip_learns_bit_exact_with_rates_set_by_the_host(tiny_chip):
+    """Learning through the host driver (Amaranth simulator): every weight and LFSR state
+    equals the golden model's, also after the host changed the learning-rate shifts as
+    sim.train's decay does between epochs."""
+    import copy
+    from sim.fixed import lfsr_seed
+    from sim.model import Network
+    cfg, net0, host = tiny_chip
+    net = Network(cfg, net0.topology, net0.weights.copy())
+    host.load_image(load_commands(net, lanes=2))
+    banks = len(net.topology.cores) + 1
+    host.set_lfsr_states([lfsr_seed(cfg.seed, b) for b in range(banks)])
+    rng = np.random.default_rng(12)
+    lr = copy.deepcopy(cfg.learning)
+    for sample in range(4):
+        if sample == 2:        # the decay: both shifts one larger
+            new = cfg.replace(**{"learning.eta_hidden_shift": lr.eta_hidden_shift + 1,
+                                 "learning.eta_readout_shift": lr.eta_readout_shift + 1})
+            net.config = new
+            host.set_learning_shifts(new.learning.eta_hidden_shift,
+                                     new.learning.eta_readout_shift)
+            assert host.learning_shifts() == (new.learning.eta_hidden_shift,
+                                              new.learning.eta_readout_shift)
+        u = rng.integers(0, cfg.dynamics.enc_theta + 1, cfg.sizes.n_in)
+        label = sample % cfg.sizes.classes
+        before = net.stats.weight_writes
+        _, counts, _ = net.run(u[None], [label], learn=True)
+        got = host.classify(u, cfg.sizes.classes, learn=True, label=label)
+        assert got["counts"] == list(counts[0]), sample
+        assert got["weight_writes"] == net.stats.weight_writes - before, sample
+    for b, words in enumerate(weight_words(net, 2)):
+        assert host.read(0, b, 0, len(words)) == words, f"bank {b}"
+    assert host.lfsr_states(banks) == [bk.lfsr.state for bk in net.banks] + \
+        [net.readout_bank.lfsr.state]
+    assert net.stats.weight_writes > 0
+    with pytest.raises(ValueError, match="eta_hidden_shift must be 0..16"):
+        host.set_learning_shifts(17, 3)
+    host.set_learning_shifts(cfg.learning.eta_hidden_shift, cfg.learning.eta_readout_shift)
