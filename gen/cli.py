@@ -255,6 +255,20 @@ def _read_meta(path: pathlib.Path) -> dict:
         return {}   # load_weights reports unreadable files with a better message
 
 
+def _config_and_weights(args):
+    """``(config, network or None)`` from ``--config`` and ``--weights``: trained weights
+    bring their own config, and a different ``--config`` beside them is refused."""
+    cfg = load_config(args.config)
+    if args.weights is None:
+        return cfg, None
+    from sim.train import load_weights
+    net = load_weights(args.weights)
+    if args.config is not None and net.config.to_dict() != cfg.to_dict():
+        raise ConfigError(f"{args.weights} was trained with another config than "
+                          f"{args.config}; drop --config to use the weights' own")
+    return net.config, net
+
+
 # ---- commands -------------------------------------------------------------------------
 def cmd_config(args) -> int:
     text = load_config(args.config).to_toml()
@@ -404,16 +418,7 @@ def cmd_build(args) -> int:
     from boards import get_board
     from . import build as b
     board = get_board(args.board)
-    cfg = load_config(args.config)
-    net = None
-    if args.weights is not None:
-        from sim.train import load_weights
-        net = load_weights(args.weights)
-        wcfg = net.config
-        if args.config is not None and wcfg.to_dict() != cfg.to_dict():
-            raise ConfigError(f"{args.weights} was trained with another config than "
-                              f"{args.config}; drop --config to use the weights' own")
-        cfg = wcfg
+    cfg, net = _config_and_weights(args)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
     learning = {"auto": None, "on": True, "off": False}[args.learning]
     if args.check:
@@ -459,15 +464,8 @@ def _report_fmax_hz(path: pathlib.Path = pathlib.Path("build") / "report.json"):
 def cmd_compare(args) -> int:
     import time
     from sim.compare import compare, format_report
-    cfg = load_config(args.config)
-    weights = None
-    if args.weights is not None:
-        from sim.train import load_weights
-        net = load_weights(args.weights)
-        if args.config is not None and net.config.to_dict() != cfg.to_dict():
-            raise ConfigError(f"{args.weights} was trained with another config than "
-                              f"{args.config}; drop --config to use the weights' own")
-        cfg, weights = net.config, net.weights
+    cfg, net = _config_and_weights(args)
+    weights = net.weights if net is not None else None
     start = time.time()
 
     def progress(stage, seconds):

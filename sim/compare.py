@@ -64,10 +64,6 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
            "divisor": DIVISOR, "cores": len(topo.cores), "banks": len(topo.cores) + 1,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
            "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
-    # cocotb's runner hands the simulator this process's sys.path as PYTHONPATH: make
-    # sure the repository is on it as an absolute path (``python -m`` may give "")
-    if str(harness.REPO) not in sys.path:
-        sys.path.insert(0, str(harness.REPO))
     return harness.run(build, "sim.tb_chip", job, work / "chip_run")[0]
 
 

@@ -138,6 +138,11 @@ def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
     from cocotb_tools import runner as cocotb_runner
 
     verilator_env()
+    # cocotb's runner hands the simulator this process's sys.path as PYTHONPATH (over
+    # extra_env's): the repository must be on it as an absolute path, whatever the
+    # caller's sys.path holds ("" or "." under ``python -m`` or a script elsewhere)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     test_dir.mkdir(parents=True, exist_ok=True)
     cases_path, results_path = test_dir / "cases.json", test_dir / "results.json"
     cases_path.write_text(json.dumps(cases))
