@@ -10,9 +10,11 @@ step's neurons are done (``start``), and waits for (``done``). It owns:
   physical weight bank: the readout's rows live in the last hidden core's bank);
 * the trace memory, one word per pre-synaptic source: input channels ``0 .. n_in-1``,
   hidden neurons ``n_in .. n_in+H-1``, the readout's bias row ``n_in+H``;
-* the row-source table (a ROM from the topology): hidden bank ``g``'s row ``r`` at
-  ``row_base[g] + r`` -> (trace address, source is hidden). The readout's rows need no
-  table: row ``r`` is trace address ``n_in + last_layer_offset + r``;
+* the row -> trace address map of every hidden bank: computed for the rows whose
+  sources are in order (the input rows of layer 0, the local rows), a ROM from the
+  topology for the rest (the long-range rows): (trace address, source is hidden). The
+  readout's rows need neither: row ``r`` is trace address ``n_in + last_layer_offset +
+  r``;
 * the readout synapse mask (a ROM, the crossbar word layout of the readout bank).
 
 Per step, with ``learn``: one teacher update on ``spikes_r``; if any modulator spiked, one
@@ -64,12 +66,6 @@ class LearningUnit(wiring.Component):
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
         self.words_h = -(-s.neurons // lanes)
         self.words_r = -(-s.readout // lanes)
-        self.row_base = []
-        base = 0
-        for rows in topo.cores:
-            self.row_base.append(base)
-            base += rows.n_rows
-        self.table_depth = base
         self.trace_words = s.n_in + s.hidden + 1       # inputs, hidden neurons, bias source
         max_rows = max([r.n_rows for r in topo.cores] + [self.readout_rows])
         self.teacher = Teacher(classes=s.classes, per_class=s.per_class,
@@ -78,7 +74,7 @@ class LearningUnit(wiring.Component):
             banks=self.G + 1, classes=s.classes, per_class=s.per_class, hidden=s.hidden,
             max_rows=max_rows, max_cols=max(s.neurons, s.readout), lanes=lanes,
             weight_width=w.weight, trace_width=w.trace, depth=depth,
-            trace_depth=max(self.table_depth, self.trace_words),
+            trace_depth=max(max_rows, self.trace_words),
             mask_depth=self.readout_rows * self.words_r, counter_width=counter_width,
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
         super().__init__({
@@ -103,17 +99,33 @@ class LearningUnit(wiring.Component):
         })
 
     # ---- elaboration-time tables ------------------------------------------------------
-    def _source_table(self) -> list:
-        """Row-source words ``trace address | hidden << abits`` of every hidden bank."""
+    def _segments(self) -> list:
+        """Every hidden bank's rows in three segments (feed-forward, local, long-range),
+        each ``(start, end, hidden, linear, offset)``: a linear segment's row ``r`` has
+        trace address ``r + offset`` (the local rows always; the feed-forward rows of
+        layer 0, inputs in channel order); the others are looked up in the row-source
+        table at index ``r + offset``. Only the long-range rows (and the feed-forward
+        rows of deeper layers) take table words: 128 on the default, not 640."""
         ab = _bits(self.trace_words)
-        words = []
+        segs, table = [], []
         for rows in self.topo.cores:
-            for kind, src in zip(rows.kind, rows.source):
-                if kind == KIND_INPUT:
-                    words.append(int(src))
+            bounds = (0, rows.n_ff, rows.n_ff + rows.n_local, rows.n_rows)
+            bank = []
+            for start, end in zip(bounds, bounds[1:]):
+                addr = [int(src) if kind == KIND_INPUT else self.n_in + int(src)
+                        for kind, src in zip(rows.kind[start:end], rows.source[start:end])]
+                hidden = [kind != KIND_INPUT for kind in rows.kind[start:end]]
+                uniform = len(set(hidden)) <= 1
+                linear = uniform and all(a - r == addr[0] - start
+                                         for r, a in zip(range(start, end), addr))
+                if linear:
+                    bank.append((start, end, bool(hidden and hidden[0]), True,
+                                 (addr[0] - start) if addr else 0))
                 else:
-                    words.append((self.n_in + int(src)) | 1 << ab)
-        return words or [0]
+                    bank.append((start, end, False, False, len(table) - start))
+                    table += [a | int(h) << ab for a, h in zip(addr, hidden)]
+            segs.append(bank)
+        return segs, table or [0]
 
     def _mask_table(self) -> list:
         """The readout synapse mask in the readout bank's word layout (bias row: all)."""
@@ -137,7 +149,7 @@ class LearningUnit(wiring.Component):
         s = self.config.sizes
         cmds = [{"bank": g, "readout": 0, "base": 0, "rows": rows.n_rows,
                  "cols": s.neurons, "words": self.words_h, "j0": g * s.neurons,
-                 "trace_base": self.row_base[g]}
+                 "trace_base": 0}
                 for g, rows in enumerate(self.topo.cores)]
         cmds.append({"bank": self.G, "readout": 1, "base": self.readout_base,
                      "rows": self.readout_rows, "cols": s.readout, "words": self.words_r,
@@ -188,12 +200,11 @@ class LearningUnit(wiring.Component):
                                                    init=[])
         t_wr = tmem.write_port()
         t_rd = tmem.read_port()                 # row traces, trace update
-        g_rd = tmem.read_port()                 # gate: x_j > 0
         ab = _bits(self.trace_words)
-        m.submodules.sources = smem = memory.Memory(
-            shape=ab + 1, depth=max(self.table_depth, 2), init=self._source_table())
+        segments, table = self._segments()
+        m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
+                                                    init=table)
         s_rd = smem.read_port()
-        src_addr, src_hidden = s_rd.data[:ab], s_rd.data[ab]
         mask_words = self._mask_table()
         m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
                                                  depth=max(len(mask_words), 2),
@@ -211,19 +222,39 @@ class LearningUnit(wiring.Component):
                      self.mem.we.eq(unit.mem.we), self.mem.wdata.eq(unit.mem.wdata),
                      unit.mem.rdata.eq(self.mem.rdata)]
 
-        # ---- trace port: (source table ->) trace memory, latency 2 ------------------------
+        # ---- trace port: row -> trace address (linear, or the table) -> trace memory.
+        # Latency 2: cycle 0 the row's segment (its bank's constants), cycle 1 the
+        # table's word or the computed address, cycle 2 the trace.
+        row = unit.trace.addr
+        value = Signal(range(max(self.trace_words, len(table), 2)))
+        linear, seg_hidden = Signal(), Signal()
+        with m.Switch(cmd_idx):
+            for g, bank in enumerate(segments):
+                with m.Case(g):
+                    for start, end, hidden, lin, offset in bank:
+                        if end > start:
+                            with m.If((row >= start) & (row < end)):
+                                m.d.comb += [value.eq(row + offset), linear.eq(int(lin)),
+                                             seg_hidden.eq(int(hidden))]
+        value_q, linear_q, seg_hidden_q = Signal.like(value), Signal(), Signal()
         addr_q = Signal.like(unit.trace.addr)
         hidden_q = Signal()
-        m.d.sync += [addr_q.eq(unit.trace.addr), hidden_q.eq(src_hidden)]
-        m.d.comb += [s_rd.addr.eq(unit.trace.addr),
-                     t_rd.addr.eq(Mux(is_readout, addr_q, src_addr)),
+        m.d.sync += [addr_q.eq(row), value_q.eq(value), linear_q.eq(linear),
+                     seg_hidden_q.eq(seg_hidden),
+                     hidden_q.eq(Mux(linear_q, seg_hidden_q, s_rd.data[ab]))]
+        m.d.comb += [s_rd.addr.eq(value),
+                     t_rd.addr.eq(Mux(is_readout, addr_q,
+                                      Mux(linear_q, value_q, s_rd.data[:ab]))),
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
         psi_q = Signal()
         m.d.sync += psi_q.eq(self.psi.bit_select(unit.gate.addr, 1))
-        m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
-                     unit.gate.psi.eq(psi_q), unit.gate.xpos.eq(g_rd.data != 0)]
+        m.d.comb += unit.gate.psi.eq(psi_q)
+        if ln.post_from_trace:   # a second read port (a copy of the memory) only then
+            g_rd = tmem.read_port()
+            m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
+                         unit.gate.xpos.eq(g_rd.data != 0)]
 
         # ---- sequencing --------------------------------------------------------------------
         cmds = self._commands()
