@@ -19,7 +19,8 @@ step's neurons are done (``start``), and waits for (``done``). It owns:
 
 Per step, with ``learn``: one teacher update on ``spikes_r``; if any modulator spiked, one
 sweep per bank (hidden banks, then the readout); then phase 6, every trace updated from
-``spikes_in`` / ``spikes_h`` (the bias source spikes every step), one word a cycle.
+the step's input and hidden spikes (the bias source spikes every step), one word a
+cycle.
 Without ``learn``: ``done`` at once, nothing changes. ``clear`` (start of a sample)
 zeroes the teacher and the traces (``busy`` meanwhile).
 """
@@ -79,7 +80,11 @@ class LearningUnit(wiring.Component):
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
         super().__init__({
             "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
-            "spikes_in": In(s.n_in), "spikes_h": In(s.hidden), "psi": In(s.hidden),
+            # the step's spikes (inputs, then hidden neurons) and psi bits come as two
+            # chains the owner rotates by one on ``*_rotate``; ``*_head`` is the first bit
+            # (psi: the first two). A turn visits every bit in order.
+            "spike_head": In(1), "spike_rotate": Out(1),
+            "psi_head": In(2), "psi_rotate": Out(1),
             "spikes_r": In(s.readout),
             "done": Out(1), "busy": Out(1),
             "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
@@ -248,9 +253,18 @@ class LearningUnit(wiring.Component):
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
+        # The sweeps of the hidden banks read j = 0 .. H-1 in order (each address once,
+        # then the next: the port is a step ahead); ``jp`` is the j at the chain's head.
         psi_q = Signal()
-        m.d.sync += psi_q.eq(self.psi.bit_select(unit.gate.addr, 1))
-        m.d.comb += unit.gate.psi.eq(psi_q)
+        jp = Signal.like(unit.gate.addr)
+        ahead = Signal()
+        m.d.comb += [ahead.eq(unit.busy & ~is_readout & (unit.gate.addr == jp + 1)),
+                     self.psi_rotate.eq(ahead), unit.gate.psi.eq(psi_q)]
+        m.d.sync += psi_q.eq(Mux(ahead, self.psi_head[1], self.psi_head[0]))
+        with m.If(ahead):
+            m.d.sync += jp.eq(jp + 1)
+        with m.If(self.start):
+            m.d.sync += jp.eq(0)
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
             g_rd = tmem.read_port()
             m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
@@ -262,7 +276,6 @@ class LearningUnit(wiring.Component):
         wb = Signal()                                # write back word a - 1 this cycle
         wb_addr = Signal.like(a)
         wb_spike = Signal()
-        spikes = Cat(self.spikes_in, self.spikes_h, 1)
         m.d.sync += [self.done.eq(0), wb.eq(0)]
         with m.If(wb):
             m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1),
@@ -314,7 +327,9 @@ class LearningUnit(wiring.Component):
             # 6. traces: read word a, write it back updated the next cycle
             with m.State("TRACE"):
                 m.d.comb += [t_rd.addr.eq(a), t_rd.en.eq(1)]
-                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(spikes.bit_select(a, 1)),
+                bias = a == self.trace_words - 1         # the bias source: always spikes
+                m.d.comb += self.spike_rotate.eq(~bias)
+                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(bias | self.spike_head),
                              a.eq(a + 1)]
                 with m.If(a == self.trace_words - 1):
                     m.next = "TRACE_END"

@@ -504,6 +504,7 @@ class Engine(wiring.Component):
         # ---- spike shift registers: a core's spikes of the last sweep, fed to the router.
         # The sweep shifts every neuron's spike bit in (o_state, ascending order); the
         # scan shifts them out again, one a cycle, holding a 1 until the router takes it.
+        s_in = Signal(s.n_in)           # the encoder's spikes of this step, shifted in
         bitmaps = [Signal(N, name=f"spikes{g}") for g in range(G)]
         psi_maps = [Signal(N, name=f"psi{g}") for g in range(G)]
         scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
@@ -529,6 +530,16 @@ class Engine(wiring.Component):
                     m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:], core.o_state.psi))
             with m.Elif(active & (~bm[0] | skid.i.ready)):
                 m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
+            if lu is not None:
+                # the learning unit reads the step's spikes and psi bits in order, by
+                # rotating each chain one bit a cycle (a full turn leaves it as it was):
+                # no 321- and 256-way bit selects. Cores and scans are idle meanwhile.
+                after = bitmaps[g + 1] if g + 1 < G else s_in
+                with m.If(lu.spike_rotate):
+                    m.d.sync += bm.eq(Cat(bm[1:], after[0]))
+                with m.If(lu.psi_rotate):
+                    m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:],
+                                                   psi_maps[(g + 1) % G][0]))
         # every spike is in the router (none waits in a skid buffer) before step_end
         scans_done = Cat(*(sc == N for sc in scan), *(~sk.full for sk in skids)).all()
 
@@ -560,15 +571,18 @@ class Engine(wiring.Component):
                          o_ro.ready.eq(ro.i_event.ready)]
 
         # ---- plasticity: phases 4-6 after every step's sweep (rtl/learn.py) ------------
-        s_in = Signal(s.n_in)           # the encoder's spikes of this step
         hold = Signal()                 # keep the cores' local replay off the weights
         for core in self.cores:
             m.d.comb += core.hold.eq(hold)
         if lu is not None:
             m.submodules.learner = lu
             m.d.comb += [lu.learn.eq(bus.learn), lu.label.eq(bus.label),
-                         lu.spikes_in.eq(s_in), lu.spikes_h.eq(Cat(*bitmaps)),
-                         lu.psi.eq(Cat(*psi_maps)), lu.spikes_r.eq(ro.spikes)]
+                         lu.spike_head.eq(s_in[0]),
+                         lu.psi_head.eq(Cat(psi_maps[0][0], psi_maps[0][1] if N > 1 else
+                                            psi_maps[1 % G][0])),
+                         lu.spikes_r.eq(ro.spikes)]
+            with m.If(lu.spike_rotate):
+                m.d.sync += s_in.eq(Cat(s_in[1:], bitmaps[0][0]))
 
         # ---- sequencer -------------------------------------------------------------------
         t = Signal(range(s.steps + 1))
@@ -621,7 +635,7 @@ class Engine(wiring.Component):
                 m.d.comb += [ro.aux_we.eq(1), ro.aux_addr.eq(ch),
                              ro.aux_wdata.eq(Cat(enc_u, Mux(enc_fire, enc_sum - dy.enc_theta,
                                                             enc_sum)[:ew]))]
-                m.d.sync += s_in.bit_select(ch, 1).eq(enc_fire)
+                m.d.sync += s_in.eq(Cat(s_in[1:], enc_fire))      # channel ch, in order
                 with m.If(enc_fire):
                     m.d.sync += [enc_row.eq(ch), enc_pend.eq(sum(1 << g for g in layer0))]
                     m.next = "ENC_OFFER"
