@@ -26,7 +26,7 @@ zeroes the teacher and the traces (``busy`` meanwhile).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,7 +37,7 @@ from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPor
                          trace_update)
 from .teach import Teacher
 
-__all__ = ["LearningUnit"]
+__all__ = ["LearningUnit", "row_sources"]
 
 
 def _bits(n: int) -> int:
@@ -50,19 +50,56 @@ def lfsr_seeds(config, banks: int) -> list:
     return [lfsr_seed(config.seed, b) for b in range(banks)]
 
 
+def row_sources(topo: Topology) -> tuple:
+    """Every hidden bank's rows in three segments (feed-forward, local, long-range),
+    each ``(start, end, hidden, linear, offset)``, and the row-source table: a linear
+    segment's row ``r`` has trace address ``r + offset`` (the local rows always; the
+    feed-forward rows of layer 0, inputs in channel order); the others are looked up in
+    the table at index ``r + offset``, a word ``trace address | hidden << abits``. Only
+    the long-range rows (and the feed-forward rows of deeper layers) take table words:
+    128 on the default, not 640."""
+    s = topo.config.sizes
+    n_in = s.n_in
+    ab = _bits(n_in + s.hidden + 1)
+    segs, table = [], []
+    for rows in topo.cores:
+        bounds = (0, rows.n_ff, rows.n_ff + rows.n_local, rows.n_rows)
+        bank = []
+        for start, end in zip(bounds, bounds[1:]):
+            addr = [int(src) if kind == KIND_INPUT else n_in + int(src)
+                    for kind, src in zip(rows.kind[start:end], rows.source[start:end])]
+            hidden = [kind != KIND_INPUT for kind in rows.kind[start:end]]
+            uniform = len(set(hidden)) <= 1
+            linear = uniform and all(a - r == addr[0] - start
+                                     for r, a in zip(range(start, end), addr))
+            if linear:
+                bank.append((start, end, bool(hidden and hidden[0]), True,
+                             (addr[0] - start) if addr else 0))
+            else:
+                bank.append((start, end, False, False, len(table) - start))
+                table += [a | int(h) << ab for a, h in zip(addr, hidden)]
+        segs.append(bank)
+    return segs, table or [0]
+
+
 class LearningUnit(wiring.Component):
     """Teacher, plasticity sweep, traces (module docstring), sized from ``topo``.
     ``bank_rows``: rows of each hidden bank; ``readout_base``: first word of the readout
     rows in bank ``readout_host``; ``depth``: words of the largest bank."""
 
     def __init__(self, topo: Topology, *, lanes: int, readout_base: int, depth: int,
-                 counter_width: int = 16):
+                 counter_width: int = 16, bank_map=None, readout_host: int | None = None):
         cfg = topo.config
         s, w = cfg.sizes, cfg.widths
         self.topo, self.config, self.lanes = topo, cfg, lanes
         self.G = len(topo.cores)
         self.H, self.n_in, self.R = s.hidden, s.n_in, s.readout
-        self.readout_host = self.G - 1
+        # logical bank g's words are in physical bank bank_map[g][0] from word
+        # bank_map[g][1] on (rtl/top.py Engine ``share``); the readout's rows in bank
+        # readout_host from readout_base on
+        self.bank_map = list(bank_map) if bank_map is not None else \
+            [(g, 0) for g in range(self.G)]
+        self.readout_host = self.G - 1 if readout_host is None else readout_host
         self.readout_base = readout_base
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
         self.words_h = -(-s.neurons // lanes)
@@ -88,7 +125,7 @@ class LearningUnit(wiring.Component):
             "spikes_r": In(s.readout),
             "done": Out(1), "busy": Out(1),
             "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
-            "mem_bank": Out(range(max(self.G, 2))), "mem_active": Out(1),
+            "mem_bank": Out(range(max(self.readout_host + 1, 2))), "mem_active": Out(1),
             "lfsr_load": In(LfsrLoadSignature(self.G + 1)),
             "lfsr_sel": In(range(max(self.G + 1, 2))), "lfsr_state": Out(LFSR_WIDTH),
             "clear_counters": In(1),
@@ -104,33 +141,8 @@ class LearningUnit(wiring.Component):
         })
 
     # ---- elaboration-time tables ------------------------------------------------------
-    def _segments(self) -> list:
-        """Every hidden bank's rows in three segments (feed-forward, local, long-range),
-        each ``(start, end, hidden, linear, offset)``: a linear segment's row ``r`` has
-        trace address ``r + offset`` (the local rows always; the feed-forward rows of
-        layer 0, inputs in channel order); the others are looked up in the row-source
-        table at index ``r + offset``. Only the long-range rows (and the feed-forward
-        rows of deeper layers) take table words: 128 on the default, not 640."""
-        ab = _bits(self.trace_words)
-        segs, table = [], []
-        for rows in self.topo.cores:
-            bounds = (0, rows.n_ff, rows.n_ff + rows.n_local, rows.n_rows)
-            bank = []
-            for start, end in zip(bounds, bounds[1:]):
-                addr = [int(src) if kind == KIND_INPUT else self.n_in + int(src)
-                        for kind, src in zip(rows.kind[start:end], rows.source[start:end])]
-                hidden = [kind != KIND_INPUT for kind in rows.kind[start:end]]
-                uniform = len(set(hidden)) <= 1
-                linear = uniform and all(a - r == addr[0] - start
-                                         for r, a in zip(range(start, end), addr))
-                if linear:
-                    bank.append((start, end, bool(hidden and hidden[0]), True,
-                                 (addr[0] - start) if addr else 0))
-                else:
-                    bank.append((start, end, False, False, len(table) - start))
-                    table += [a | int(h) << ab for a, h in zip(addr, hidden)]
-            segs.append(bank)
-        return segs, table or [0]
+    def _segments(self) -> tuple:
+        return row_sources(self.topo)
 
     def _mask_table(self) -> list:
         """The readout synapse mask in the readout bank's word layout (bias row: all)."""
@@ -152,7 +164,7 @@ class LearningUnit(wiring.Component):
     def _commands(self) -> list:
         """The sweep command of every bank: hidden banks, then the readout."""
         s = self.config.sizes
-        cmds = [{"bank": g, "readout": 0, "base": 0, "rows": rows.n_rows,
+        cmds = [{"bank": g, "readout": 0, "base": self.bank_map[g][1], "rows": rows.n_rows,
                  "cols": s.neurons, "words": self.words_h, "j0": g * s.neurons,
                  "trace_base": 0}
                 for g, rows in enumerate(self.topo.cores)]
@@ -221,7 +233,8 @@ class LearningUnit(wiring.Component):
         cmd_idx = Signal(range(G + 2))
         is_readout = Signal()
         m.d.comb += [is_readout.eq(cmd_idx == G),
-                     self.mem_bank.eq(Mux(is_readout, self.readout_host, cmd_idx)),
+                     self.mem_bank.eq(Array([C(p, self.mem_bank.shape()) for p, _ in
+                                             self.bank_map] + [self.readout_host])[cmd_idx]),
                      self.mem_active.eq(unit.busy),
                      self.mem.addr.eq(unit.mem.addr), self.mem.re.eq(unit.mem.re),
                      self.mem.we.eq(unit.mem.we), self.mem.wdata.eq(unit.mem.wdata),

@@ -293,24 +293,46 @@ class ReadoutCore(wiring.Component):
 class Engine(wiring.Component):
     """Cores + router + readout + encoder + sequencer, driven through ``bus``
     (rtl.host.BusSignature, flipped). Everything is sized from ``topo`` (its config).
-    ``lanes``: weights per memory word (``16 // widths.weight`` fills one SPRAM word)."""
+    ``lanes``: weights per memory word (``16 // widths.weight`` fills one SPRAM word).
+
+    ``share``: logical cores (the topology's) per physical ``NeuronCore``. With 2, cores
+    ``2p`` and ``2p + 1`` of a layer time-share core ``p`` and its weight bank (their rows
+    one after the other): half the cores' logic and block RAM, at half the weight-memory
+    bandwidth. The host, the router, the learning unit and the golden model still see
+    logical cores and banks; the engine maps them (``core_of``, ``row_base``,
+    ``word_base``)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
                  fifo_depth: int = 1, counter_width: int = 16, learning: bool = True,
-                 weights=None):
+                 weights=None, share: int = 1):
         cfg = topo.config
         s = cfg.sizes
-        self.topo, self.config, self.lanes = topo, cfg, lanes
+        if not isinstance(share, int) or share < 1 or s.cores % share:
+            raise ValueError(f"share = {share!r} must be a positive integer dividing "
+                             f"sizes.cores = {s.cores} (the cores of a layer)")
+        self.topo, self.config, self.lanes, self.share = topo, cfg, lanes, share
         # depth-1 FIFOs keep the full rate (rtl/router.py DestFifo); 16-bit counters are
         # per sample (cleared by RUN) and wrap past 65535
         self.router_params = RouterParams.from_topology(topo, fifo_depth=fifo_depth,
                                                         counter_width=counter_width)
-        self.cores = [NeuronCore.from_config(cfg, rows, lanes=lanes, backend=backend,
-                                             external_weights=True)
-                      for rows in topo.cores]
-        self.n_hidden_cores = len(self.cores)
+        W = -(-s.neurons // lanes)
+        self.n_hidden_cores = len(topo.cores)            # logical
+        self.groups = [list(range(p, p + share))
+                       for p in range(0, self.n_hidden_cores, share)]
+        self.core_of, self.row_base, self.word_base = [], [], []
+        for p, group in enumerate(self.groups):
+            base = 0
+            for g in group:
+                self.core_of.append(p)
+                self.row_base.append(base)
+                self.word_base.append(base * W)
+                base += topo.cores[g].n_rows
+        self.bank_depths = [rows.n_rows * W for rows in topo.cores]    # logical banks
+        self.cores = [NeuronCore.from_config(
+            cfg, [topo.cores[g] for g in group] if share > 1 else topo.cores[group[0]],
+            lanes=lanes, backend=backend, external_weights=True) for group in self.groups]
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
-        self.readout_host = self.n_hidden_cores - 1        # bank holding the readout
+        self.readout_host = len(self.cores) - 1        # physical bank holding the readout
         self.word_width = lanes * cfg.widths.weight
         hd = self.cores[self.readout_host].crossbar.depth
         self.readout_base = hd
@@ -322,27 +344,29 @@ class Engine(wiring.Component):
         if weights is not None:
             from sim.host import weight_words
             words = weight_words(weights, lanes)
-            inits = words[:len(self.cores)]
+            inits = [sum((words[g] for g in group), []) for group in self.groups]
             inits[self.readout_host] = inits[self.readout_host] + words[-1]
         self.banks = []
-        for g, core in enumerate(self.cores):
-            depth = core.crossbar.depth + (self.readout_depth if g == self.readout_host else 0)
+        for p, core in enumerate(self.cores):
+            depth = core.crossbar.depth + (self.readout_depth if p == self.readout_host else 0)
             self.banks.append(WeightBank(width=self.word_width, depth=depth, backend=backend,
-                                         init=inits[g]))
+                                         init=inits[p]))
         self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
                                    base=self.readout_base, depth=self.banks[-1].memory.depth,
                                    aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
         self.router = Router(self.router_params)
         self.learner = LearningUnit(topo, lanes=lanes, readout_base=self.readout_base,
                                     depth=max(b.memory.depth for b in self.banks),
-                                    counter_width=counter_width) if learning else None
+                                    counter_width=counter_width,
+                                    bank_map=list(zip(self.core_of, self.word_base)),
+                                    readout_host=self.readout_host) if learning else None
         super().__init__({"bus": In(BusSignature())})
 
     # what the host sees: words per (space, bank)
     def depths(self) -> dict:
         s, p = self.config.sizes, self.router_params
         return {
-            SPACES["weights"]: [c.crossbar.depth for c in self.cores] + [self.readout_depth],
+            SPACES["weights"]: self.bank_depths + [self.readout_depth],
             SPACES["route_index"]: [p.index_depth],
             SPACES["route_entry"]: [p.table_depth],
             SPACES["input"]: [s.n_in],
@@ -390,8 +414,9 @@ class Engine(wiring.Component):
         m.d.comb += ro.m_grant.eq(hb.b_grant), ro.m_rdata.eq(hb.rdata)
 
         # ---- host bus (between samples) ---------------------------------------------------
+        P = len(self.banks)             # physical banks (G logical ones with share 1)
         host_rd_pending = Signal()
-        host_rd_bank = Signal(range(G + 1))
+        host_rd_bank = Signal(range(P + 2))
         rdata = Signal(32)
         # the host's request and the answer, both registered: no path from the host
         # link's state machine through the bank multiplexers and back (each was the
@@ -432,10 +457,10 @@ class Engine(wiring.Component):
                              router.stalls, steps_done, *learn_stats])
         with m.If(host_rd_pending):
             with m.Switch(host_rd_bank):
-                for g, bank in enumerate(self.banks):
-                    with m.Case(g):
+                for p, bank in enumerate(self.banks):
+                    with m.Case(p):
                         m.d.comb += rdata.eq(bank.rdata)
-                with m.Case(G):   # readout words: in the last bank
+                with m.Case(P):   # readout words: in the last bank
                     m.d.comb += rdata.eq(hb.rdata)
         with m.If(h_space == SPACES["input"]):
             m.d.comb += rdata.eq(ro.aux_rdata[:ew])
@@ -448,15 +473,18 @@ class Engine(wiring.Component):
             with m.Switch(h_space):
                 with m.Case(SPACES["weights"]):
                     with m.Switch(h_bank):
-                        for g, bank in enumerate(self.banks):
+                        for g in range(G):       # logical bank g: its words in bank p
+                            p, bank = self.core_of[g], self.banks[self.core_of[g]]
                             with m.Case(g):
                                 m.d.comb += [bank.b_we.eq(h_we), bank.b_re.eq(~h_we)]
+                                if self.word_base[g]:
+                                    m.d.comb += bank.b_addr.eq(self.word_base[g] + h_addr)
                                 with m.If(bank.b_grant):
                                     with m.If(h_we):
                                         m.d.comb += ack.eq(1)
                                     with m.Else():
                                         m.d.sync += [host_rd_pending.eq(1),
-                                                     host_rd_bank.eq(g)]
+                                                     host_rd_bank.eq(p)]
                         with m.Case(G):
                             m.d.comb += [hb.b_addr.eq(self.readout_base + h_addr),
                                          hb.b_we.eq(h_we), hb.b_re.eq(~h_we)]
@@ -464,7 +492,7 @@ class Engine(wiring.Component):
                                 with m.If(h_we):
                                     m.d.comb += ack.eq(1)
                                 with m.Else():
-                                    m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G)]
+                                    m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(P)]
                 with m.Case(SPACES["route_index"]):
                     m.d.comb += [router.load_index.en.eq(h_we),
                                  router.load_index.addr.eq(h_addr),
@@ -480,7 +508,7 @@ class Engine(wiring.Component):
                         m.d.comb += ack.eq(1)
                     with m.Else():
                         m.d.comb += ro.aux_re.eq(1)
-                        m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(G + 1)]
+                        m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(P + 1)]
                 with m.Case(SPACES["counts"]):
                     m.d.comb += [ack.eq(1), rdata.eq(Array(counts)[h_addr[:_bits(s.classes)]])]
                 with m.Case(SPACES["status"]):
@@ -512,8 +540,10 @@ class Engine(wiring.Component):
         # a skid buffer in front of each router input: the router's ready (from its
         # tables and FIFOs) does not reach the shift registers in the same cycle
         skids = []
-        for g, core in enumerate(self.cores):
+        for core in self.cores:
             m.d.comb += core.o_spike.ready.eq(1)
+        for g in range(G):
+            core, first = self.cores[self.core_of[g]], (g % self.share) * N
             bm = bitmaps[g]
             active = scan_go & (scan[g] < N)
             m.submodules[f"scan_skid{g}"] = skid = SkidBuffer(len(router.i[g].payload.as_value()))
@@ -524,7 +554,12 @@ class Engine(wiring.Component):
                          router.i[g].valid.eq(skid.o.valid),
                          router.i[g].payload.eq(skid.o.payload),
                          skid.o.ready.eq(router.i[g].ready)]
-            with m.If(core.o_state.valid):
+            # a shared core sweeps its logical cores one after the other
+            mine = core.o_state.valid
+            if self.share > 1:
+                mine = mine & (core.o_state.neuron >= first) & \
+                    (core.o_state.neuron < first + N)
+            with m.If(mine):
                 m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
                 if lu is not None:
                     m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:], core.o_state.psi))
@@ -548,18 +583,31 @@ class Engine(wiring.Component):
         enc_row = Signal(n_in_bits)
         enc_pend = Signal(G)
         layer0 = [g for g in range(G) if g < s.cores]
-        for g, core in enumerate(self.cores):
-            o = router.o[g]
+        # a shared core takes its logical cores' events one at a time (the first with one
+        # waiting), each row moved to where that logical core's rows start
+        for p, (core, group) in enumerate(zip(self.cores, self.groups)):
             with m.If(phase == PH_ENC):
-                if g in layer0:
-                    m.d.comb += [core.i_event.valid.eq(enc_offer & enc_pend[g]),
-                                 core.i_event.payload.row.eq(enc_row)]
-                    with m.If(core.i_event.ready):
-                        m.d.sync += enc_pend[g].eq(0)
+                for g in reversed(group):
+                    if g in layer0:
+                        with m.If(enc_offer & enc_pend[g]):
+                            m.d.comb += [core.i_event.valid.eq(1),
+                                         core.i_event.payload.row.eq(self.row_base[g] +
+                                                                     enc_row)]
+                for i, g in enumerate(group):
+                    if g in layer0:
+                        first = Cat(*(enc_pend[h] for h in group[:i] if h in layer0)) == 0
+                        with m.If(core.i_event.ready & first):
+                            m.d.sync += enc_pend[g].eq(0)
             with m.Elif(phase == PH_ROUTE):
-                m.d.comb += [core.i_event.valid.eq(o.valid),
-                             core.i_event.payload.row.eq(o.payload.row),
-                             o.ready.eq(core.i_event.ready)]
+                for g in reversed(group):
+                    o = router.o[g]
+                    with m.If(o.valid):
+                        m.d.comb += [core.i_event.valid.eq(1),
+                                     core.i_event.payload.row.eq(self.row_base[g] +
+                                                                 o.payload.row)]
+                for i, g in enumerate(group):
+                    earlier = Cat(*(router.o[h].valid for h in group[:i])) == 0
+                    m.d.comb += router.o[g].ready.eq(core.i_event.ready & earlier)
         bias_offer = Signal()
         o_ro = router.o[G]
         with m.If(bias_offer):
@@ -587,14 +635,14 @@ class Engine(wiring.Component):
         # ---- sequencer -------------------------------------------------------------------
         t = Signal(range(s.steps + 1))
         ch = Signal(range(s.n_in + 1))
-        done_flags = Signal(G + 1)
+        done_flags = Signal(P + 1)      # physical cores, then the readout
         all_done = Signal()
         m.d.comb += all_done.eq(done_flags.all())
-        for g, core in enumerate(self.cores):
+        for p, core in enumerate(self.cores):
             with m.If(core.done):
-                m.d.sync += done_flags[g].eq(1)
+                m.d.sync += done_flags[p].eq(1)
         with m.If(ro.done):
-            m.d.sync += done_flags[G].eq(1)
+            m.d.sync += done_flags[P].eq(1)
         busy_any = Cat(*(c.busy for c in self.cores), ro.busy,
                        *([lu.busy] if lu is not None else [])).any()
         best = Signal(8)
@@ -718,9 +766,9 @@ class SwirlChip(wiring.Component):
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
                  backend: str = "auto", timeout: int | None = None, learning: bool = True,
-                 weights=None):
+                 weights=None, share: int = 1):
         self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
-                             weights=weights)
+                             weights=weights, share=share)
         self.divisor = divisor
         self.host = HostLink(depths=self.engine.depths(), info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
@@ -744,10 +792,11 @@ class BoardTop(wiring.Component):
 
     def __init__(self, topo: Topology, *, clock_hz: float, baud: int = 115200,
                  lanes: int = 2, backend: str = "auto", learning: bool = True,
-                 weights=None):
+                 weights=None, share: int = 1):
         from .uart import divisor_for
         self.chip = SwirlChip(topo, divisor=divisor_for(clock_hz, baud), lanes=lanes,
-                              backend=backend, learning=learning, weights=weights)
+                              backend=backend, learning=learning, weights=weights,
+                              share=share)
         super().__init__({})
 
     def elaborate(self, platform):

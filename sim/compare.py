@@ -39,10 +39,11 @@ DIVISOR = 4          # UART bit time in cycles under simulation (the smallest rt
 LANES = 2            # weights a word: one SPRAM word of 8-bit weights
 
 
-def chip_build(topo) -> harness.Build:
-    """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text)."""
+def chip_build(topo, share: int = 1) -> harness.Build:
+    """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
+    ``share`` logical cores per physical core (rtl/top.py ``Engine``)."""
     from rtl.top import SwirlChip
-    chip = SwirlChip(topo, divisor=DIVISOR, lanes=LANES, backend="memory")
+    chip = SwirlChip(topo, divisor=DIVISOR, lanes=LANES, backend="memory", share=share)
     return harness.build(chip, "chip")
 
 
@@ -134,11 +135,12 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
-            progress=None) -> dict:
+            progress=None, share: int = 1) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
-    ``progress(stage, seconds)`` is called after each stage."""
+    ``progress(stage, seconds)`` is called after each stage. ``share``: the chip's
+    logical cores per physical core (the UP5K learning chip's 2, gen/build.py)."""
     from .data import load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -156,7 +158,10 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
                          f"not {samples}")
     u, labels = ds.x_test[:samples].astype(np.int64), ds.y_test[:samples].astype(np.int64)
     t0 = time.time()
-    b = chip_build(topo)
+    if share < 1 or config.sizes.cores % share:
+        raise ValueError(f"--share must divide sizes.cores = {config.sizes.cores}, "
+                         f"not {share}")
+    b = chip_build(topo, share)
     say("build", time.time() - t0)
 
     # the chip first, from the initial weights (the model changes them when learning)
