@@ -117,11 +117,13 @@ class LearningUnit(wiring.Component):
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
         super().__init__({
             "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
-            # the step's spikes (inputs, then hidden neurons) and psi bits come as two
-            # chains the owner rotates by one on ``*_rotate``; ``*_head`` is the first bit
-            # (psi: the first two). A turn visits every bit in order.
+            # the step's spikes (inputs, then hidden neurons) come as a chain the owner
+            # rotates by one on ``spike_rotate``; ``spike_head`` is its first bit. A turn
+            # visits every bit in order.
             "spike_head": In(1), "spike_rotate": Out(1),
-            "psi_head": In(2), "psi_rotate": Out(1),
+            # the step's psi bits, read from the owner's memory: ``psi`` is hidden
+            # neuron ``psi_addr``'s of the cycle before (latency 1)
+            "psi_addr": Out(range(max(s.hidden, 2))), "psi": In(1),
             "spikes_r": In(s.readout),
             "done": Out(1), "busy": Out(1),
             "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
@@ -266,18 +268,7 @@ class LearningUnit(wiring.Component):
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
-        # The sweeps of the hidden banks read j = 0 .. H-1 in order (each address once,
-        # then the next: the port is a step ahead); ``jp`` is the j at the chain's head.
-        psi_q = Signal()
-        jp = Signal.like(unit.gate.addr)
-        ahead = Signal()
-        m.d.comb += [ahead.eq(unit.busy & ~is_readout & (unit.gate.addr == jp + 1)),
-                     self.psi_rotate.eq(ahead), unit.gate.psi.eq(psi_q)]
-        m.d.sync += psi_q.eq(Mux(ahead, self.psi_head[1], self.psi_head[0]))
-        with m.If(ahead):
-            m.d.sync += jp.eq(jp + 1)
-        with m.If(self.start):
-            m.d.sync += jp.eq(0)
+        m.d.comb += [self.psi_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.psi)]
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
             g_rd = tmem.read_port()
             m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),

@@ -534,7 +534,6 @@ class Engine(wiring.Component):
         # scan shifts them out again, one a cycle, holding a 1 until the router takes it.
         s_in = Signal(s.n_in)           # the encoder's spikes of this step, shifted in
         bitmaps = [Signal(N, name=f"spikes{g}") for g in range(G)]
-        psi_maps = [Signal(N, name=f"psi{g}") for g in range(G)]
         scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
         scan_go = Signal()
         # a skid buffer in front of each router input: the router's ready (from its
@@ -561,20 +560,36 @@ class Engine(wiring.Component):
                     (core.o_state.neuron < first + N)
             with m.If(mine):
                 m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
-                if lu is not None:
-                    m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:], core.o_state.psi))
             with m.Elif(active & (~bm[0] | skid.i.ready)):
                 m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
             if lu is not None:
-                # the learning unit reads the step's spikes and psi bits in order, by
-                # rotating each chain one bit a cycle (a full turn leaves it as it was):
-                # no 321- and 256-way bit selects. Cores and scans are idle meanwhile.
+                # the learning unit reads the step's spikes in order, by rotating the
+                # chain one bit a cycle (a full turn leaves it as it was): no 321-way bit
+                # select. Cores and scans are idle meanwhile.
                 after = bitmaps[g + 1] if g + 1 < G else s_in
                 with m.If(lu.spike_rotate):
                     m.d.sync += bm.eq(Cat(bm[1:], after[0]))
-                with m.If(lu.psi_rotate):
-                    m.d.sync += psi_maps[g].eq(Cat(psi_maps[g][1:],
-                                                   psi_maps[(g + 1) % G][0]))
+        if lu is not None:
+            # psi, written by each core's sweep into a one-bit block RAM per physical core
+            # (256 flip-flops of shift registers were 256 logic cells); the learning unit
+            # reads hidden neuron j's with latency 1
+            SN = self.share * N
+            psi_rel = Signal(range(max(SN, 2)))
+            psi_sel, psi_sel_q = Signal(range(max(P, 2))), Signal(range(max(P, 2)))
+            m.d.comb += [psi_rel.eq(lu.psi_addr), psi_sel.eq(0)]
+            for p in range(1, P):
+                with m.If(lu.psi_addr >= p * SN):
+                    m.d.comb += [psi_rel.eq(lu.psi_addr - p * SN), psi_sel.eq(p)]
+            m.d.sync += psi_sel_q.eq(psi_sel)
+            psi_data = []
+            for p, core in enumerate(self.cores):
+                m.submodules[f"psi{p}"] = pmem = memory.Memory(shape=1, depth=max(SN, 2),
+                                                               init=[])
+                wr, rd = pmem.write_port(), pmem.read_port()
+                m.d.comb += [wr.addr.eq(core.o_state.neuron), wr.data.eq(core.o_state.psi),
+                             wr.en.eq(core.o_state.valid), rd.addr.eq(psi_rel)]
+                psi_data.append(rd.data)
+            m.d.comb += lu.psi.eq(Array(psi_data)[psi_sel_q])
         # every spike is in the router (none waits in a skid buffer) before step_end
         scans_done = Cat(*(sc == N for sc in scan), *(~sk.full for sk in skids)).all()
 
@@ -626,8 +641,6 @@ class Engine(wiring.Component):
             m.submodules.learner = lu
             m.d.comb += [lu.learn.eq(bus.learn), lu.label.eq(bus.label),
                          lu.spike_head.eq(s_in[0]),
-                         lu.psi_head.eq(Cat(psi_maps[0][0], psi_maps[0][1] if N > 1 else
-                                            psi_maps[1 % G][0])),
                          lu.spikes_r.eq(ro.spikes)]
             with m.If(lu.spike_rotate):
                 m.d.sync += s_in.eq(Cat(s_in[1:], bitmaps[0][0]))
