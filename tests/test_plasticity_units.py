@@ -160,7 +160,12 @@ def test_teacher_matches_model(seed):
                 ctx.set(dut.update, 1)
                 await ctx.tick()
                 ctx.set(dut.update, 0)
-                await ctx.tick().until(dut.done)
+                cycles = 1
+                while not ctx.get(dut.done):
+                    await ctx.tick()
+                    cycles += 1
+                if cycles != 3 * s.classes + 2:
+                    bad.append((t, "done after", cycles, "cycles"))
                 m = [(ctx.get(dut.m) >> i) & 1 for i in range(s.modulators)]
                 a = [ctx.get(dut.activity[k]) for k in range(s.classes)]
                 if m != tr["m"][0, t].tolist() or a != tr["teach"][0, t].tolist():
