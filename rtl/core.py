@@ -20,13 +20,23 @@ Step protocol (docs/rtl-core.md has the timing):
 
 ``busy`` is low when ``update`` or ``clear`` may be strobed; external events offered after
 ``update`` wait for the next step.
+
+Each row is delivered at most once a step (every input, routed source and local neuron
+spikes at most once), so a current is a sum of at most ``n_rows`` weights: the crossbar
+stores it in just the bits that needs (``Crossbar.acc_width``), exactly.
+
+Memories (docs/rtl-core.md, "Memory layout"): with two or more lanes the membranes live
+in the crossbar's lane memories, neuron ``k*lanes + p`` in lane memory ``(p+1) % lanes``
+beside its current (lane memory ``p``), so reading a neuron and writing one back uses two
+different lane memories each; the spike queue is a stack in its own memory; the
+refractory counters, when built, have one too.
 """
-from amaranth.hdl import C, Cat, Module, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .crossbar import Crossbar, EventLayout, index_shape
+from .crossbar import NO_RW_CHECK, Crossbar, EventLayout, index_shape, read_port
 from .lif import REF_WIDTH, LifFire, NeuronParamsSignature, leak_integrate
 from .memory import WeightPortSignature, WeightWriteSignature
 
@@ -65,6 +75,26 @@ class _NoPort:
         self.data = Signal(REF_WIDTH)
 
 
+class _Lfsr:
+    """A Fibonacci LFSR of period at least ``period`` (``2**k - 1`` states, all but 0):
+    ``state`` (starts at ``empty_state`` = 1), ``forth`` and ``back`` (the next and the
+    previous state, combinational: a shift and one XOR each)."""
+
+    TAPS = {2: (2, 1), 3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6),
+            8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1),
+            13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14), 16: (16, 15, 13, 4)}
+
+    def __init__(self, period: int):
+        k = max(2, bits_for(period))            # 2**k - 1 >= period
+        taps = self.TAPS[k]
+        self.depth = 1 << k
+        self.empty_state = 1
+        self.state = s = Signal(k, init=1)
+        self.empty = s == 1
+        self.forth = Cat(Cat(*(s[t - 1] for t in taps)).xor(), s[:-1])
+        self.back = Cat(s[1:], Cat(s[0], *(s[t] for t in taps[1:])).xor())
+
+
 class NeuronCore(wiring.Component):
     """One hidden core: ``neurons`` LIF neurons and a crossbar of ``n_ff`` feed-forward
     rows, ``neurons`` local rows and ``n_long_range`` long-range rows (gen.topology.CoreRows
@@ -93,7 +123,9 @@ class NeuronCore(wiring.Component):
         self._crossbar = Crossbar(n_rows=n_ff + neurons + n_long_range, n_cols=neurons,
                                   weight_width=weight_width, current_width=current_width,
                                   lanes=lanes, backend=backend,
-                                  external_weights=external_weights)
+                                  external_weights=external_weights, distinct_rows=True,
+                                  **({"user_words": -(-neurons // lanes),
+                                      "user_width": membrane_width} if lanes > 1 else {}))
         self._refractory_memory = bool(refractory_memory)
         self._lif = LifFire(membrane_width=membrane_width)
         xb = self._crossbar
@@ -141,6 +173,20 @@ class NeuronCore(wiring.Component):
     def refractory_memory(self) -> bool:
         return self._refractory_memory
 
+    @property
+    def memory_shapes(self) -> list:
+        """``(depth, width)`` of every block-RAM memory the core builds (not the weights):
+        the crossbar's lane memories (currents, and membranes with two or more lanes),
+        the membranes with one lane, the refractory counters if built, the spike stack."""
+        xb, N = self._crossbar, self._neurons
+        shapes = [(xb.lane_depth, xb.lane_width)] * xb.lanes
+        if xb.lanes == 1:
+            shapes.append((max(N, 2), self._membrane_width))
+        if self._refractory_memory:
+            shapes.append((max(N, 2), REF_WIDTH))
+        shapes.append((_Lfsr(N + 1).depth, index_shape(N).width))
+        return shapes
+
     def elaborate(self, platform):
         m = Module()
         N, lanes = self._neurons, self._crossbar.lanes
@@ -152,30 +198,45 @@ class NeuronCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.params), lif.params)
 
         depth = max(N, 2)                   # no 0-bit addresses when N = 1
-        m.submodules.membranes = v_mem = memory.Memory(
-            shape=signed(self._membrane_width), depth=depth, init=[])
+        W, xc = self._crossbar.words_per_row, xbar.cur
+        # membranes: with two or more lanes, in the crossbar's lane memories (neuron
+        # ``k*lanes + p`` in lane memory ``(p + 1) % lanes`` at ``user_base + k``, beside
+        # its current in lane memory ``p`` at ``k``); with one lane, a memory of their own
+        shared = lanes > 1
+        if not shared:
+            m.submodules.membranes = v_mem = memory.Memory(
+                shape=signed(self._membrane_width), depth=depth, init=[], attrs=NO_RW_CHECK)
+            v_wr = v_mem.write_port()
+            v_rd = read_port(m, v_mem, v_wr, collisions=False, name="v")
         if self._refractory_memory:
             m.submodules.refractory = ref_mem = memory.Memory(shape=REF_WIDTH, depth=depth,
-                                                              init=[])
-            ref_wr, ref_rd = ref_mem.write_port(), ref_mem.read_port()
+                                                              init=[], attrs=NO_RW_CHECK)
+            ref_wr = ref_mem.write_port()
+            ref_rd = read_port(m, ref_mem, ref_wr, collisions=False, name="ref")
         else:                               # no counters: ``ref`` reads 0, writes go nowhere
             ref_wr, ref_rd = _NoPort(depth), _NoPort(depth)
-        m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=depth, init=[])
-        v_wr, v_rd = v_mem.write_port(), v_mem.read_port()
-        q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
+        # (the sweep reads and writes different addresses; the stack is written in the sweep
+        # and read in delivery: no read meets a write)
+        sp = _Lfsr(N + 1)                   # the spike stack's pointer (below)
+        m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=sp.depth,
+                                                    init=[], attrs=NO_RW_CHECK)
+        q_wr = q_mem.write_port()
+        q_rd = read_port(m, q_mem, q_wr, collisions=False, name="q")
 
         # ---- previous step's spikes, replayed as local-row events -----------------------
-        q_count = Signal(range(N + 1))      # spikes recorded by the last sweep
-        q_ptr = Signal(range(N + 1))        # next one to replay
+        # a stack: the sweep pushes its spikes, the replay pops them (the last first: the
+        # order of a step's events does not matter, the sums are exact). Its pointer is a
+        # maximal-length LFSR, stepped forward by a push and backward by a pop: no adders
+        # (the entries' addresses need only be distinct, not in order)
         rp_valid = Signal()
         delivering = Signal()
         pending = Signal()                  # update strobed, sweep not started yet
         rp_fire = rp_valid & xbar.i_event.ready
         # ``hold``: the replay waits (the plasticity unit owns the weights meanwhile)
-        fetch = delivering & ~self.hold & (~rp_valid | rp_fire) & (q_ptr < q_count)
-        m.d.comb += [q_rd.addr.eq(q_ptr), q_rd.en.eq(fetch)]
+        fetch = delivering & ~self.hold & (~rp_valid | rp_fire) & ~sp.empty
+        m.d.comb += [q_rd.addr.eq(sp.back), q_rd.en.eq(fetch)]
         with m.If(fetch):
-            m.d.sync += [q_ptr.eq(q_ptr + 1), rp_valid.eq(1)]
+            m.d.sync += [sp.state.eq(sp.back), rp_valid.eq(1)]
         with m.Elif(rp_fire):
             m.d.sync += rp_valid.eq(0)
 
@@ -199,41 +260,79 @@ class NeuronCore(wiring.Component):
         # ---- neuron sweep, three stages: read neuron n; integrate s1_n (leak, current,
         # saturation: the memories' outputs into registers); fire s2_n (threshold, psi,
         # reset; write back, emit) -------------------------------------------------------
-        n = Signal(range(N + 1))
+        # CLEAR zeroes address n of every memory for n < clear_n (lane memories: currents
+        # and membranes)
+        clear_n = max(N, xbar.lane_depth)
+        n = Signal(range(clear_n + 1))
         s1_valid, s2_valid = Signal(), Signal()
         s1_n = Signal(range(max(N, 2)))
         s2_n = Signal.like(s1_n)
+        wb = bits_for(max(W - 1, 1))        # bits of a word index (lane memory addresses)
         # neuron n is lane n % lanes of current word n // lanes
         derived = lanes & (lanes - 1) == 0          # a power of two: the bits of n
         if derived:
             k = lanes.bit_length() - 1
             lane, s1_lane = (n[:k], s1_n[:k]) if k else (C(0, 1), C(0, 1))
             s2_lane = s2_n[:k] if k else C(0, 1)
-            word, s2_word = n[k:], s2_n[k:]
+            word, s2_word = n[k:k + wb], s2_n[k:k + wb]
         else:
             lane = Signal(range(max(lanes, 2)))
-            word = Signal(range(max(self._crossbar.words_per_row, 2)))
+            word = Signal(range(max(W, 2)))
             s1_lane, s2_lane = Signal.like(lane), Signal.like(lane)
             s1_word, s2_word = Signal.like(word), Signal.like(word)
-        cw, mw = self._current_width, self._membrane_width
-        s1_i = xbar.cur.data.word_select(s1_lane, cw).as_signed()
-        s1_v_int = leak_integrate(v_rd.data, s1_i, self.params.leak_shift, mw)
-        s2_i = Signal(signed(cw))
+        cw, mw, aw = self._current_width, self._membrane_width, xbar.acc_width
+
+        def cur_of(data):                   # a stored current (``aw`` bits: it is exact)
+            return data[:aw].as_signed()
+
+        s1_i = Signal(signed(aw))
+        s1_v = Signal(signed(mw))
+        if shared:
+            mem_lane = [(q - 1) % lanes for q in range(lanes)]   # whose membrane q holds
+            with m.Switch(s1_lane):
+                for p in range(lanes):
+                    with m.Case(p):
+                        m.d.comb += [s1_i.eq(cur_of(xc.data[p])),
+                                     s1_v.eq(xc.data[(p + 1) % lanes][:mw].as_signed())]
+        else:
+            m.d.comb += [s1_i.eq(cur_of(xc.data[0])), s1_v.eq(v_rd.data)]
+        s1_v_int = leak_integrate(s1_v, s1_i, self.params.leak_shift, mw)
+        s2_i = Signal(signed(aw))           # sign-extended on ``o_state.current``
         s2_v_int = Signal(signed(mw))
         s2_v = Signal(signed(mw))           # held while refractory (only with the counters)
         s2_ref = Signal(REF_WIDTH)
         m.d.comb += [
             lif.v.eq(s2_v), lif.ref.eq(s2_ref), lif.v_int.eq(s2_v_int),
-            v_rd.addr.eq(n), ref_rd.addr.eq(n), xbar.cur.addr.eq(word),
-            v_wr.addr.eq(s2_n), ref_wr.addr.eq(s2_n), xbar.cur.clr_addr.eq(s2_word),
-            v_wr.data.eq(lif.v_out), ref_wr.data.eq(lif.ref_out),
-            q_wr.addr.eq(q_count), q_wr.data.eq(s2_n),
+            ref_rd.addr.eq(n), ref_wr.addr.eq(s2_n), ref_wr.data.eq(lif.ref_out),
+            q_wr.addr.eq(sp.state), q_wr.data.eq(s2_n),
             self.o_spike.payload.neuron.eq(s2_n),
             self.o_state.neuron.eq(s2_n), self.o_state.current.eq(s2_i),
             self.o_state.membrane.eq(lif.v_out), self.o_state.spike.eq(lif.spike),
             self.o_state.psi.eq(lif.psi),
             self.busy.eq(~delivering | pending),
         ]
+        issue, commit = Signal(), Signal()      # set in SWEEP
+        # the sweep's accesses: read neuron n (``issue``), write back s2_n (``commit``)
+        if shared:
+            for q in range(lanes):
+                cur_r, mem_r = lane == q, lane == mem_lane[q]
+                cur_w, mem_w = s2_lane == q, s2_lane == mem_lane[q]
+                m.d.comb += [
+                    xc.addr[q].eq(Cat(word[:wb], ~cur_r)),
+                    xc.en[q].eq(issue & (cur_r | mem_r)),
+                    # the current is zeroed behind the sweep, the membrane written back
+                    xc.waddr[q].eq(Cat(s2_word[:wb], mem_w)),
+                    xc.we[q].eq(commit & (cur_w | mem_w)),
+                    xc.wdata[q].eq(Mux(mem_w, lif.v_out, 0)),
+                ]
+        else:
+            m.d.comb += [
+                v_rd.addr.eq(n), v_rd.en.eq(issue),
+                v_wr.addr.eq(s2_n), v_wr.data.eq(lif.v_out), v_wr.en.eq(commit),
+                xc.addr[0].eq(word), xc.en[0].eq(issue),
+                xc.waddr[0].eq(s2_word), xc.we[0].eq(commit),
+            ]
+        m.d.comb += [ref_rd.en.eq(issue), ref_wr.en.eq(commit)]
         m.d.sync += self.done.eq(0)
 
         def on_clear():                     # last in every state, so it takes precedence
@@ -243,23 +342,24 @@ class NeuronCore(wiring.Component):
 
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
-                # wait for events in flight, then zero one neuron (and current word) a cycle
-                m.d.sync += [rp_valid.eq(0), pending.eq(0), q_count.eq(0), q_ptr.eq(0)]
+                # wait for events in flight, then zero one address of every memory a cycle
+                m.d.sync += [rp_valid.eq(0), pending.eq(0), sp.state.eq(sp.empty_state)]
                 with m.If(xbar.idle):
-                    m.d.comb += [v_wr.addr.eq(n), ref_wr.addr.eq(n), v_wr.data.eq(0),
-                                 ref_wr.data.eq(0), v_wr.en.eq(1), ref_wr.en.eq(1),
-                                 xbar.cur.clr_addr.eq(n),
-                                 xbar.cur.clr.eq(n < self._crossbar.words_per_row)]
+                    for q in range(lanes):
+                        m.d.comb += [xc.waddr[q].eq(n), xc.wdata[q].eq(0), xc.we[q].eq(1)]
+                    if not shared:
+                        m.d.comb += [v_wr.addr.eq(n), v_wr.data.eq(0), v_wr.en.eq(1)]
+                    m.d.comb += [ref_wr.addr.eq(n), ref_wr.data.eq(0), ref_wr.en.eq(1)]
                     m.d.sync += n.eq(n + 1)
-                    with m.If(n == N - 1):
+                    with m.If(n == clear_n - 1):
                         m.d.sync += n.eq(0)
                         m.next = "DELIVER"
                 on_clear()
 
             with m.State("DELIVER"):
                 m.d.comb += delivering.eq(1)
-                with m.If(pending & ~rp_valid & (q_ptr == q_count) & xbar.idle):
-                    m.d.sync += [pending.eq(0), q_count.eq(0), n.eq(0), s1_valid.eq(0),
+                with m.If(pending & ~rp_valid & sp.empty & xbar.idle):
+                    m.d.sync += [pending.eq(0), n.eq(0), s1_valid.eq(0),
                                  s2_valid.eq(0)]
                     if not derived:
                         m.d.sync += [lane.eq(0), word.eq(0)]
@@ -270,9 +370,7 @@ class NeuronCore(wiring.Component):
                 # a spike the consumer does not take stalls all three stages (the memories'
                 # read ports hold their data while not enabled)
                 advance = ~(s2_valid & lif.spike & ~self.o_spike.ready)
-                issue = advance & (n < N)
-                commit = s2_valid & advance
-                m.d.comb += [v_rd.en.eq(issue), ref_rd.en.eq(issue), xbar.cur.en.eq(issue),
+                m.d.comb += [issue.eq(advance & (n < N)), commit.eq(s2_valid & advance),
                              self.o_spike.valid.eq(s2_valid & lif.spike),
                              self.o_state.valid.eq(commit)]
                 with m.If(advance):
@@ -280,7 +378,7 @@ class NeuronCore(wiring.Component):
                                  s2_valid.eq(s1_valid), s2_n.eq(s1_n),
                                  s2_i.eq(s1_i), s2_v_int.eq(s1_v_int)]
                     if self._refractory_memory:
-                        m.d.sync += [s2_v.eq(v_rd.data), s2_ref.eq(ref_rd.data)]
+                        m.d.sync += [s2_v.eq(s1_v), s2_ref.eq(ref_rd.data)]
                     if not derived:
                         m.d.sync += [s1_lane.eq(lane), s1_word.eq(word),
                                      s2_lane.eq(s1_lane), s2_word.eq(s1_word)]
@@ -292,13 +390,11 @@ class NeuronCore(wiring.Component):
                         with m.Else():
                             m.d.sync += lane.eq(lane + 1)
                 with m.If(commit):
-                    m.d.comb += [v_wr.en.eq(1), ref_wr.en.eq(1),
-                                 xbar.cur.clr.eq((s2_lane == lanes - 1) | (s2_n == N - 1)),
-                                 q_wr.en.eq(lif.spike)]
+                    m.d.comb += q_wr.en.eq(lif.spike)
                     with m.If(lif.spike):
-                        m.d.sync += q_count.eq(q_count + 1)
+                        m.d.sync += sp.state.eq(sp.forth)
                     with m.If(s2_n == N - 1):
-                        m.d.sync += [self.done.eq(1), q_ptr.eq(0), n.eq(0), s1_valid.eq(0),
+                        m.d.sync += [self.done.eq(1), n.eq(0), s1_valid.eq(0),
                                      s2_valid.eq(0)]
                         m.next = "DELIVER"
                 on_clear()

@@ -6,19 +6,29 @@ memory; word ``k`` holds columns ``k*lanes .. k*lanes + lanes - 1``, column ``k*
 in bits ``[p*weight_width, (p+1)*weight_width)``. Columns past ``n_cols`` in the last word
 are padding (load them with 0; their currents are never read).
 
-Currents: ``words_per_row`` words of ``lanes`` signed ``current_width`` lanes, laid out like
-the weight words, so one cycle reads a weight word and a current word, adds and writes the
-current word back: one weight word per cycle, an event every ``words_per_row`` cycles.
+Currents: ``words_per_row`` words of ``lanes`` signed lanes, laid out like the weight
+words, so one cycle reads a weight word and a current word, adds and writes the current
+word back: one weight word per cycle, an event every ``words_per_row`` cycles. Each lane
+has a memory of its own (lane ``p`` of word ``k`` at address ``k``), so that, while the
+crossbar is idle, its user can address the lanes independently and keep words of its own
+in them (``user_words`` at ``user_base + k``: the neuron core's membranes).
+
+A lane stores ``acc_width`` bits: ``current_width``, or, with ``distinct_rows`` (each row
+at most once between clears, as in a step), just the bits the worst case
+``n_rows * 2**(weight_width-1)`` needs; the sums are then exact and the adders need no
+saturation (the values are those of the saturating ``current_width`` accumulator).
 """
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
+from amaranth.back.rtlil import Undef     # an undefined initial value (see _ReadPort)
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from .lif import saturate
 from .memory import WeightMemory, WeightPortSignature, WeightWriteSignature
 
-__all__ = ["Crossbar", "EventLayout", "CurrentPortSignature", "index_shape"]
+__all__ = ["Crossbar", "EventLayout", "CurrentPortSignature", "index_shape", "read_port",
+           "NO_RW_CHECK"]
 
 
 def index_shape(count: int):
@@ -33,18 +43,54 @@ class EventLayout(data.StructLayout):
         super().__init__({"row": index_shape(n_rows)})
 
 
-class CurrentPortSignature(wiring.Signature):
-    """Access to the current buffer from its user's side (the neuron sweep): ``addr`` and
-    ``en`` read a word (``data`` the next cycle; held while ``en`` is low); ``clr`` writes
-    zero to word ``clr_addr``. Only while the crossbar is idle."""
+class _ReadPort:
+    """``addr``, ``en``, ``data`` like a synchronous read port: an asynchronous port and a
+    register with enable, which yosys merges into the block RAM's read port."""
 
-    def __init__(self, words: int, width: int):
+    def __init__(self, m, mem, name):
+        port = mem.read_port(domain="comb")
+        self.addr, self.en = port.addr, Signal(name=f"{name}_en")
+        # no initial value (like a synchronous port's data): with one, yosys would emulate
+        # it on the block RAM's output (a flag and a gate per bit)
+        self.data = Signal(len(port.data), name=f"{name}_data", reset_less=True,
+                           attrs={"init": Undef(len(port.data))})
+        with m.If(self.en):
+            m.d.sync += self.data.eq(port.data)
+
+
+def read_port(m, mem, wr, *, collisions: bool, name: str):
+    """A synchronous read port of ``mem`` (``lib.memory.Memory``, write port ``wr``).
+
+    ``collisions``: a read may meet a write to the same address in the same cycle, and
+    must see the new data (a transparent port; on the iCE40, yosys adds a bypass: a
+    register and a multiplexer per bit). Otherwise the memory must have been built with
+    ``attrs=NO_RW_CHECK``: the port is an asynchronous read into a register, which yosys
+    merges into the block RAM, and ``no_rw_check`` tells it that read-during-write need not
+    be emulated (it would add as much logic as the bypass)."""
+    if collisions:
+        return mem.read_port(transparent_for=(wr,))
+    assert mem.attrs.get("no_rw_check"), "build the memory with attrs=NO_RW_CHECK"
+    return _ReadPort(m, mem, name)
+
+
+#: memory attributes for :func:`read_port` without collisions
+NO_RW_CHECK = {"no_rw_check": 1}
+
+
+class CurrentPortSignature(wiring.Signature):
+    """The lane memories from their user's side (the neuron sweep), only while the crossbar
+    is idle. Lane ``p``'s memory holds lane ``p`` of current word ``k`` at address ``k`` and
+    the user's own words at ``user_base + k`` (:attr:`Crossbar.user_base`). Per lane:
+    ``addr[p]`` and ``en[p]`` read a word (``data[p]`` the next cycle, the raw stored bits;
+    held while ``en[p]`` is low), ``we[p]`` writes ``wdata[p]`` to ``waddr[p]``."""
+
+    def __init__(self, lanes: int, depth: int, width: int):
+        a = data.ArrayLayout(range(max(depth, 2)), lanes)
+        w = data.ArrayLayout(width, lanes)
         super().__init__({
-            "addr": Out(range(max(words, 2))),
-            "en": Out(1),
-            "clr": Out(1),
-            "clr_addr": Out(range(max(words, 2))),
-            "data": In(width),
+            "addr": Out(a), "en": Out(lanes),
+            "waddr": Out(a), "we": Out(lanes), "wdata": Out(w),
+            "data": In(w),
         })
 
 
@@ -52,9 +98,10 @@ class Crossbar(wiring.Component):
     """``n_rows`` x ``n_cols`` weights, ``lanes`` weights per memory word.
 
     Ports: ``i_event`` (stream of :class:`EventLayout`), ``load`` (weight word writes, only
-    while idle), ``cur`` (:class:`CurrentPortSignature`, flipped), ``idle`` (no event in
-    flight). With ``external_weights`` the crossbar builds no :class:`WeightMemory`; it
-    drives the port ``weights`` (:class:`rtl.memory.WeightPortSignature`: ``addr``,
+    while idle), ``cur`` (:class:`CurrentPortSignature`, flipped: the lane memories while
+    idle), ``idle`` (no event in flight). ``distinct_rows``, ``user_words``, ``user_width``:
+    see the module docstring. With ``external_weights`` the crossbar builds no
+    :class:`WeightMemory`; it drives the port ``weights`` (:class:`rtl.memory.WeightPortSignature`: ``addr``,
     ``re``, ``we``, ``wdata`` out, ``rdata`` in, read latency 1, the WeightMemory
     contract) and the owner connects it to a memory (a shared bank, say).
 
@@ -65,7 +112,8 @@ class Crossbar(wiring.Component):
     """
 
     def __init__(self, *, n_rows: int, n_cols: int, weight_width: int, current_width: int,
-                 lanes: int, backend: str = "auto", external_weights: bool = False):
+                 lanes: int, backend: str = "auto", external_weights: bool = False,
+                 distinct_rows: bool = False, user_words: int = 0, user_width: int = 0):
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("lanes", lanes),
                             ("weight_width", weight_width), ("current_width", current_width)):
             if not isinstance(value, int) or value < 1:
@@ -73,10 +121,12 @@ class Crossbar(wiring.Component):
         self._n_rows, self._n_cols, self._lanes = n_rows, n_cols, lanes
         self._weight_width, self._current_width = weight_width, current_width
         self._external = bool(external_weights)
+        self._distinct = bool(distinct_rows)
+        self._user_words, self._user_width = user_words, user_width
         members = {
             "i_event": In(stream.Signature(EventLayout(n_rows))),
             "load": In(WeightWriteSignature(self.depth, self.word_width)),
-            "cur": In(CurrentPortSignature(self.words_per_row, lanes * current_width)),
+            "cur": In(CurrentPortSignature(lanes, self.lane_depth, self.lane_width)),
             "idle": Out(1),
         }
         if self._external:
@@ -108,34 +158,81 @@ class Crossbar(wiring.Component):
         return self._lanes * self._weight_width
 
     @property
+    def acc_width(self) -> int:
+        """Bits of a stored current. With ``distinct_rows`` (every row at most once between
+        clears) a current is a sum of at most ``n_rows`` weights, in
+        ``[-n_rows * 2**(wb-1), n_rows * (2**(wb-1) - 1)]``: stored in just the bits that
+        range needs (never more than ``current_width``), it never saturates, so the values
+        are those of the ``current_width`` accumulator."""
+        if not self._distinct:
+            return self._current_width
+        lo = self._n_rows << (self._weight_width - 1)
+        return min(self._current_width, bits_for(-lo, require_sign_bit=True))
+
+    @property
+    def exact(self) -> bool:
+        """True when the stored sums can never saturate (``distinct_rows`` and the worst
+        case fits ``current_width``): the adders then need no saturation logic."""
+        lo = self._n_rows << (self._weight_width - 1)
+        return (self._distinct and
+                bits_for(-lo, require_sign_bit=True) <= self._current_width)
+
+    @property
+    def user_base(self) -> int:
+        """Address of the first user word in each lane memory (a power of two: the user
+        words' addresses are ``Cat(k, 1)``)."""
+        return 1 << bits_for(max(self.words_per_row - 1, 1))
+
+    @property
+    def lane_depth(self) -> int:
+        """Words of each lane memory: the current words, then ``user_words``."""
+        if self._user_words:
+            return self.user_base + self._user_words
+        return max(self.words_per_row, 2)
+
+    @property
+    def lane_width(self) -> int:
+        """Bits of a lane memory word: a stored current (:attr:`acc_width`), a user word."""
+        return max(self.acc_width, self._user_width)
+
+    @property
     def depth(self) -> int:
         return self._n_rows * self.words_per_row
 
     def elaborate(self, platform):
         m = Module()
         wpr, lanes = self.words_per_row, self._lanes
-        ww, cw = self._weight_width, self._current_width
+        ww, aw, lw = self._weight_width, self.acc_width, self.lane_width
         if self._external:
             weights = self.weights          # the same members, driven towards the owner
         else:
             m.submodules.weights = weights = self._weights
-        m.submodules.currents = currents = memory.Memory(     # depth >= 2: no 0-bit address
-            shape=lanes * cw, depth=max(wpr, 2), init=[])
-        c_wr = currents.write_port()
-        # transparent: with one word per row, back-to-back events read the word being written
-        c_rd = currents.read_port(transparent_for=(c_wr,))
+        # one memory per lane (its ports independent of the other lanes' while idle)
+        ports = []
+        # a read meets a write to the same address only with W = 1 (back-to-back events,
+        # then the read must see the new word); the user's accesses never collide
+        collisions = wpr == 1
+        for p in range(lanes):
+            mem = memory.Memory(shape=lw, depth=self.lane_depth, init=[],
+                                attrs=None if collisions else NO_RW_CHECK)
+            m.submodules[f"currents{p}"] = mem
+            wr = mem.write_port()
+            ports.append((read_port(m, mem, wr, collisions=collisions, name=f"cur{p}"), wr))
 
         # issue stage: one weight word and one current word per cycle
         busy = Signal()
-        addr = Signal(range(max(self.depth, 2)))
         if wpr & (wpr - 1) == 0 and wpr > 1:
-            # rows start at multiples of a power of two: the word is the address's low bits
-            word = addr[:(wpr - 1).bit_length()]
+            # rows start at multiples of a power of two: the address is the row and the
+            # word side by side (only the word counts)
+            word = Signal((wpr - 1).bit_length())
+            row = Signal.like(self.i_event.payload.row)
+            addr = Cat(word, row)
             with m.If(self.i_event.valid & self.i_event.ready):
-                m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr)]
-            with m.Elif(busy):
-                m.d.sync += addr.eq(addr + 1)
+                m.d.sync += [busy.eq(1), row.eq(self.i_event.payload.row)]
+            with m.If(busy):                # wraps to 0 after the last word
+                m.d.sync += word.eq(word + 1)
         else:
+            addr = Signal(range(max(self.depth, 2)))
             word = Signal(range(max(wpr, 2)))
             with m.If(self.i_event.valid & self.i_event.ready):
                 m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr), word.eq(0)]
@@ -150,26 +247,26 @@ class Crossbar(wiring.Component):
             weights.re.eq(busy),
             weights.we.eq(self.load.en),
             weights.wdata.eq(self.load.data),
-            c_rd.addr.eq(word),
-            c_rd.en.eq(busy | self.cur.en),
-            self.cur.data.eq(c_rd.data),
         ]
         with m.If(self.load.en):
             m.d.comb += weights.addr.eq(self.load.addr)
-        with m.If(~busy):
-            m.d.comb += c_rd.addr.eq(self.cur.addr)
 
         # accumulate stage: saturating add of every lane, written back
         acc_valid = Signal()
         acc_word = Signal(range(max(wpr, 2)))
         m.d.sync += [acc_valid.eq(busy), acc_word.eq(word)]
-        sums = [saturate(c_rd.data[p * cw:(p + 1) * cw].as_signed() +
-                         weights.rdata[p * ww:(p + 1) * ww].as_signed(), signed(cw))
-                for p in range(lanes)]
-        with m.If(acc_valid):
-            m.d.comb += [c_wr.addr.eq(acc_word), c_wr.data.eq(Cat(*sums)), c_wr.en.eq(1)]
-        with m.Else():
-            m.d.comb += [c_wr.addr.eq(self.cur.clr_addr), c_wr.data.eq(0),
-                         c_wr.en.eq(self.cur.clr)]
+        for p, (rd, wr) in enumerate(ports):
+            m.d.comb += [rd.addr.eq(Mux(busy, word, self.cur.addr[p])),
+                         rd.en.eq(busy | self.cur.en[p]),
+                         self.cur.data[p].eq(rd.data)]
+            w = weights.rdata[p * ww:(p + 1) * ww].as_signed()
+            total = rd.data[:aw].as_signed() + w
+            # exact: the sum always fits ``aw`` bits, the saturation would never act
+            acc = total[:aw] if self.exact else saturate(total, signed(aw))
+            with m.If(acc_valid):
+                m.d.comb += [wr.addr.eq(acc_word), wr.data.eq(acc), wr.en.eq(1)]
+            with m.Else():
+                m.d.comb += [wr.addr.eq(self.cur.waddr[p]), wr.data.eq(self.cur.wdata[p]),
+                             wr.en.eq(self.cur.we[p])]
         m.d.comb += self.idle.eq(~busy & ~acc_valid)
         return m

@@ -150,10 +150,13 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
             await ctx.tick()
         ctx.set(dut.load.en, 0)
         for k in range(wpr):                            # memory is not reset: zero it
-            ctx.set(dut.cur.clr, 1)
-            ctx.set(dut.cur.clr_addr, k)
+            for p in range(lanes):
+                ctx.set(dut.cur.we[p], 1)
+                ctx.set(dut.cur.waddr[p], k)
+                ctx.set(dut.cur.wdata[p], 0)
             await ctx.tick()
-        ctx.set(dut.cur.clr, 0)
+        for p in range(lanes):
+            ctx.set(dut.cur.we[p], 0)
         for e, row in enumerate(events):
             ctx.set(dut.i_event.valid, 1)
             ctx.set(dut.i_event.payload, {"row": row})
@@ -163,13 +166,67 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
                 await ctx.tick().repeat(e % 3 + 1)
         await ctx.tick().until(dut.idle)
         for k in range(wpr):
-            ctx.set(dut.cur.addr, k)
-            ctx.set(dut.cur.en, 1)
-            await ctx.tick()
-            word = ctx.get(dut.cur.data)
             for p in range(lanes):
-                lane = (word >> (p * cw)) & ((1 << cw) - 1)
+                ctx.set(dut.cur.addr[p], k)
+                ctx.set(dut.cur.en[p], 1)
+            await ctx.tick()
+            for p in range(lanes):
+                lane = ctx.get(dut.cur.data[p]) & ((1 << cw) - 1)
                 got.append(lane - (1 << cw) if lane >> (cw - 1) else lane)
+
+    simulate(dut, bench)
+    assert got[:n_cols] == expect
+
+
+@pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [(6, 5, 2, 4, 12), (3, 4, 4, 8, 10)])
+def test_crossbar_distinct_rows_exact(n_rows, n_cols, lanes, ww, cw):
+    """``distinct_rows``: every row once, weights at both limits; the currents are stored
+    in just the bits the worst case needs and equal the plain row sums."""
+    dut = Crossbar(n_rows=n_rows, n_cols=n_cols, weight_width=ww, current_width=cw,
+                   lanes=lanes, backend="memory", distinct_rows=True)
+    lim = 1 << ww - 1
+    aw = dut.acc_width
+    # the worst case fits ``aw`` bits, not one bit fewer
+    assert dut.exact and aw <= cw
+    assert -(1 << aw - 1) <= -n_rows * lim and n_rows * (lim - 1) < 1 << aw - 1
+    assert -(1 << aw - 2) > -n_rows * lim
+    rng = np.random.default_rng(n_rows)
+    w = rng.choice([-lim, lim - 1], size=(n_rows, n_cols))
+    w[:, 0] = -lim                                  # column 0: the negative worst case
+    w[:, -1] = lim - 1                              # the last: the positive one
+    events = rng.permutation(n_rows).tolist()
+    expect = w.sum(0).tolist()
+    got = []
+
+    async def bench(ctx):
+        for a, word in enumerate(pack_rows(w, lanes, ww)):
+            ctx.set(dut.load.en, 1)
+            ctx.set(dut.load.addr, a)
+            ctx.set(dut.load.data, word)
+            await ctx.tick()
+        ctx.set(dut.load.en, 0)
+        for k in range(dut.words_per_row):
+            for p in range(lanes):
+                ctx.set(dut.cur.we[p], 1)
+                ctx.set(dut.cur.waddr[p], k)
+                ctx.set(dut.cur.wdata[p], 0)
+            await ctx.tick()
+        for p in range(lanes):
+            ctx.set(dut.cur.we[p], 0)
+        for row in events:
+            ctx.set(dut.i_event.valid, 1)
+            ctx.set(dut.i_event.payload, {"row": row})
+            await ctx.tick().until(dut.i_event.ready)
+        ctx.set(dut.i_event.valid, 0)
+        await ctx.tick().until(dut.idle)
+        for k in range(dut.words_per_row):
+            for p in range(lanes):
+                ctx.set(dut.cur.addr[p], k)
+                ctx.set(dut.cur.en[p], 1)
+            await ctx.tick()
+            for p in range(lanes):
+                lane = ctx.get(dut.cur.data[p]) & ((1 << aw) - 1)
+                got.append(lane - (1 << aw) if lane >> (aw - 1) else lane)
 
     simulate(dut, bench)
     assert got[:n_cols] == expect
@@ -187,6 +244,21 @@ def test_core_from_config_takes_rows_and_widths():
     assert core.crossbar.words_per_row == 8 and core.crossbar.word_width == 64
     assert core.crossbar.depth == rows.n_rows * 8
     Fragment.get(core, None)                    # elaborates, with its submodules
+
+
+def test_chip_core_memories():
+    """The default cores as rtl/top.py builds them (two lanes): three SB_RAM40_4K each
+    (two lane memories of currents and membranes, the spike stack), 16-bit currents."""
+    from gen.build import ebr_blocks
+    from gen.config import default_config
+    from gen.topology import make_topology
+    from rtl.core import NeuronCore
+    cfg = default_config()
+    for rows in make_topology(cfg).cores:
+        core = NeuronCore.from_config(cfg, rows, lanes=2, external_weights=True)
+        assert core.crossbar.acc_width == 16 and core.crossbar.exact
+        assert sum(ebr_blocks(d, w) for d, w in core.memory_shapes) == 3
+        Fragment.get(core, None)
 
 
 def test_bad_parameters_are_refused():
