@@ -113,17 +113,32 @@ class NeuronCore(wiring.Component):
     def __init__(self, *, neurons: int, n_ff: int, n_long_range: int = 0, weight_width: int,
                  membrane_width: int, current_width: int, lanes: int = 1,
                  backend: str = "auto", external_weights: bool = False,
-                 refractory_memory: bool = True):
+                 refractory_memory: bool = True, blocks=None):
         for name, value, lo in (("neurons", neurons, 1), ("n_ff", n_ff, 0),
                                 ("n_long_range", n_long_range, 0)):
             if not isinstance(value, int) or value < lo:
                 raise TypeError(f"{name} must be an integer >= {lo}, not {value!r}")
-        self._neurons, self._n_ff = neurons, n_ff
+        # ``blocks``: (n_ff, n_long_range) of each logical core this core time-shares
+        # (rtl/top.py ``share``): their rows follow one another, and neuron
+        # ``b * neurons + n`` is neuron ``n`` of block ``b``
+        blocks = [(n_ff, n_long_range)] if blocks is None else [tuple(b) for b in blocks]
+        if len(blocks) > 1 and neurons % lanes:
+            raise ValueError(f"a shared core needs neurons ({neurons}) divisible by lanes "
+                             f"({lanes})")
+        starts, self._local_base, row = [], [], 0
+        for ff, lr in blocks:
+            starts.append(row)
+            self._local_base.append(row + ff)
+            row += ff + neurons + lr
+        self._block_neurons = neurons
+        neurons *= len(blocks)
+        self._neurons, self._n_ff = neurons, blocks[0][0]
         self._membrane_width, self._current_width = membrane_width, current_width
-        self._crossbar = Crossbar(n_rows=n_ff + neurons + n_long_range, n_cols=neurons,
+        self._crossbar = Crossbar(n_rows=row, n_cols=self._block_neurons,
                                   weight_width=weight_width, current_width=current_width,
                                   lanes=lanes, backend=backend,
                                   external_weights=external_weights, distinct_rows=True,
+                                  row_blocks=starts,
                                   **({"user_words": -(-neurons // lanes),
                                       "user_width": membrane_width} if lanes > 1 else {}))
         self._refractory_memory = bool(refractory_memory)
@@ -150,9 +165,13 @@ class NeuronCore(wiring.Component):
                     external_weights: bool = False):
         """The core for ``config`` (gen.config.Config) with crossbar rows ``rows``
         (gen.topology.CoreRows). The refractory counters are built only when
-        ``dynamics.refractory > 0``."""
+        ``dynamics.refractory > 0``. A list of CoreRows: one core time-shared by those
+        logical cores (``blocks``)."""
         w = config.widths
-        return cls(neurons=config.sizes.neurons, n_ff=rows.n_ff, n_long_range=rows.n_long_range,
+        group = list(rows) if isinstance(rows, (list, tuple)) else [rows]
+        return cls(neurons=config.sizes.neurons, n_ff=group[0].n_ff,
+                   n_long_range=group[0].n_long_range,
+                   blocks=[(r.n_ff, r.n_long_range) for r in group],
                    weight_width=w.weight, membrane_width=w.membrane, current_width=w.current,
                    lanes=lanes, backend=backend, external_weights=external_weights,
                    refractory_memory=config.dynamics.refractory > 0)
@@ -198,7 +217,7 @@ class NeuronCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.params), lif.params)
 
         depth = max(N, 2)                   # no 0-bit addresses when N = 1
-        W, xc = self._crossbar.words_per_row, xbar.cur
+        W, xc = self._crossbar.current_words, xbar.cur     # words of all blocks
         # membranes: with two or more lanes, in the crossbar's lane memories (neuron
         # ``k*lanes + p`` in lane memory ``(p + 1) % lanes`` at ``user_base + k``, beside
         # its current in lane memory ``p`` at ``k``); with one lane, a memory of their own
@@ -248,7 +267,14 @@ class NeuronCore(wiring.Component):
             self.i_event.ready.eq(xbar.i_event.ready & ~rp_valid & accepting),
         ]
         qb = len(q_rd.data)
-        if self._n_ff % (1 << qb) == 0:     # n_ff + n is a concatenation: no adder
+        if len(self._local_base) > 1:        # a shared core: block b's local rows
+            nb = self._block_neurons
+            local_row = Signal.like(xbar.i_event.payload.row)
+            m.d.comb += local_row.eq(q_rd.data + self._local_base[0])
+            for b, base in enumerate(self._local_base[1:], 1):
+                with m.If(q_rd.data >= b * nb):
+                    m.d.comb += local_row.eq(q_rd.data + (base - b * nb))
+        elif self._n_ff % (1 << qb) == 0:     # n_ff + n is a concatenation: no adder
             local_row = Cat(q_rd.data, C(self._n_ff >> qb, max(1, bits_for(self._n_ff >> qb))))
         else:
             local_row = self._n_ff + q_rd.data

@@ -13,9 +13,13 @@ has a memory of its own (lane ``p`` of word ``k`` at address ``k``), so that, wh
 crossbar is idle, its user can address the lanes independently and keep words of its own
 in them (``user_words`` at ``user_base + k``: the neuron core's membranes).
 
+``row_blocks``: a crossbar shared by several logical cores (rtl/top.py ``share``) is
+block diagonal: the rows from ``row_blocks[b]`` on belong to block ``b``, whose columns
+have current words of their own from ``b * words_per_row`` on.
+
 A lane stores ``acc_width`` bits: ``current_width``, or, with ``distinct_rows`` (each row
 at most once between clears, as in a step), just the bits the worst case
-``n_rows * 2**(weight_width-1)`` needs; the sums are then exact and the adders need no
+``block_rows * 2**(weight_width-1)`` needs; the sums are then exact and the adders need no
 saturation (the values are those of the saturating ``current_width`` accumulator).
 """
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -113,11 +117,18 @@ class Crossbar(wiring.Component):
 
     def __init__(self, *, n_rows: int, n_cols: int, weight_width: int, current_width: int,
                  lanes: int, backend: str = "auto", external_weights: bool = False,
-                 distinct_rows: bool = False, user_words: int = 0, user_width: int = 0):
+                 distinct_rows: bool = False, user_words: int = 0, user_width: int = 0,
+                 row_blocks=(0,)):
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("lanes", lanes),
                             ("weight_width", weight_width), ("current_width", current_width)):
             if not isinstance(value, int) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
+        row_blocks = tuple(row_blocks)
+        if not row_blocks or row_blocks[0] != 0 or \
+                list(row_blocks) != sorted(set(row_blocks)) or row_blocks[-1] >= n_rows:
+            raise ValueError(f"row_blocks {row_blocks!r} must start at 0 and increase "
+                             f"below n_rows = {n_rows}")
+        self._blocks = row_blocks
         self._n_rows, self._n_cols, self._lanes = n_rows, n_cols, lanes
         self._weight_width, self._current_width = weight_width, current_width
         self._external = bool(external_weights)
@@ -154,6 +165,17 @@ class Crossbar(wiring.Component):
         return -(-self._n_cols // self._lanes)
 
     @property
+    def current_words(self) -> int:
+        """Current words: ``words_per_row`` for each block of rows (``row_blocks``)."""
+        return len(self._blocks) * self.words_per_row
+
+    @property
+    def block_rows(self) -> int:
+        """Rows of the largest block: the most events one current can take in a step."""
+        ends = self._blocks[1:] + (self._n_rows,)
+        return max(e - b for b, e in zip(self._blocks, ends))
+
+    @property
     def word_width(self) -> int:
         return self._lanes * self._weight_width
 
@@ -166,14 +188,14 @@ class Crossbar(wiring.Component):
         are those of the ``current_width`` accumulator."""
         if not self._distinct:
             return self._current_width
-        lo = self._n_rows << (self._weight_width - 1)
+        lo = self.block_rows << (self._weight_width - 1)
         return min(self._current_width, bits_for(-lo, require_sign_bit=True))
 
     @property
     def exact(self) -> bool:
         """True when the stored sums can never saturate (``distinct_rows`` and the worst
         case fits ``current_width``): the adders then need no saturation logic."""
-        lo = self._n_rows << (self._weight_width - 1)
+        lo = self.block_rows << (self._weight_width - 1)
         return (self._distinct and
                 bits_for(-lo, require_sign_bit=True) <= self._current_width)
 
@@ -181,14 +203,14 @@ class Crossbar(wiring.Component):
     def user_base(self) -> int:
         """Address of the first user word in each lane memory (a power of two: the user
         words' addresses are ``Cat(k, 1)``)."""
-        return 1 << bits_for(max(self.words_per_row - 1, 1))
+        return 1 << bits_for(max(self.current_words - 1, 1))
 
     @property
     def lane_depth(self) -> int:
         """Words of each lane memory: the current words, then ``user_words``."""
         if self._user_words:
             return self.user_base + self._user_words
-        return max(self.words_per_row, 2)
+        return max(self.current_words, 2)
 
     @property
     def lane_width(self) -> int:
@@ -238,6 +260,19 @@ class Crossbar(wiring.Component):
                 m.d.sync += [busy.eq(1), addr.eq(self.i_event.payload.row * wpr), word.eq(0)]
             with m.Elif(busy):
                 m.d.sync += [addr.eq(addr + 1), word.eq(word + 1)]
+        # the event's block of rows (a logical core of a shared core): its current words
+        # start at block * wpr
+        cword = Signal(range(max(self.current_words, 2)))
+        if len(self._blocks) > 1:
+            block = Signal(range(len(self._blocks)))
+            with m.If(self.i_event.valid & self.i_event.ready):
+                m.d.sync += block.eq(0)
+                for b, start in enumerate(self._blocks[1:], 1):
+                    with m.If(self.i_event.payload.row >= start):
+                        m.d.sync += block.eq(b)
+            m.d.comb += cword.eq(block * wpr + word)
+        else:
+            m.d.comb += cword.eq(word)
         last = word == wpr - 1
         m.d.comb += self.i_event.ready.eq(~busy | last)
         with m.If(busy & last & ~(self.i_event.valid & self.i_event.ready)):
@@ -253,10 +288,10 @@ class Crossbar(wiring.Component):
 
         # accumulate stage: saturating add of every lane, written back
         acc_valid = Signal()
-        acc_word = Signal(range(max(wpr, 2)))
-        m.d.sync += [acc_valid.eq(busy), acc_word.eq(word)]
+        acc_word = Signal.like(cword)
+        m.d.sync += [acc_valid.eq(busy), acc_word.eq(cword)]
         for p, (rd, wr) in enumerate(ports):
-            m.d.comb += [rd.addr.eq(Mux(busy, word, self.cur.addr[p])),
+            m.d.comb += [rd.addr.eq(Mux(busy, cword, self.cur.addr[p])),
                          rd.en.eq(busy | self.cur.en[p]),
                          self.cur.data[p].eq(rd.data)]
             w = weights.rdata[p * ww:(p + 1) * ww].as_signed()

@@ -117,13 +117,14 @@ class LearningUnit(wiring.Component):
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
         super().__init__({
             "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
-            # the step's spikes (inputs, then hidden neurons) come as a chain the owner
-            # rotates by one on ``spike_rotate``; ``spike_head`` is its first bit. A turn
-            # visits every bit in order.
+            # the step's input spikes come as a chain the owner rotates by one on
+            # ``spike_rotate``; ``spike_head`` is its first bit (a turn visits each once)
             "spike_head": In(1), "spike_rotate": Out(1),
-            # the step's psi bits, read from the owner's memory: ``psi`` is hidden
-            # neuron ``psi_addr``'s of the cycle before (latency 1)
-            "psi_addr": Out(range(max(s.hidden, 2))), "psi": In(1),
+            # the step's hidden spikes and psi bits, read from the owner's memories:
+            # ``hidden_spike`` / ``hidden_psi`` are neuron ``hidden_addr``'s of the cycle
+            # before (latency 1)
+            "hidden_addr": Out(range(max(s.hidden, 2))), "hidden_spike": In(1),
+            "hidden_psi": In(1),
             "spikes_r": In(s.readout),
             "done": Out(1), "busy": Out(1),
             "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
@@ -268,7 +269,7 @@ class LearningUnit(wiring.Component):
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
-        m.d.comb += [self.psi_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.psi)]
+        m.d.comb += [self.hidden_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.hidden_psi)]
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
             g_rd = tmem.read_port()
             m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
@@ -279,11 +280,13 @@ class LearningUnit(wiring.Component):
         a = Signal(range(self.trace_words + 1))     # trace word being read
         wb = Signal()                                # write back word a - 1 this cycle
         wb_addr = Signal.like(a)
-        wb_spike = Signal()
+        wb_spike = Signal()                          # an input's spike, registered
+        wb_kind = Signal(2)                          # 0 input, 1 hidden, 2 bias
+        spike_now = Mux(wb_kind == 0, wb_spike, Mux(wb_kind == 1, self.hidden_spike, 1))
         m.d.sync += [self.done.eq(0), wb.eq(0)]
         with m.If(wb):
             m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1),
-                         t_wr.data.eq(trace_update(t_rd.data, wb_spike, ln.trace_shift,
+                         t_wr.data.eq(trace_update(t_rd.data, spike_now, ln.trace_shift,
                                                    ln.trace_inc, tw))]
 
         with m.FSM() as fsm:
@@ -331,9 +334,13 @@ class LearningUnit(wiring.Component):
             # 6. traces: read word a, write it back updated the next cycle
             with m.State("TRACE"):
                 m.d.comb += [t_rd.addr.eq(a), t_rd.en.eq(1)]
-                bias = a == self.trace_words - 1         # the bias source: always spikes
-                m.d.comb += self.spike_rotate.eq(~bias)
-                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(bias | self.spike_head),
+                # inputs: the chain's head, now; hidden neurons: their memory, the next
+                # cycle (with the trace); the bias source: always spikes
+                is_input = a < self.n_in
+                m.d.comb += [self.spike_rotate.eq(is_input),
+                             self.hidden_addr.eq(a - self.n_in)]
+                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(self.spike_head),
+                             wb_kind.eq(Mux(is_input, 0, Mux(a == self.trace_words - 1, 2, 1))),
                              a.eq(a + 1)]
                 with m.If(a == self.trace_words - 1):
                     m.next = "TRACE_END"

@@ -529,69 +529,78 @@ class Engine(wiring.Component):
         with m.If(host_rd_pending):
             m.d.comb += ack.eq(1)
 
-        # ---- spike shift registers: a core's spikes of the last sweep, fed to the router.
-        # The sweep shifts every neuron's spike bit in (o_state, ascending order); the
-        # scan shifts them out again, one a cycle, holding a 1 until the router takes it.
+        # ---- the step's neuron bits: each physical core's sweep writes every neuron's
+        # spike (and psi) into a small block RAM, ``spikes<p>`` (word n: neuron n of the
+        # core; shift registers of these bits took a logic cell each). In the next step's
+        # ROUTE the scanner reads it one word a cycle and offers each spike to the router
+        # (holding it until taken); in LEARN the learning unit reads it.
         s_in = Signal(s.n_in)           # the encoder's spikes of this step, shifted in
-        bitmaps = [Signal(N, name=f"spikes{g}") for g in range(G)]
-        scan = [Signal(range(N + 1), name=f"scan{g}") for g in range(G)]
+        SN = self.share * N             # neurons of a physical core
+        nb = len(router.i[0].payload.neuron)
+        cb = len(router.i[0].payload.core)
         scan_go = Signal()
-        # a skid buffer in front of each router input: the router's ready (from its
-        # tables and FIFOs) does not reach the shift registers in the same cycle
-        skids = []
-        for core in self.cores:
-            m.d.comb += core.o_spike.ready.eq(1)
-        for g in range(G):
-            core, first = self.cores[self.core_of[g]], (g % self.share) * N
-            bm = bitmaps[g]
-            active = scan_go & (scan[g] < N)
-            m.submodules[f"scan_skid{g}"] = skid = SkidBuffer(len(router.i[g].payload.as_value()))
-            skids.append(skid)
-            m.d.comb += [skid.i.valid.eq(active & bm[0]),
-                         skid.i.payload.eq(Cat(scan[g][:len(router.i[g].payload.neuron)],
-                                               C(g, len(router.i[g].payload.core)))),
-                         router.i[g].valid.eq(skid.o.valid),
-                         router.i[g].payload.eq(skid.o.payload),
-                         skid.o.ready.eq(router.i[g].ready)]
-            # a shared core sweeps its logical cores one after the other
-            mine = core.o_state.valid
-            if self.share > 1:
-                mine = mine & (core.o_state.neuron >= first) & \
-                    (core.o_state.neuron < first + N)
-            with m.If(mine):
-                m.d.sync += bm.eq(Cat(bm[1:], core.o_state.spike))
-            with m.Elif(active & (~bm[0] | skid.i.ready)):
-                m.d.sync += [bm.eq(Cat(bm[1:], 0)), scan[g].eq(scan[g] + 1)]
-            if lu is not None:
-                # the learning unit reads the step's spikes in order, by rotating the
-                # chain one bit a cycle (a full turn leaves it as it was): no 321-way bit
-                # select. Cores and scans are idle meanwhile.
-                after = bitmaps[g + 1] if g + 1 < G else s_in
-                with m.If(lu.spike_rotate):
-                    m.d.sync += bm.eq(Cat(bm[1:], after[0]))
+        first_step = Signal()           # no spikes of a step before: nothing to scan
+        lu_rel = Signal(range(max(SN, 2)))       # the learning unit's neuron, in its core
+        lu_sel, lu_sel_q = Signal(range(max(P, 2))), Signal(range(max(P, 2)))
         if lu is not None:
-            # psi, written by each core's sweep into a one-bit block RAM per physical core
-            # (256 flip-flops of shift registers were 256 logic cells); the learning unit
-            # reads hidden neuron j's with latency 1
-            SN = self.share * N
-            psi_rel = Signal(range(max(SN, 2)))
-            psi_sel, psi_sel_q = Signal(range(max(P, 2))), Signal(range(max(P, 2)))
-            m.d.comb += [psi_rel.eq(lu.psi_addr), psi_sel.eq(0)]
+            m.d.comb += [lu_rel.eq(lu.hidden_addr), lu_sel.eq(0)]
             for p in range(1, P):
-                with m.If(lu.psi_addr >= p * SN):
-                    m.d.comb += [psi_rel.eq(lu.psi_addr - p * SN), psi_sel.eq(p)]
-            m.d.sync += psi_sel_q.eq(psi_sel)
-            psi_data = []
-            for p, core in enumerate(self.cores):
-                m.submodules[f"psi{p}"] = pmem = memory.Memory(shape=1, depth=max(SN, 2),
-                                                               init=[])
-                wr, rd = pmem.write_port(), pmem.read_port()
-                m.d.comb += [wr.addr.eq(core.o_state.neuron), wr.data.eq(core.o_state.psi),
-                             wr.en.eq(core.o_state.valid), rd.addr.eq(psi_rel)]
-                psi_data.append(rd.data)
-            m.d.comb += lu.psi.eq(Array(psi_data)[psi_sel_q])
+                with m.If(lu.hidden_addr >= p * SN):
+                    m.d.comb += [lu_rel.eq(lu.hidden_addr - p * SN), lu_sel.eq(p)]
+            m.d.sync += lu_sel_q.eq(lu_sel)
+        skids, scans, bits_out = [], [], []
+        for p, core in enumerate(self.cores):
+            m.d.comb += core.o_spike.ready.eq(1)
+            m.submodules[f"spikes{p}"] = smem = memory.Memory(
+                shape=2 if lu is not None else 1, depth=max(SN, 2), init=[])
+            wr, rd = smem.write_port(), smem.read_port()
+            m.d.comb += [wr.addr.eq(core.o_state.neuron), wr.en.eq(core.o_state.valid),
+                         wr.data.eq(Cat(core.o_state.spike, core.o_state.psi)
+                                    if lu is not None else core.o_state.spike)]
+            bits_out.append(rd.data)
+            # scanner: ``sp`` is the neuron whose word ``rd.data`` holds (once ``have``)
+            sp = Signal(range(SN + 1), name=f"scan{p}")
+            have = Signal(name=f"scan_have{p}")
+            scans.append(sp)
+            g0 = self.groups[p][0]
+            m.submodules[f"scan_skid{p}"] = skid = SkidBuffer(
+                len(router.i[g0].payload.as_value()))
+            skids.append(skid)
+            active = scan_go & (sp < SN)
+            # logical core and neuron of sp
+            lcore, lneuron = Signal(cb), Signal(nb)
+            m.d.comb += [lcore.eq(g0), lneuron.eq(sp)]
+            for i in range(1, self.share):
+                with m.If(sp >= i * N):
+                    m.d.comb += [lcore.eq(g0 + i), lneuron.eq(sp - i * N)]
+            spike = rd.data[0]
+            m.d.comb += [skid.i.valid.eq(active & have & spike),
+                         skid.i.payload.eq(Cat(lneuron, lcore)),
+                         router.i[g0].valid.eq(skid.o.valid),
+                         router.i[g0].payload.eq(skid.o.payload),
+                         skid.o.ready.eq(router.i[g0].ready)]
+            for g in self.groups[p][1:]:          # one scanner a physical core
+                m.d.comb += router.i[g].valid.eq(0)
+            with m.If(phase == PH_ROUTE):
+                m.d.comb += rd.en.eq(0)           # (its reset value is 1) data held
+                with m.If(active & ~have):
+                    m.d.comb += [rd.addr.eq(sp), rd.en.eq(1)]
+                    m.d.sync += have.eq(1)
+                with m.Elif(active & (~spike | skid.i.ready)):
+                    m.d.comb += [rd.addr.eq(sp + 1), rd.en.eq(1)]
+                    m.d.sync += sp.eq(sp + 1)
+            with m.Else():
+                m.d.comb += [rd.addr.eq(lu_rel), rd.en.eq(1)]
+                m.d.sync += have.eq(0)
+        if lu is not None:
+            data_q = Array(bits_out)[lu_sel_q]
+            m.d.comb += [lu.hidden_spike.eq(data_q[0]), lu.hidden_psi.eq(data_q[1])]
+            # the input spikes: a chain the learning unit rotates (a full turn in a step)
+            with m.If(lu.spike_rotate):
+                m.d.sync += s_in.eq(Cat(s_in[1:], s_in[0]))
+            m.d.comb += lu.spike_head.eq(s_in[0])
         # every spike is in the router (none waits in a skid buffer) before step_end
-        scans_done = Cat(*(sc == N for sc in scan), *(~sk.full for sk in skids)).all()
+        scans_done = Cat(*(sc == SN for sc in scans), *(~sk.full for sk in skids)).all()
 
         # ---- cores' event inputs: encoder broadcast (ENC) or router (ROUTE) ---------
         enc_offer = Signal()
@@ -640,10 +649,7 @@ class Engine(wiring.Component):
         if lu is not None:
             m.submodules.learner = lu
             m.d.comb += [lu.learn.eq(bus.learn), lu.label.eq(bus.label),
-                         lu.spike_head.eq(s_in[0]),
                          lu.spikes_r.eq(ro.spikes)]
-            with m.If(lu.spike_rotate):
-                m.d.sync += s_in.eq(Cat(s_in[1:], bitmaps[0][0]))
 
         # ---- sequencer -------------------------------------------------------------------
         t = Signal(range(s.steps + 1))
@@ -677,7 +683,7 @@ class Engine(wiring.Component):
                         m.d.comb += [lu.clear.eq(1), lu.clear_counters.eq(1)]
                     for core in self.cores:
                         m.d.comb += core.clear.eq(1)
-                    m.d.sync += [b.eq(0) for b in bitmaps] + [sc.eq(N) for sc in scan]
+                    m.d.sync += first_step.eq(1)
                     m.next = "CLEARING"
             with m.State("CLEARING"):
                 with m.If(~busy_any):
@@ -686,8 +692,8 @@ class Engine(wiring.Component):
             # 1. encoder: read channel ch, then add, compare, write back, offer the spike
             with m.State("ENC_READ"):
                 with m.If(ch == s.n_in):
-                    m.d.sync += [phase.eq(PH_ROUTE), scan_go.eq(1)]
-                    m.d.sync += [sc.eq(0) for sc in scan]
+                    m.d.sync += [phase.eq(PH_ROUTE), scan_go.eq(1), first_step.eq(0)]
+                    m.d.sync += [sc.eq(Mux(first_step, SN, 0)) for sc in scans]
                     m.next = "ROUTE"
                 with m.Else():
                     m.d.comb += [ro.aux_re.eq(1), ro.aux_addr.eq(ch)]

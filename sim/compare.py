@@ -48,9 +48,10 @@ def chip_build(topo, share: int = 1) -> harness.Build:
 
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
-             work: pathlib.Path) -> dict:
+             work: pathlib.Path, share: int = 1) -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
-    (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back."""
+    (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``:
+    as the chip was built (:func:`chip_build`)."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
     work.mkdir(parents=True, exist_ok=True)
@@ -63,6 +64,7 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
     run_timeout = s.steps * (50 * words + 200_000)
     job = {"image": str(image), "samples": str(work / "samples.npz"), "runs": runs,
            "divisor": DIVISOR, "cores": len(topo.cores), "banks": len(topo.cores) + 1,
+           "share": share, "neurons": s.neurons,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
            "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
     return harness.run(build, "sim.tb_chip", job, work / "chip_run")[0]
@@ -168,7 +170,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="swirl-compare-") as tmp:
         chip = run_chip(b, net, u, labels, [{"learn": learn}],
-                        pathlib.Path(work) if work else pathlib.Path(tmp))
+                        pathlib.Path(work) if work else pathlib.Path(tmp), share)
     say("chip", time.time() - t0)
     t0 = time.time()
     report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task)

@@ -111,16 +111,28 @@ class CocotbTransport:
 
 
 class StepProbe:
-    """Per step: input spikes, hidden spikes (per core), readout spikes, as integers
-    (bit ``i`` neuron ``i``), read when the engine's step counter moves on."""
+    """Per step: input spikes, hidden spikes (per logical core), readout spikes, as
+    integers (bit ``i`` neuron ``i``), read when the engine's step counter moves on. The
+    hidden spikes are bit 0 of the words of each physical core's ``spikes<p>`` memory
+    (``share`` logical cores of ``neurons`` each, one after the other)."""
 
-    def __init__(self, dut, cores: int):
+    def __init__(self, dut, cores: int, share: int = 1, neurons: int = 1):
         eng = dut.engine
         self.steps_done = eng.steps_done
-        self.hidden = [getattr(eng, f"spikes{g}") for g in range(cores)]
+        self.memories = [getattr(eng, f"spikes{p}") for p in range(cores // share)]
+        self.share, self.neurons = share, neurons
         self.inputs = eng.s_in
         self.readout = eng.readout.spikes
         self.steps = []             # one dict per step, across all samples
+
+    def hidden(self) -> list:
+        out = []
+        for mem in self.memories:
+            words = [int(mem[n].value) for n in range(self.share * self.neurons)]
+            for b in range(self.share):
+                block = words[b * self.neurons:(b + 1) * self.neurons]
+                out.append(sum((w & 1) << i for i, w in enumerate(block)))
+        return out
 
     async def watch(self) -> None:
         while True:
@@ -128,7 +140,7 @@ class StepProbe:
             if int(self.steps_done.value) == 0:       # RUN cleared it
                 continue
             self.steps.append({"s_in": int(self.inputs.value),
-                               "s_h": [int(h.value) for h in self.hidden],
+                               "s_h": self.hidden(),
                                "s_r": int(self.readout.value)})
 
 
@@ -173,7 +185,7 @@ async def chip(dut):
     await Timer(5 * PERIOD_NS, unit="ns")
     dut.rst.value = 0
     transport = CocotbTransport(job["divisor"])
-    probe = StepProbe(dut, job["cores"])
+    probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
     cocotb.start_soon(transport.receive(dut))
     cocotb.start_soon(probe.watch())
     result = {}

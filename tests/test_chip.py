@@ -65,6 +65,18 @@ def test_chip_matches_golden_model(learn, dataset, tmp_path):
         assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+@pytest.mark.parametrize("layers, share", [(1, 4), (2, 2)])
+def test_shared_cores_learn_bit_exact(layers, share, dataset, tmp_path):
+    """Logical cores time-sharing a physical core and its weight bank (the UP5K learning
+    chip: all four on one), learning: still the golden model, bit for bit."""
+    cfg = small_config("small" if layers == 1 else "two_layers").replace(
+        **{"sizes.cores": 4, "sizes.n_in": 6})
+    r = compare(cfg.validate(), task="digits", data=dataset, samples=4, learn=True,
+                work=tmp_path, share=share)
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
 @pytest.fixture(scope="module")
 def two_layer_run(tmp_path_factory):
     """The two-layer chip learning 5 random samples, and the network it started from."""
