@@ -6,16 +6,19 @@
 * :class:`FeedbackPost`: for one post neuron ``j`` and the class signals ``sig_k`` it
   computes ``sum_k Bc[j,k] sig_k`` with ``Bc[j,k] = K*B[j,k] - S_j``,
   ``S_j = sum_k B[j,k]``, ``B[j,k] = +1`` if bit 31 of
-  ``oat32(seed ^ 0xFEED0000, k, j & 255, j >> 8)`` is set, else ``-1``. One hash per
-  cycle, ``K`` cycles: ``A = sum_k B sig_k`` and ``S`` accumulate, then
-  ``sum_k Bc sig_k = K*A - S*sum_k sig_k``. Neither ``B`` nor ``Bc`` is ever stored.
+  ``oat32(seed ^ 0xFEED0000, k, j & 255, j >> 8)`` is set, else ``-1``. One key round
+  per cycle on a single round circuit, then the final mix (four cycles a hash), ``4K``
+  cycles, ``sum_k Bc sig_k = K*A - S*Q`` (``A = sum_k B sig_k``, ``S = sum_k B``,
+  ``Q = sum_k sig_k``) kept in one accumulator that each class updates. Neither ``B``
+  nor ``Bc`` is ever stored.
 """
-from amaranth.hdl import Array, C, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-__all__ = ["FEEDBACK_KEY", "oat32", "Oat32", "FeedbackPost", "feedback_acc_shape"]
+__all__ = ["FEEDBACK_KEY", "ROUND_CYCLES", "FeedbackPost", "Oat32", "feedback_acc_shape",
+           "feedback_sum_bound", "oat32"]
 
 FEEDBACK_KEY = 0xFEED_0000
 _M = 32
@@ -57,18 +60,48 @@ class Oat32(wiring.Component):
         return m
 
 
+def feedback_sum_bound(classes: int) -> int:
+    """``max |sum_k Bc[j,k] sig_k|`` over signs and ``|sig_k| <= 1``: with ``n`` of the
+    ``K`` signs positive, ``sum_k |Bc[j,k]| = 4 n (K - n) <= K*K``."""
+    return classes * classes
+
+
 def feedback_acc_shape(classes: int):
     """Signed shape of ``sum_k Bc[j,k] sig_k``: ``|K*A - S*sum sig| <= 2*K*K``."""
     return signed(bits_for(2 * classes * classes) + 1)
 
 
+ROUND_CYCLES = 4        # FeedbackPost: cycles per hash (three key rounds, the final mix)
+
+
+def _key_round(m, h, b, name):
+    """One key round of oat32: ``h += b; h += h << 10; h ^= h >> 6`` (named signals)."""
+    u = Signal(_M, name=f"{name}_u")
+    t = Signal(_M, name=f"{name}_t")
+    o = Signal(_M, name=f"{name}_o")
+    m.d.comb += [u.eq(h + b), t.eq(u + (u << 10)), o.eq(t ^ (t >> 6))]
+    return o
+
+
+def _final_mix(m, h, name):
+    """The final mix of oat32: ``h += h << 3; h ^= h >> 11; h += h << 15``."""
+    t = Signal(_M, name=f"{name}_t")
+    v = Signal(_M, name=f"{name}_v")
+    o = Signal(_M, name=f"{name}_o")
+    m.d.comb += [t.eq(h + (h << 3)), v.eq(t ^ (t >> 11)), o.eq(v + (v << 15))]
+    return o
+
+
 class FeedbackPost(wiring.Component):
     """Sequential centred-feedback sum for one post neuron.
 
-    ``start`` (with ``j``, ``sig`` and ``seed`` held until ``done``) begins; cycles
-    ``1..K`` hash classes ``0..K-1``; ``done`` is high for one cycle (``K + 1`` cycles
-    after ``start``) with ``acc = sum_k Bc[j,k] sig_k``, which holds until the next start.
-    ``sig`` is ``K`` signed 2-bit class signals (``m_k - m_(K+k)``).
+    ``start`` (with ``j``, ``sig`` and ``seed`` held until ``done``) begins. One oat32 key
+    round a cycle, with a single round circuit: class ``k`` takes cycles ``4k + 1`` (key
+    byte ``k``), ``4k + 2`` (``j & 255``), ``4k + 3`` (``j >> 8``) and ``4k + 4`` (the
+    final mix and the accumulation). ``done`` is high for one cycle (:attr:`latency`
+    ``= 4K + 1`` cycles after ``start``) with ``acc = sum_k Bc[j,k]
+    sig_k``, which holds until the next start. ``sig`` is ``K`` signed 2-bit class
+    signals (``m_k - m_(K+k)``).
     """
 
     def __init__(self, *, classes: int, hidden: int):
@@ -87,31 +120,59 @@ class FeedbackPost(wiring.Component):
             "acc": Out(feedback_acc_shape(classes)),
         })
 
+    @property
+    def latency(self) -> int:
+        """Cycles from ``start`` to ``done``."""
+        return ROUND_CYCLES * self._classes + 1
+
     def elaborate(self, platform):
         m = Module()
         K = self._classes
         kw = bits_for(K)
-        k = Signal(range(K + 1))
-        j = Signal(16)
-        a = Signal(signed(kw + 1))
+        k = Signal(range(K))
+        ph = Signal(range(ROUND_CYCLES))
+        # acc = K*A - S*Q (A = sum B sig, S = sum B, Q = sum sig), kept up to date class by
+        # class without a multiplier or an adder tree: with the prefix sums S and Q of the
+        # classes before k, adding class k (sign B, signal q) changes it by
+        # q*((K-1)*B - S) - B*Q. Modulo 2^width: only the final value must fit.
+        acc = Signal(signed(bits_for(feedback_sum_bound(K)) + 1))
         s = Signal(signed(kw + 1))
+        q_sum = Signal(signed(kw + 1))
         run = Signal()
-        key = C(FEEDBACK_KEY, 32)
-        b = oat32(m, self.seed ^ key, k, j[:8], j[8:16])[31]
-        sig_k = Array(self.sig)[k]
-        sig_sum = sum(self.sig[i] for i in range(K))
-        m.d.comb += [
-            self.busy.eq(run),
-            self.acc.eq(K * a - s * sig_sum),
-        ]
+        h = Signal(_M)
+        j = Value.cast(self.j)
+        # the key byte of this cycle: k, j & 255, j >> 8 (0 for hidden <= 256); the
+        # round of the last cycle is not used
+        byte = Signal(8)
+        with m.Switch(ph):
+            with m.Case(0):
+                m.d.comb += byte.eq(k)
+            with m.Case(1):
+                m.d.comb += byte.eq(j[:8])
+            with m.Default():
+                m.d.comb += byte.eq(j[8:16] if len(j) > 8 else 0)
+        r = _key_round(m, h, byte, "oat_r")
+        b = _final_mix(m, h, "oat_f")[31]       # the last cycle: h holds the key rounds
+        last = ph == ROUND_CYCLES - 1
+        seed = Signal(_M)
+        m.d.comb += seed.eq(Value.cast(self.seed)[:_M] ^ FEEDBACK_KEY)
+        # h: the seed before a hash's first round (idle, start, after its last round)
+        m.d.sync += h.eq(Mux(self.start | ~run | last, seed, r))
+        q = Array(self.sig)[k]
+        t = Signal(signed(kw + 2))
+        d = Signal.like(acc)
+        m.d.comb += [t.eq(Mux(b, K - 1, 1 - K) - s),
+                     d.eq(Mux(q == 0, 0, Mux(q[1], -t, t)) + Mux(b, -q_sum, q_sum))]
+        m.d.comb += [self.busy.eq(run), self.acc.eq(acc)]
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
-            m.d.sync += [k.eq(0), j.eq(self.j), a.eq(0), s.eq(0), run.eq(1)]
+            m.d.sync += [k.eq(0), ph.eq(0), acc.eq(0), s.eq(0), q_sum.eq(0), run.eq(1)]
         with m.Elif(run):
-            m.d.sync += [a.eq(a + Mux(b, sig_k, -sig_k)),
-                         s.eq(s + Mux(b, 1, -1)),
-                         k.eq(k + 1)]
-            with m.If(k == K - 1):
-                m.d.sync += [run.eq(0), self.done.eq(1)]
+            with m.If(last):
+                m.d.sync += [ph.eq(0), k.eq(k + 1), acc.eq(acc + d),
+                             s.eq(s + Mux(b, 1, -1)), q_sum.eq(q_sum + q)]
+                with m.If(k == K - 1):
+                    m.d.sync += [run.eq(0), self.done.eq(1)]
+            with m.Else():
+                m.d.sync += ph.eq(ph + 1)
         return m
-

@@ -12,7 +12,9 @@ modulator spikes ``m`` held on its input. Per command, in two phases:
    ``[x_j > 0]`` with ``post_from_trace``) is read through the ``gate`` port; a zero gate
    gives ``post = 0`` in one cycle, otherwise :class:`rtl.hash.FeedbackPost` hashes the
    ``K`` feedback signs of ``j`` and ``post_j = eta_hidden * sum_k Bc[j,k] sig_k``
-   (``K + 2`` cycles).
+   (``4K + 2`` cycles: one oat32 round a cycle). The memory keeps the terms without
+   ``eta`` (``sig`` or ``sum_k Bc[j,k] sig_k``, :func:`term_shape`); ``eta`` multiplies
+   the row's trace instead (``x * eta * term = x * post``).
 2. **Sweep**: rows in order; a row's pre trace comes through the ``trace`` port (one
    cycle per row whose trace is zero: skipped). A visited row is read and written back
    word by word (the weight memory is single ported: read, then write, two cycles a
@@ -20,7 +22,9 @@ modulator spikes ``m`` held on its input. Per command, in two phases:
    LFSR state after ``p + 1`` steps (only columns ``< cols`` consume steps), and
    ``dw = (x * post_c + (state & (2^shift - 1))) >> shift``,
    ``w = sat_s(w + dw, weight_width)``. In a readout command, lanes whose ``mask`` bit is
-   0 keep their word (the LFSR step is still consumed).
+   0 keep their word (the LFSR step is still consumed). ``shift`` is 0..16
+   (``SHIFT_MAX``); a larger value gives ``dw = 0`` (with ``shift_by_multiply``, the
+   default) or the plain shift (without).
 
 ``learn`` low, or the bank kind's switch (``learn_hidden`` / ``learn_readout``) low: a
 command completes at once, touching nothing (no LFSR step). ``learn_recurrent`` low: rows
@@ -30,19 +34,19 @@ All ports that read a memory (``mem``, ``trace``, ``gate``, ``mask``) have read 
 data in the cycle after the address; ``trace_latency = 2`` allows the trace port one
 cycle more (a row-source table in front of the trace memory), at one cycle more per row.
 """
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .hash import FeedbackPost, feedback_acc_shape
+from .hash import FeedbackPost, feedback_sum_bound
 from .lfsr import LFSR_WIDTH, lfsr_states
 from .lif import saturate
 
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
            "SweepCmdLayout", "PlasticityUnit", "TraceUpdate", "trace_update",
-           "post_shape", "SHIFT_MAX"]
+           "post_shape", "term_shape", "shift_clamp", "SHIFT_MAX"]
 
 SHIFT_MAX = 16          # learning.eta_*_shift: 0..16 (the LFSR gives 16 rounding bits)
 ETA_WIDTH = 8           # learning.eta_*: 0..255
@@ -128,8 +132,54 @@ class SweepCmdLayout(data.StructLayout):
 
 def post_shape(classes: int):
     """Signed shape of a post term: ``eta * sum_k Bc sig_k`` (hidden) or ``eta * sig``."""
-    acc = feedback_acc_shape(classes)
-    return signed(acc.width + ETA_WIDTH)
+    return signed(term_shape(classes).width + ETA_WIDTH)
+
+
+def term_shape(classes: int):
+    """Signed shape of a post term without its ``eta``, as the post-term memory keeps it:
+    ``sum_k Bc[j,k] sig_k`` (hidden; ``|.| <= K*K``, rtl.hash.feedback_sum_bound) or
+    ``sig`` (readout)."""
+    return signed(bits_for(feedback_sum_bound(classes)) + 1)
+
+
+def _pow2(n: int) -> bool:
+    return n & (n - 1) == 0
+
+
+def _log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def shift_clamp(value, shift, width: int):
+    """``clamp(value >> shift, -2^(width-1), 2^(width-1) - 1)`` (arithmetic shift) for a
+    signed ``value`` and an unsigned ``shift``: a logarithmic shifter whose stages drop the
+    bits that can only land above the result (they must be copies of the sign, or the
+    result saturates), so no stage is wider than the result needs."""
+    value = Value.cast(value)
+    shift = Value.cast(shift)
+    sign = value[-1]
+    lo = value[:-1]
+    over = C(0, 1)
+
+    def drop(lo, over, keep):
+        if len(lo) > keep:
+            over = over | (lo[keep:] != sign.replicate(len(lo) - keep))
+            lo = lo[:keep]
+        return lo, over
+
+    for i in reversed(range(len(shift))):
+        amt = 1 << i
+        # the stages left shift by at most 2*amt - 1 (this one included)
+        lo, over = drop(lo, over, width - 1 + 2 * amt - 1)
+        if amt >= len(lo):
+            shifted = sign.replicate(len(lo))
+        else:
+            shifted = Cat(lo[amt:], sign.replicate(amt))
+        lo = Mux(shift[i], shifted, lo)
+    lo, over = drop(lo, over, width - 1)
+    lo = Cat(lo, sign.replicate(width - 1 - len(lo)))
+    hi = C((1 << (width - 1)) - 1, width)
+    return Mux(over, Mux(sign, ~hi, hi), Cat(lo, sign)).as_signed()
 
 
 def trace_update(x, spike, shift, inc, width: int):
@@ -157,20 +207,25 @@ class PlasticityUnit(wiring.Component):
     """The sweep engine (module docstring). Elaboration parameters: ``banks`` (LFSRs),
     ``classes``, ``per_class``, ``hidden`` (global hidden neurons, for ``j``),
     ``max_rows`` / ``max_cols`` of a bank, ``lanes``, ``weight_width``, ``trace_width``,
-    ``depth`` (weight words), ``trace_depth``, ``mask_depth``.
+    ``depth`` (weight words), ``trace_depth``, ``mask_depth``, ``counter_width``,
+    ``trace_latency``, ``lfsr_init`` (every bank's reset state), ``shift_by_multiply``
+    (True: ``>> shift`` as multiplies by ``2^(16 - shift)``, two more multipliers a lane
+    that a ``-dsp`` build puts in DSP blocks, instead of a shifter in logic).
 
     Ports: ``params``; ``m`` (the step's modulator spikes, held during commands);
     ``cmd`` (stream of :class:`SweepCmdLayout`; ready when idle); ``done`` (strobe, a
     command finished); ``busy``; ``mem`` / ``trace`` / ``gate`` / ``mask`` (memory ports);
     ``lfsr_load`` (set a bank's LFSR state, while idle); ``lfsr_sel`` / ``lfsr_state``
-    (read one); counters ``rows_swept``, ``weight_writes`` (weights whose value changed),
-    ``sweeps`` (commands that ran).
+    (read one, combinational, while idle; while busy ``lfsr_state`` shows the running
+    command's bank); counters ``rows_swept``, ``weight_writes`` (weights whose value
+    changed), ``sweeps`` (commands that ran), ``counter_width`` bits.
     """
 
     def __init__(self, *, banks: int, classes: int, per_class: int, hidden: int,
                  max_rows: int, max_cols: int, lanes: int, weight_width: int,
                  trace_width: int, depth: int, trace_depth: int, mask_depth: int,
-                 counter_width: int = 32, trace_latency: int = 1, lfsr_init=None):
+                 counter_width: int = 32, trace_latency: int = 1, lfsr_init=None,
+                 shift_by_multiply: bool = True):
         for name, value in (("banks", banks), ("classes", classes), ("per_class", per_class),
                             ("hidden", hidden), ("max_rows", max_rows),
                             ("max_cols", max_cols), ("lanes", lanes),
@@ -184,6 +239,7 @@ class PlasticityUnit(wiring.Component):
         if trace_latency not in (1, 2):
             raise ValueError(f"trace_latency must be 1 or 2, not {trace_latency!r}")
         self._trace_latency = trace_latency
+        self._shift_by_multiply = bool(shift_by_multiply)
         self._lfsr_init = list(lfsr_init) if lfsr_init is not None else [1] * banks
         if len(self._lfsr_init) != banks:
             raise ValueError(f"lfsr_init has {len(self._lfsr_init)} states for {banks} banks")
@@ -222,114 +278,168 @@ class PlasticityUnit(wiring.Component):
         K, P, lanes, ww = self._k, self._p, self._lanes, self._ww
         pr = self.params
         wpr_max = -(-self._cols // lanes)
-        pshape = post_shape(K)
-        pw = pshape.width
+        tshape = term_shape(K)
+        tw_ = tshape.width
 
         # ---- per-bank LFSR states ---------------------------------------------------
-        lfsr = Array([Signal(LFSR_WIDTH, name=f"lfsr{b}", init=self._lfsr_init[b])
-                      for b in range(self._banks)])
-        m.d.comb += self.lfsr_state.eq(lfsr[self.lfsr_sel])
-        with m.If(self.lfsr_load.en):
-            m.d.sync += lfsr[self.lfsr_load.bank].eq(self.lfsr_load.data)
+        # a register per bank; one read mux (the running command's bank while busy, else
+        # lfsr_sel); one next-state value for all, each register with its own enable (a
+        # word write-back of its bank, or a load while idle)
+        cmd = Signal(self._layout)              # the running command
+        lfsr = [Signal(LFSR_WIDTH, name=f"lfsr{b}", init=self._lfsr_init[b])
+                for b in range(self._banks)]
+        state = Signal(LFSR_WIDTH)
+        m.d.comb += [state.eq(Array(lfsr)[Mux(self.busy, cmd.bank, self.lfsr_sel)]),
+                     self.lfsr_state.eq(state)]
 
-        # ---- post-term memory: one row of post terms, lanes per word -----------------
-        m.submodules.post = post_mem = memory.Memory(shape=lanes * pw, depth=max(wpr_max, 2),
-                                                     init=[])
-        p_wr = post_mem.write_port(granularity=pw)
+        # ---- post-term memory: one row of post terms (without eta), lanes per word ----
+        m.submodules.post = post_mem = memory.Memory(shape=lanes * tw_,
+                                                     depth=max(wpr_max, 2), init=[])
+        p_wr = post_mem.write_port(granularity=tw_)
         p_rd = post_mem.read_port()
 
         m.submodules.fb = fb = FeedbackPost(classes=K, hidden=max(self._hidden, 1))
 
         # ---- command registers ------------------------------------------------------
-        cmd = Signal(self._layout)
+        # the class signals m_k - m_(K+k), from m (held while commands run)
         sig = [Signal(signed(2), name=f"sig{k}") for k in range(K)]
-        c = Signal(range(self._cols + 1))       # column of the post phase
-        cw = Signal(range(wpr_max + 1))         # its word ...
-        cl = Signal(range(lanes))               # ... and lane
-        pc = Signal(range(P))                   # position inside the class (readout)
-        cls = Signal(range(K))                  # class of column c (readout)
-        r = Signal(range(self._rows + 1))
-        k = Signal(range(wpr_max + 1))
-        col0 = Signal(range(wpr_max * lanes + 1))   # k * lanes
-        row_addr = Signal(range(max(self._depth, 2) + wpr_max))
-        rel = Signal(range(max(self._mdepth, 2) + wpr_max))
-        x = Signal(self._tw)
+        m.d.comb += [sig[i].eq(self.m[i] - self.m[K + i]) for i in range(K)]
+        # column of the post phase; in the sweep, the word of the row (k)
+        c = Signal(range(max(self._cols, wpr_max) + 1))
+        j = Signal(_idx(self._hidden))          # its hidden index, j0 + c
+        if _pow2(lanes):                        # its word and lane
+            cw, cl = c[_log2(lanes):], c[:_log2(lanes)]
+        else:
+            cw, cl = Signal(range(wpr_max + 1)), Signal(range(lanes))
+        if _pow2(P):                            # its class (readout)
+            cls, pc = c[_log2(P):], None
+        else:
+            cls, pc = Signal(range(K)), Signal(range(P))
+        rows_left = Signal(range(self._rows + 1))
+        ta = Signal(self.trace.addr.shape())    # trace address of the row
+        k = c                                   # the post phase is over by then
+        waddr = Signal(range(max(self._depth, 2) + wpr_max))    # weight word address
+        x = Signal(self._tw + ETA_WIDTH)        # x * eta of the visited row
         readout = cmd.readout
         shift = Signal(range(SHIFT_MAX + 1))
         eta = Signal(ETA_WIDTH)
         m.d.comb += [
             shift.eq(Mux(readout, pr.eta_readout_shift, pr.eta_hidden_shift)),
             eta.eq(Mux(readout, pr.eta_readout, pr.eta_hidden)),
-            fb.seed.eq(pr.seed), fb.j.eq(cmd.j0 + c),
+            fb.seed.eq(pr.seed), fb.j.eq(j),
         ]
         m.d.comb += [fb.sig[i].eq(sig[i]) for i in range(K)]
 
         # ---- datapath of one word (valid in WRITE) -----------------------------------
-        state = Signal(LFSR_WIDTH)
-        m.d.comb += state.eq(lfsr[cmd.bank])
+        # dw = (x*eta * term + R) >> shift, R = rnd & (2^shift - 1): the docstring's
+        # (x * post + R) >> shift. Only dw's clamp to ww + 1 bits matters for sat(w + dw).
         lane_states = lfsr_states(m, state, lanes, name="lane")
-        rmask = ((C(1, SHIFT_MAX + 1) << shift) - 1)[:SHIFT_MAX]
-        remaining = Signal(range(wpr_max * lanes + 1))
-        m.d.comb += remaining.eq(cmd.cols - col0)
+        last_word = Signal()
+        m.d.comb += last_word.eq(k + 1 == cmd.words)
+        nb = bits_for(lanes)
+        last_n = (cmd.cols - (cmd.words - 1) * lanes)[:nb]
         n_valid = Signal(range(lanes + 1))
-        m.d.comb += n_valid.eq(Mux(remaining >= lanes, lanes, remaining))
+        m.d.comb += n_valid.eq(Mux(last_word, last_n, lanes))
+        if self._shift_by_multiply:
+            # no shifter: with P = x*eta*term, floor((P + R) / 2^shift) = floor(P / 2^shift)
+            # + carry, carry = [P mod 2^shift + R >= 2^shift]. Scaled by 2^(16 - shift)
+            # (multipliers: DSP blocks), y = P * 2^(16 - shift) holds floor(P / 2^shift)
+            # from bit 16 up and (P mod 2^shift) * 2^(16 - shift) below, and R * 2^(16 -
+            # shift) is the low half of rnd * 2^(16 - shift): carry is the carry out of a
+            # 16-bit add. shift 0: dw = P (R = 0); shift > SHIFT_MAX: scale 0, dw = 0.
+            # the running command's shift, registered (its mux off the write path)
+            shift_q = Signal.like(shift)
+            m.d.sync += shift_q.eq(shift)
+            scale = Signal(LFSR_WIDTH)          # 2^(16 - shift), 0 for shift 0 or > 16
+            no_shift = Signal()
+            m.d.comb += [scale.eq((C(1 << LFSR_WIDTH, LFSR_WIDTH + 1) >> shift_q)[:LFSR_WIDTH]),
+                         no_shift.eq(shift_q == 0)]
+        else:
+            rmask = Signal(LFSR_WIDTH)
+            m.d.comb += rmask.eq(((C(1, SHIFT_MAX + 1) << shift) - 1)[:SHIFT_MAX])
         new_words, changed = [], []
         for p in range(lanes):
             w_old = self.mem.rdata[p * ww:(p + 1) * ww].as_signed()
-            post_p = p_rd.data[p * pw:(p + 1) * pw].as_signed()
-            rnd = lane_states[p] & rmask
-            prod = x * post_p
-            dw = Signal(signed(max(prod.shape().width, LFSR_WIDTH + 1) + 2), name=f"dw{p}")
-            m.d.comb += dw.eq((prod + rnd) >> shift)
+            term = p_rd.data[p * tw_:(p + 1) * tw_].as_signed()
+            prod = Signal(signed(len(x) + tw_), name=f"prod{p}")
+            m.d.comb += prod.eq(x * term)
+            dw = Signal(signed(ww + 1), name=f"dw{p}")      # clamped
+            carry = Signal(name=f"carry{p}")
+            if self._shift_by_multiply:
+                y = Signal(signed(len(prod) + LFSR_WIDTH), name=f"y{p}")
+                m.d.comb += y.eq(prod * scale)
+                rs = Signal(LFSR_WIDTH, name=f"rs{p}")      # R * 2^(16 - shift)
+                m.d.comb += [
+                    rs.eq((lane_states[p] * scale)[:LFSR_WIDTH]),
+                    carry.eq((y[:LFSR_WIDTH] + rs)[LFSR_WIDTH]),
+                    dw.eq(Mux(no_shift, saturate(prod, signed(ww + 1)),
+                              saturate(y[LFSR_WIDTH:].as_signed(), signed(ww + 1)))),
+                ]
+            else:
+                v = Signal(signed(max(len(prod), LFSR_WIDTH + 1) + 1), name=f"v{p}")
+                m.d.comb += [v.eq(prod + (lane_states[p] & rmask)),
+                             dw.eq(shift_clamp(v, shift, ww + 1)), carry.eq(0)]
             w_new = Signal(signed(ww), name=f"w_new{p}")
-            m.d.comb += w_new.eq(saturate(w_old + dw, signed(ww)))
+            m.d.comb += w_new.eq(saturate(w_old + dw + carry, signed(ww)))
             live = (n_valid > p) & (~readout | self.mask.data[p])
             new_words.append(Mux(live, w_new, w_old))
             changed.append(live & (w_new != w_old))
+        # the weights a word changed, counted the cycle after (off the write path)
+        changed_q = Signal(lanes)
+        m.d.sync += [changed_q.eq(0),
+                     self.weight_writes.eq(self.weight_writes + sum(changed_q))]
         lfsr_next = Signal(LFSR_WIDTH)
         m.d.comb += lfsr_next.eq(Array([state, *lane_states])[n_valid])
+        writing = Signal()
+        lfsr_d = Signal(LFSR_WIDTH)
+        m.d.comb += lfsr_d.eq(Mux(writing, lfsr_next, self.lfsr_load.data))
+        for b in range(self._banks):
+            with m.If((writing & (cmd.bank == b)) |
+                      (self.lfsr_load.en & (self.lfsr_load.bank == b))):
+                m.d.sync += lfsr[b].eq(lfsr_d)
 
         # ---- control ----------------------------------------------------------------
         adv_col = Signal()      # the post phase finishes column c this cycle
-        adv_row = Signal()      # the sweep moves to row r + 1 this cycle
+        adv_row = Signal()      # the sweep moves to the next row this cycle
         m.d.comb += [
-            self.gate.addr.eq(cmd.j0 + c + adv_col),
-            self.trace.addr.eq(cmd.trace_base + r + adv_row),
-            self.mem.addr.eq(row_addr + k),
-            self.mask.addr.eq(rel + k),
+            self.gate.addr.eq(j + adv_col),
+            self.trace.addr.eq(ta + adv_row),
+            self.mem.addr.eq(waddr),
+            self.mask.addr.eq(waddr - cmd.base),
             p_rd.addr.eq(k),
             self.mem.wdata.eq(Cat(*new_words)),
             p_wr.addr.eq(cw),
         ]
-        post_value = Signal(pshape)
+        term_value = Signal(tshape)
         write_post = Signal()
-        m.d.comb += [p_wr.data.eq(post_value.as_unsigned().replicate(lanes)),
+        m.d.comb += [p_wr.data.eq(term_value.as_unsigned().replicate(lanes)),
                      p_wr.en.eq(Mux(write_post, (C(1, lanes) << cl)[:lanes], 0))]
         m.d.sync += self.done.eq(0)
 
         def next_col():
             m.d.comb += [adv_col.eq(1), write_post.eq(1)]
-            m.d.sync += c.eq(c + 1)
-            with m.If(cl == lanes - 1):
-                m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
-            with m.Else():
-                m.d.sync += cl.eq(cl + 1)
-            with m.If(pc == P - 1):
-                m.d.sync += [pc.eq(0), cls.eq(cls + 1)]
-            with m.Else():
-                m.d.sync += pc.eq(pc + 1)
+            m.d.sync += [c.eq(c + 1), j.eq(j + 1)]
+            if not _pow2(lanes):
+                with m.If(cl == lanes - 1):
+                    m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
+                with m.Else():
+                    m.d.sync += cl.eq(cl + 1)
+            if not _pow2(P):
+                with m.If(pc == P - 1):
+                    m.d.sync += [pc.eq(0), cls.eq(cls + 1)]
+                with m.Else():
+                    m.d.sync += pc.eq(pc + 1)
             with m.If(c + 1 == cmd.cols):
                 m.next = "ROW"
             with m.Else():
                 m.next = "POST"
 
         def next_row():
-            with m.If(r + 1 == cmd.rows):
+            with m.If(rows_left == 1):
                 m.next = "DONE"
             with m.Else():
                 m.d.comb += adv_row.eq(1)
-                m.d.sync += [r.eq(r + 1), row_addr.eq(row_addr + cmd.words),
-                             rel.eq(rel + cmd.words)]
+                m.d.sync += [rows_left.eq(rows_left - 1), ta.eq(ta + 1)]
                 m.next = "ROW" if self._trace_latency == 1 else "ROW_WAIT"
 
         with m.FSM():
@@ -339,10 +449,13 @@ class PlasticityUnit(wiring.Component):
                              self.trace.addr.eq(self.cmd.payload.trace_base)]
                 with m.If(self.cmd.valid):
                     pl = self.cmd.payload
-                    m.d.sync += [cmd.eq(pl), c.eq(0), cw.eq(0), cl.eq(0), pc.eq(0),
-                                 cls.eq(0), r.eq(0), k.eq(0), col0.eq(0),
-                                 row_addr.eq(pl.base), rel.eq(0)]
-                    m.d.sync += [sig[i].eq(self.m[i] - self.m[K + i]) for i in range(K)]
+                    m.d.sync += [cmd.eq(pl), c.eq(0), j.eq(pl.j0),
+                                 rows_left.eq(pl.rows), ta.eq(pl.trace_base),
+                                 waddr.eq(pl.base)]
+                    if not _pow2(lanes):
+                        m.d.sync += [cw.eq(0), cl.eq(0)]
+                    if not _pow2(P):
+                        m.d.sync += [pc.eq(0), cls.eq(0)]
                     enabled = pr.learn & Mux(pl.readout, pr.learn_readout, pr.learn_hidden)
                     with m.If(enabled):
                         m.d.sync += self.sweeps.eq(self.sweeps + 1)
@@ -352,17 +465,17 @@ class PlasticityUnit(wiring.Component):
             with m.State("POST"):
                 g = Mux(pr.post_from_trace, self.gate.xpos, self.gate.psi)
                 with m.If(readout):
-                    m.d.comb += post_value.eq(eta * Array(sig)[cls])
+                    m.d.comb += term_value.eq(Array(sig)[cls])
                     next_col()
                 with m.Elif(g):
                     m.d.comb += fb.start.eq(1)
                     m.next = "HASH"
                 with m.Else():
-                    m.d.comb += post_value.eq(0)
+                    m.d.comb += term_value.eq(0)
                     next_col()
             with m.State("HASH"):
                 with m.If(fb.done):
-                    m.d.comb += post_value.eq(eta * fb.acc)
+                    m.d.comb += term_value.eq(fb.acc)
                     next_col()
             with m.State("ROW_WAIT"):      # trace_latency 2: the address is held
                 m.next = "ROW"
@@ -370,22 +483,22 @@ class PlasticityUnit(wiring.Component):
                 x_eff = Mux(~readout & self.trace.hidden & ~pr.learn_recurrent, 0,
                             self.trace.x)
                 with m.If(x_eff != 0):
-                    m.d.sync += [x.eq(x_eff), k.eq(0), col0.eq(0),
+                    m.d.sync += [x.eq(x_eff * eta), k.eq(0),
                                  self.rows_swept.eq(self.rows_swept + 1)]
                     m.next = "READ"
                 with m.Else():
+                    m.d.sync += waddr.eq(waddr + cmd.words)
                     next_row()
             with m.State("READ"):
                 m.d.comb += [self.mem.re.eq(1), p_rd.en.eq(1)]
                 m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += self.mem.we.eq(1)
-                m.d.sync += [lfsr[cmd.bank].eq(lfsr_next),
-                             self.weight_writes.eq(self.weight_writes + sum(changed))]
-                with m.If(k + 1 == cmd.words):
+                m.d.comb += [self.mem.we.eq(1), writing.eq(1)]
+                m.d.sync += [waddr.eq(waddr + 1), changed_q.eq(Cat(*changed))]
+                with m.If(last_word):
                     next_row()
                 with m.Else():
-                    m.d.sync += [k.eq(k + 1), col0.eq(col0 + lanes)]
+                    m.d.sync += k.eq(k + 1)
                     m.next = "READ"
             with m.State("DONE"):
                 m.d.sync += self.done.eq(1)

@@ -24,6 +24,7 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.hash import ROUND_CYCLES
 from rtl.memory import WeightMemory
 from rtl.plasticity import LfsrLoadSignature, PlasticityParamsSignature, PlasticityUnit
 from rtl.teach import Teacher, TeacherParamsSignature
@@ -301,7 +302,8 @@ def make_case(hw: PlasticityHardware, net, u, labels, *, learn=True, name="case"
 def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -> list:
     """Expected cycles of each bank's command in one gated step, as the testbench counts
     them (docs/plasticity.md): ``2`` when the bank does not learn, else
-    ``2 + cols + (K + 1) * gated_cols + rows + 2 * words * visited_rows``."""
+    ``2 + cols + (4K + 1) * gated_cols + rows + 2 * words * visited_rows`` (``4K + 1``:
+    the latency of rtl.hash.FeedbackPost, four cycles a class)."""
     pp = case["pparams"]
     K = case["classes"]
     out = []
@@ -321,7 +323,8 @@ def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -
         if not b["readout"]:
             bit = 1 if pp["post_from_trace"] else 0
             gated = sum((gates[b["j0"] + c] >> bit) & 1 for c in range(b["cols"]))
-        out.append(2 + b["cols"] + (K + 1) * gated + b["rows"] + 2 * b["words"] * visited)
+        out.append(2 + b["cols"] + (ROUND_CYCLES * K + 1) * gated + b["rows"] +
+                   2 * b["words"] * visited)
     return out
 
 

@@ -74,7 +74,7 @@ def test_oat32_matches_model():
                                                  (7, 600, 2**32 - 1)])
 def test_feedback_post_matches_model(classes, hidden, seed):
     """Unit class signals give the model's centred feedback ``Bc[j, k]`` (for j past 255
-    too: the second key byte), random ternary signals ``Bc[j] @ sig``; cycles = K + 1."""
+    too: the second key byte), random ternary signals ``Bc[j] @ sig``; cycles = dut.latency."""
     cfg = Config().replace(**{"sizes.classes": classes, "seed": seed, "sizes.cores": 1,
                               "sizes.neurons": hidden, "topology.ws_neighbours": 0,
                               "topology.axons_per_edge": 0,
@@ -102,7 +102,7 @@ def test_feedback_post_matches_model(classes, hidden, seed):
                     await ctx.tick()
                     n += 1
                 want = int(bc[j] @ sig)
-                if ctx.get(dut.acc) != want or n != classes:
+                if ctx.get(dut.acc) != want or n != dut.latency - 1:
                     bad.append((j, sig.tolist(), ctx.get(dut.acc), want, n))
 
     simulate(dut, bench)
