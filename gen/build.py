@@ -99,6 +99,26 @@ def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def share_for(config: Config, board: Board, learning: bool) -> int:
+    """Logical cores per physical core (rtl/top.py ``Engine``): the learning chip on the
+    UP5K boards puts all cores of a layer on one physical core, because four physical
+    cores and the learning unit do not fit its 5,280 logic cells (docs/build.md); the
+    weight bank then spans several SPRAMs. 1 otherwise (a physical core per logical one,
+    the full weight bandwidth)."""
+    return config.sizes.cores if board.spram_weights and learning else 1
+
+
+def _core_memories(config: Config, group: list, lanes: int) -> list:
+    """``(depth, width)`` of the block RAMs of the physical core for the logical cores
+    ``group`` (rtl/core.py ``NeuronCore.memory_shapes``; the object is only asked)."""
+    from rtl.core import NeuronCore
+    core = NeuronCore.from_config(config, group if len(group) > 1 else group[0],
+                                  lanes=lanes, external_weights=True)
+    for obj in (core, core.crossbar, core._lif):
+        obj._MustUse__silence = True            # measured, never elaborated
+    return core.memory_shapes
+
+
 def plan_build(config: Config, board: Board, topo: Topology | None = None,
                learning: bool | None = None) -> dict:
     """Sizes of everything the build will instantiate, and the memory estimate.
@@ -107,9 +127,11 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     topo = topo or make_topology(config)
     s, w = config.sizes, config.widths
     lanes = lanes_for(config, board)
+    share = share_for(config, board, learning)
     N = s.neurons
     W = -(-N // lanes)
-    core_depths = [rows.n_rows * W for rows in topo.cores]
+    groups = [topo.cores[p:p + share] for p in range(0, len(topo.cores), share)]
+    core_depths = [sum(rows.n_rows for rows in group) * W for group in groups]
     ro_rows = s.cores * N + int(config.topology.readout_bias)
     ro_W = -(-s.readout // lanes)
     ro_depth = ro_rows * ro_W
@@ -124,14 +146,16 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
         return e
 
     # block RAM per hidden core: membranes, refractory counters, spike queue, currents
-    per_core = [blocks(N, w.membrane) + blocks(N, 8) + blocks(N, _bits(N)) +
-                blocks(W, lanes * w.current) for _ in topo.cores]
+    per_core = [sum(blocks(d, wd) for d, wd in _core_memories(config, group, lanes))
+                for group in groups]
     router_ebr = (blocks(params.index_depth, 2 * _bits(params.table_depth) + 1) +
                   blocks(params.table_depth, _bits(params.rows) + _bits(params.dests)))
     # readout currents, membranes and the encoder's words share one memory
     ro_width = max(w.current, w.membrane + (8 if config.dynamics.refractory else 0),
                    2 * w.encoder)
-    ebr = {"hidden_cores": sum(per_core), "router": router_ebr,
+    # each physical core's step bits (spike, and psi with learning): rtl/top.py spikes<p>
+    ebr_spikes = len(groups) * blocks(share * N, 2 if learning else 1)
+    ebr = {"hidden_cores": sum(per_core) + ebr_spikes, "router": router_ebr,
            "readout_and_encoder": blocks(2 * s.readout + s.n_in, ro_width)}
     banks = []
     for g, d in enumerate(core_depths):
@@ -145,17 +169,23 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     if not board.spram_weights:
         ebr["weights"] = sum(b["ebr"] for b in banks)
     if learning:
-        # rtl/learn.py: the trace memory (two read ports: two copies), the row-source
-        # table, the readout mask; the plasticity unit's post-term row
+        # rtl/learn.py: the trace memory (a second copy for a second read port with
+        # post_from_trace), the row-source table (only the rows whose sources are not in
+        # order), the readout mask; the plasticity unit's post-term row
+        from rtl.learn import row_sources
         trace_words = s.n_in + s.hidden + 1
-        rows = sum(r.n_rows for r in topo.cores)
+        table = row_sources(topo)[1]
         post_width = (s.classes * (s.classes + 2)).bit_length() + 1 + 8
-        ebr["learning"] = (2 * blocks(trace_words, w.trace) +
-                           blocks(rows, _bits(trace_words) + 1) +
+        ebr["learning"] = ((1 + int(config.learning.post_from_trace)) *
+                           blocks(trace_words, w.trace) +
+                           # the teacher's state (rtl/teach.py): traces and membranes
+                           blocks(8 << _bits(s.classes), max(w.membrane, w.teacher)) +
+                           blocks(len(table), _bits(trace_words) + 1) +
                            blocks(ro_depth, lanes) +
                            blocks(max(W, ro_W), lanes * post_width))
     return {
-        "lanes": lanes, "learning": learning, "words_per_row": W, "readout_words_per_row": ro_W,
+        "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,
+        "readout_words_per_row": ro_W,
         "weight_banks": banks, "readout_words": ro_depth,
         "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
         "ebr_estimate": ebr, "ebr_estimate_total": sum(ebr.values()),
@@ -171,20 +201,15 @@ def check_fits(config: Config, board: Board, plan: dict) -> None:
     lim = board.limits
     if board.spram_weights:
         banks = plan["weight_banks"]
-        if len(banks) > lim.spram:
+        used = sum(b["spram"] for b in banks)
+        if used > lim.spram:
+            sizes = ", ".join(f"bank {b['bank']}: {b['words']} words" for b in banks)
             raise ConfigError(
-                f"{len(banks)} hidden cores (sizes.layers * sizes.cores) need {len(banks)} "
-                f"weight banks, one SPRAM each; {board.name} has {lim.spram} SPRAMs")
-        for b in banks:
-            if b["spram"] > 1:
-                what = "its crossbar and the readout" if b["bank"] == len(banks) - 1 \
-                    else "its crossbar"
-                raise ConfigError(
-                    f"hidden core {b['bank']}: {what} take {b['words']} words of "
-                    f"{b['width']} bits, more than one SPRAM ({SPRAM_WORDS} x "
-                    f"{SPRAM_BITS} bits); reduce sizes.neurons, sizes.n_in, "
-                    f"topology.axons_per_edge or the readout (sizes.classes * "
-                    f"sizes.per_class)")
+                f"the weights need {used} SPRAM blocks of {SPRAM_WORDS} x {SPRAM_BITS} bits "
+                f"({len(banks)} banks of {banks[0]['width']}-bit words, {plan.get('share', 1)} "
+                f"logical cores a bank; {sizes}); {board.name} has {lim.spram}; reduce "
+                f"sizes.neurons, sizes.n_in, topology.axons_per_edge or the readout "
+                f"(sizes.classes * sizes.per_class)")
     if plan["ebr_estimate_total"] > lim.ebr:
         parts = ", ".join(f"{k} {v}" for k, v in plan["ebr_estimate"].items())
         hint = "; build without on-chip learning (--learning off)" \
@@ -241,19 +266,23 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
     act = _activity(config, topo, weights)
     W, ro_W, N = plan["words_per_row"], plan["readout_words_per_row"], s.neurons
     G = len(topo.cores)
+    S = plan.get("share", 1)               # logical cores per physical core
     layer0 = min(G, s.cores)
     loc = act["hidden_spikes_per_core"]
-    # ENC: 2 cycles a channel; each input spike waits for every layer-0 crossbar, which
-    # also replays the core's own spikes of t-1 (local rows) with priority
-    enc = 2 * s.n_in + W * (act["input_spikes"] + max(loc[:layer0]))
+
+    def per_physical(values, cores):       # a physical core serves its group in turn
+        return [sum(values[p:p + S]) for p in range(0, cores, S)]
+    # ENC: 2 cycles a channel; each input spike waits for every layer-0 crossbar (S
+    # events on a shared one), which also replays its cores' spikes of t-1 first
+    enc = 2 * s.n_in + W * (S * act["input_spikes"] + max(per_physical(loc, layer0)))
     deliveries = act["deliveries_per_dest"]
     # the readout adds one neuron's current a cycle: R + 2*W_readout cycles an event
-    route = max(N, sum(deliveries), W * max(deliveries[:G]),
+    route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
                 (s.readout + 2 * ro_W) * deliveries[G]) + 4 + 2
-    update = max(N + 1, 4 * s.readout) + 6
+    update = max(S * N + 1, 4 * s.readout) + 6
     step = enc + route + update
     sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict
-    ceiling_words = G          # one weight word per crossbar per cycle
+    ceiling_words = G // S     # one weight word per physical crossbar per cycle
     synapse_events = (act["input_spikes"] * layer0 * N + sum(loc) * N +
                       sum(deliveries[:G]) * N + deliveries[G] * s.readout) * s.steps
     out = {"activity": act, "cycles_per_step": round(step, 1),
@@ -492,7 +521,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
     # trained weights become the block RAM's initial contents; SPRAM cannot take any
     in_bitstream = weights is not None and not board.spram_weights
     top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"],
-                   learning=plan["learning"], weights=weights if in_bitstream else None)
+                   learning=plan["learning"], weights=weights if in_bitstream else None,
+                   share=plan["share"])
     platform = board.platform()
     opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
     if board.toolchain == "icestorm":

@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 
 from gen.topology import KIND_INPUT, Topology
 
+from .crossbar import NO_RW_CHECK, read_port
 from .lfsr import LFSR_WIDTH
 from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
@@ -216,10 +217,13 @@ class LearningUnit(wiring.Component):
 
         # ---- memories ---------------------------------------------------------------------
         tw = w.trace
+        # a read never meets a write to its address (the trace update reads word a and
+        # writes a - 1): no collision logic (rtl/crossbar.py read_port)
         m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
-                                                   init=[])
+                                                   init=[], attrs=NO_RW_CHECK)
         t_wr = tmem.write_port()
-        t_rd = tmem.read_port()                 # row traces, trace update
+        t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
+        m.d.comb += t_rd.en.eq(1)
         ab = _bits(self.trace_words)
         segments, table = self._segments()
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
@@ -271,7 +275,8 @@ class LearningUnit(wiring.Component):
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
         m.d.comb += [self.hidden_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.hidden_psi)]
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
-            g_rd = tmem.read_port()
+            g_rd = read_port(m, tmem, t_wr, collisions=False, name="gate")
+            m.d.comb += g_rd.en.eq(1)
             m.d.comb += [g_rd.addr.eq(self.n_in + unit.gate.addr),
                          unit.gate.xpos.eq(g_rd.data != 0)]
 

@@ -40,7 +40,7 @@ from gen.routing import RouterParams
 from gen.topology import Topology
 
 from .core import NeuronCore
-from .crossbar import EventLayout
+from .crossbar import NO_RW_CHECK, EventLayout, read_port
 from .host import BusSignature, HostLink
 from .learn import LearningUnit
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
@@ -157,12 +157,13 @@ class ReadoutCore(wiring.Component):
         ww, cw, mw = wd.weight, wd.current, wd.membrane
         use_ref = self._use_ref
         m.submodules.state = st = memory.Memory(shape=self.width,
-                                                depth=max(self.state_depth, 2), init=[])
+                                                depth=max(self.state_depth, 2), init=[],
+                                                attrs=NO_RW_CHECK)
         wr = st.write_port()
-        # not transparent: no state reads the word written in the same cycle (a
-        # read-modify-write writes neuron n-1 while reading n), and the bypass was on
-        # the critical path (host decode -> write enable -> read data)
-        rd = st.read_port()
+        # no state reads the word written in the same cycle (a read-modify-write writes
+        # neuron n-1 while reading n): no bypass (it was on the critical path: host decode
+        # -> write enable -> read data) and no collision logic
+        rd = read_port(m, st, wr, collisions=False, name="state")
         m.d.comb += [rd.addr.eq(self.aux_base + self.aux_addr), rd.en.eq(self.aux_re),
                      wr.addr.eq(self.aux_base + self.aux_addr), wr.en.eq(self.aux_we),
                      wr.data.eq(self.aux_wdata), self.aux_rdata.eq(rd.data)]
@@ -552,8 +553,10 @@ class Engine(wiring.Component):
         for p, core in enumerate(self.cores):
             m.d.comb += core.o_spike.ready.eq(1)
             m.submodules[f"spikes{p}"] = smem = memory.Memory(
-                shape=2 if lu is not None else 1, depth=max(SN, 2), init=[])
-            wr, rd = smem.write_port(), smem.read_port()
+                shape=2 if lu is not None else 1, depth=max(SN, 2), init=[],
+                attrs=NO_RW_CHECK)          # written in the sweep, read after it
+            wr = smem.write_port()
+            rd = read_port(m, smem, wr, collisions=False, name=f"spikes{p}")
             m.d.comb += [wr.addr.eq(core.o_state.neuron), wr.en.eq(core.o_state.valid),
                          wr.data.eq(Cat(core.o_state.spike, core.o_state.psi)
                                     if lu is not None else core.o_state.spike)]
@@ -582,7 +585,6 @@ class Engine(wiring.Component):
             for g in self.groups[p][1:]:          # one scanner a physical core
                 m.d.comb += router.i[g].valid.eq(0)
             with m.If(phase == PH_ROUTE):
-                m.d.comb += rd.en.eq(0)           # (its reset value is 1) data held
                 with m.If(active & ~have):
                     m.d.comb += [rd.addr.eq(sp), rd.en.eq(1)]
                     m.d.sync += have.eq(1)

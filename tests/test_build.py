@@ -41,16 +41,33 @@ def test_default_fits_the_up5k():
 
 def test_refuses_more_cores_than_sprams():
     cfg = Config().replace(**{"sizes.cores": 5}).validate()
-    with pytest.raises(ConfigError, match="5 hidden cores .* need 5 weight banks.* 4 SPRAMs"):
+    with pytest.raises(ConfigError, match=r"the weights need 5 SPRAM blocks .*\(5 banks of "
+                                          r"16-bit words, 1 logical cores a bank.*ice40 has 4"):
         b.check_fits(cfg, ICE40, b.plan_build(cfg, ICE40))
 
 
-def test_refuses_a_bank_deeper_than_one_spram():
+def test_a_bank_may_span_sprams_but_not_more_than_the_board_has():
     cfg = Config().replace(**{"sizes.neurons": 128, "sizes.cores": 2, "sizes.n_in": 200,
                               "topology.ws_neighbours": 0}).validate()
-    with pytest.raises(ConfigError, match=r"hidden core 0: its crossbar take \d+ words of "
-                                          r"16 bits, more than one SPRAM"):
+    plan = b.plan_build(cfg, ICE40)
+    assert [x["spram"] for x in plan["weight_banks"]] == [2, 2]
+    b.check_fits(cfg, ICE40, plan)
+    cfg = cfg.replace(**{"sizes.n_in": 600}).validate()
+    with pytest.raises(ConfigError, match=r"the weights need \d+ SPRAM blocks .*bank 0: "
+                                          r"\d+ words.*ice40 has 4"):
         b.check_fits(cfg, ICE40, b.plan_build(cfg, ICE40))
+
+
+def test_the_up5k_learning_chip_shares_one_core_per_layer():
+    """With on-chip learning the UP5K boards put a layer's cores on one physical core
+    (the logic cells), its bank across SPRAMs; the inference chip keeps one each."""
+    cfg = Config().validate()
+    plan = b.plan_build(cfg, ICE40, learning=True)
+    assert plan["share"] == 4 and len(plan["weight_banks"]) == 1
+    assert plan["weight_banks"][0]["spram"] == 2 and plan["spram"] == 2
+    b.check_fits(cfg, ICE40, plan)
+    assert b.plan_build(cfg, ICE40, learning=False)["share"] == 1
+    assert b.plan_build(cfg, BOARDS["ulx3s"], learning=True)["share"] == 1
 
 
 def test_refuses_too_much_block_ram():
@@ -75,7 +92,8 @@ def test_cli_refuses_before_synthesis(tmp_path, capsys):
                  "--out", str(tmp_path / "out")]) == EXIT_ERROR
     assert time.monotonic() - t0 < 30
     err = capsys.readouterr().err
-    assert "[plan]" in err and "error: 6 hidden cores" in err and "4 SPRAMs" in err
+    assert "[plan]" in err and "error: the weights need 6 SPRAM blocks" in err
+    assert "ice40 has 4" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -323,7 +341,7 @@ def test_synth_cells_and_check_synth_fits():
     cfg = Config().validate()
     plan = b.plan_build(cfg, ICE40)
     with pytest.raises(b.DoesNotFit, match=r"does not fit: 35 SB_RAM40_4K, ice40 has 30 "
-                                           r"\(the plan estimated 30: hidden_cores 24.*\); "
+                                           r"\(the plan estimated \d+: hidden_cores \d+.*\); "
                                            r"8815 SB_LUT4, ice40 has 5280; not running"):
         b.check_synth_fits(cells, ICE40, plan)
     assert issubclass(b.DoesNotFit, b.BuildError)      # the CLI: exit status 1
