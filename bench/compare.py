@@ -1,6 +1,7 @@
 """The `compare` acceptance runs: the whole chip under Verilator beside the golden model,
 20 digits test samples with learning off and 20 with it on, for the shipped default
-config and three others that change the wiring, the dynamics and the learning rule.
+config and three others that change the wiring, the dynamics and the learning rule, and
+for the default config built as the UP5K learning chip (four logical cores on one).
 Both start from weights the golden model learnt in one epoch of digits (`--epochs`), so
 the readout fires and the classes differ (the initial readout weights are zero).
 
@@ -38,7 +39,11 @@ CONFIGS = {
                    "dynamics.refractory": 2, "dynamics.reset_subtract": False,
                    "topology.readout_bias": False, "topology.readout_density": 0.8,
                    "learning.learn_recurrent": False},
+    # the default config as the UP5K learning chip builds it: all four cores of the layer
+    # time-share one physical core and one weight bank (gen/build.py share_for)
+    "default_shared": {},
 }
+SHARE = {"default_shared": 4}
 
 
 def main(argv=None) -> int:
@@ -58,7 +63,7 @@ def main(argv=None) -> int:
         for learn in (False, True):
             t0 = time.time()
             r = compare(cfg, task="digits", samples=args.samples, learn=learn,
-                        weights=weights)
+                        weights=weights, share=SHARE.get(name, 1))
             r.pop("rows")
             r["seconds"] = round(time.time() - t0, 1)
             results[f"{name}/{'learn' if learn else 'infer'}"] = r

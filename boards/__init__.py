@@ -90,10 +90,10 @@ class Board:
         return self.description
 
 
-# The UP5K boards build the inference chip by default: the learning unit alone takes
-# about 4,600 LUT4 and 9 EBR (docs/build.md), the inference chip already about 5,200 of
-# the 5,280 logic cells. `build --learning on` asks for it anyway (and is refused).
-# UP5K: 5280 logic cells (LUT4 + FF each), 30 EBR, 4 SPRAM, 8 DSP (iCE40 UltraPlus
+# Every board builds the learning chip by default. On the UP5K it fits because the four
+# cores of the layer time-share one physical core (gen/build.py share_for; docs/build.md);
+# `build --learning off` builds the inference chip with a core each (4x the weight
+# bandwidth). UP5K: 5280 logic cells (LUT4 + FF each), 30 EBR, 4 SPRAM, 8 DSP (iCE40 UltraPlus
 # family data sheet, FPGA-DS-02008). ECP5-85F: 83,640 LUTs, 208 EBR (18 kbit), 156
 # 18x18 multipliers (ECP5 family data sheet, FPGA-DS-02012).
 _UP5K = Limits(luts=5280, ffs=5280, ebr=30, ebr_bits=4096, spram=4, dsp=8)
@@ -101,11 +101,10 @@ _ECP5_85 = Limits(luts=83640, ffs=83640, ebr=208, ebr_bits=18432, spram=0, dsp=1
 
 BOARDS: dict[str, Board] = {
     "ice40": Board("ice40", "iCEBreaker (iCE40 UP5K)", SwirlICEBreaker, _UP5K,
-                   clock_hz=12e6, toolchain="icestorm", spram_weights=True,
-                   learning=False),
+                   clock_hz=12e6, toolchain="icestorm", spram_weights=True),
     "upduino": Board("upduino", "UPduino v3 (iCE40 UP5K)", SwirlUpduinoV3, _UP5K,
                      clock_hz=24e6, toolchain="icestorm", spram_weights=True,
-                     learning=False, extras={
+                     extras={
                          "clock": "SB_HFOSC (internal 48 MHz oscillator) divided by 2 "
                                   "(hfosc_div = 1): 24 MHz",
                          "slower_clock": "SB_HFOSC divides by 1, 2, 4 or 8 (48, 24, 12, 6 "

@@ -156,7 +156,8 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     # each physical core's step bits (spike, and psi with learning): rtl/top.py spikes<p>
     ebr_spikes = len(groups) * blocks(share * N, 2 if learning else 1)
     ebr = {"hidden_cores": sum(per_core) + ebr_spikes, "router": router_ebr,
-           "readout_and_encoder": blocks(2 * s.readout + s.n_in, ro_width)}
+           "readout_and_encoder": blocks((1 << (2 * s.readout - 1).bit_length()) + s.n_in,
+                                         ro_width)}
     banks = []
     for g, d in enumerate(core_depths):
         depth = d + (ro_depth if g == len(core_depths) - 1 else 0)
@@ -272,13 +273,13 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
 
     def per_physical(values, cores):       # a physical core serves its group in turn
         return [sum(values[p:p + S]) for p in range(0, cores, S)]
-    # ENC: 2 cycles a channel; each input spike waits for every layer-0 crossbar (S
+    # ENC: 3 cycles a channel; each input spike waits for every layer-0 crossbar (S
     # events on a shared one), which also replays its cores' spikes of t-1 first
-    enc = 2 * s.n_in + W * (S * act["input_spikes"] + max(per_physical(loc, layer0)))
+    enc = 3 * s.n_in + W * (S * act["input_spikes"] + max(per_physical(loc, layer0)))
     deliveries = act["deliveries_per_dest"]
-    # the readout adds one neuron's current a cycle: R + 2*W_readout cycles an event
+    # the readout adds one neuron's current a cycle: R + 2*W_readout + 1 cycles an event
     route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
-                (s.readout + 2 * ro_W) * deliveries[G]) + 4 + 2
+                (s.readout + 2 * ro_W + 1) * deliveries[G]) + 4 + 2
     update = max(S * N + 1, 4 * s.readout) + 6
     step = enc + route + update
     sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict

@@ -178,6 +178,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmax", type=float, metavar="MHZ",
                    help="clock for events/s and samples/s (default: the Fmax in "
                         "build/report.json, if there is one)")
+    p.add_argument("--share", type=_positive_int, default=1, metavar="S",
+                   help="logical cores per physical core, as the chip is built (the UP5K "
+                        "learning chip: sizes.cores; default: 1)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     _add_json_option(p)
@@ -478,7 +481,8 @@ def cmd_compare(args) -> int:
           f"{'on' if args.learn else 'off'}; the first Verilator build of a config takes "
           "minutes", file=sys.stderr, flush=True)
     report = compare(cfg, task=args.task, samples=args.samples, learn=args.learn,
-                     weights=weights, data=args.data, work=args.work, progress=progress)
+                     weights=weights, data=args.data, work=args.work, progress=progress,
+                     share=args.share)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
     if fmax:
         report["fmax_mhz"] = fmax / 1e6

@@ -108,11 +108,12 @@ class ReadoutCore(wiring.Component):
     ``r`` is words ``base + r*W .. + W-1``, ``W = ceil(neurons / lanes)``, the crossbar
     layout. State is one block RAM (one read and one write port) of ``width =
     max(current, membrane [+ 8 refractory bits])`` bits: currents at ``0 .. R-1``,
-    membranes at ``R .. 2R-1``, and ``aux_words`` words at ``2R ..`` for another user
+    membranes at ``R .. 2R-1``, and ``aux_words`` words from the next power of two above
+    ``2R - 1`` on for another user
     (the encoder), reachable through ``aux_*`` while the readout is idle.
 
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
-    current read-modify-write per neuron, ``R + 2W`` cycles without contention; the sweep
+    current read-modify-write per neuron, ``R + 2W + 1`` cycles without contention; the sweep
     takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher)."""
@@ -128,8 +129,10 @@ class ReadoutCore(wiring.Component):
         self._use_ref = d.refractory > 0
         self.width = max(w.current, w.membrane + (REF_WIDTH if self._use_ref else 0),
                          aux_width)
-        self.aux_base = 2 * s.readout
-        self.state_depth = 2 * s.readout + aux_words
+        # the aux words from a power of two on: their address is a concatenation, no
+        # adder in front of the memory (the encoder's path into it was the longest)
+        self.aux_base = 1 << (2 * s.readout - 1).bit_length()
+        self.state_depth = self.aux_base + aux_words
         super().__init__({
             "i_event": In(stream.Signature(EventLayout(rows))),
             "m_addr": Out(range(max(depth, 2))), "m_re": Out(1), "m_grant": In(1),
@@ -164,8 +167,11 @@ class ReadoutCore(wiring.Component):
         # neuron n-1 while reading n): no bypass (it was on the critical path: host decode
         # -> write enable -> read data) and no collision logic
         rd = read_port(m, st, wr, collisions=False, name="state")
-        m.d.comb += [rd.addr.eq(self.aux_base + self.aux_addr), rd.en.eq(self.aux_re),
-                     wr.addr.eq(self.aux_base + self.aux_addr), wr.en.eq(self.aux_we),
+        k = (self.aux_base - 1).bit_length()        # aux_base = 2**k
+        aux = Cat(self.aux_addr, C(0, k - len(self.aux_addr)), C(1, 1)) \
+            if len(self.aux_addr) <= k else self.aux_base + self.aux_addr
+        m.d.comb += [rd.addr.eq(aux), rd.en.eq(self.aux_re),
+                     wr.addr.eq(aux), wr.en.eq(self.aux_we),
                      wr.data.eq(self.aux_wdata), self.aux_rdata.eq(rd.data)]
 
         m.submodules.lif = lif = LifFire(membrane_width=mw)
@@ -175,6 +181,7 @@ class ReadoutCore(wiring.Component):
                      lif.params.reset_subtract.eq(int(dy.reset_subtract))]
 
         addr = Signal.like(self.m_addr)      # next weight word
+        row_q = Signal.like(self.i_event.payload.row)
         wreg = Signal(lanes * ww)            # the weight word being added
         lane = Signal(range(max(lanes, 2)))
         n = Signal(range(2 * R + 1))         # neuron (word, when clearing)
@@ -207,14 +214,19 @@ class ReadoutCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i_event.ready.eq(~pending)
                 with m.If(self.i_event.valid & ~pending):
-                    m.d.sync += [addr.eq(self._base + self.i_event.payload.row * W),
-                                 n.eq(0)]
-                    m.next = "FETCH"
+                    m.d.sync += [row_q.eq(self.i_event.payload.row), n.eq(0)]
+                    m.next = "ADDR"
                 with m.Elif(pending & ~self.update):
                     m.d.sync += [pending.eq(0), n.eq(0), cls.eq(0), within.eq(0)]
                     m.next = "S_CUR"
                 on_clear()
-            # accumulate one event: a weight word, then its lanes one neuron a cycle
+            # accumulate one event: its first word's address (a cycle of its own: off the
+            # path from the router's output), a weight word, then its lanes one neuron a
+            # cycle
+            with m.State("ADDR"):
+                m.d.sync += addr.eq(self._base + row_q * W)
+                m.next = "FETCH"
+                on_clear()
             with m.State("FETCH"):
                 m.d.comb += [self.m_addr.eq(addr), self.m_re.eq(self.m_grant)]
                 with m.If(self.m_grant):
@@ -610,30 +622,42 @@ class Engine(wiring.Component):
         enc_pend = Signal(G)
         layer0 = [g for g in range(G) if g < s.cores]
         # a shared core takes its logical cores' events one at a time (the first with one
-        # waiting), each row moved to where that logical core's rows start
+        # waiting), each row moved to where that logical core's rows start. A register
+        # slice per core (``ev_*``) cuts the path from the sequencer's state and the
+        # router's outputs into the core's arbiter and crossbar (the longest path of the
+        # shared chip); the sequencer waits for the slices to empty before ``update``.
+        slices_empty = []
         for p, (core, group) in enumerate(zip(self.cores, self.groups)):
+            ev_valid = Signal(name=f"ev_valid{p}")
+            ev_row = Signal.like(core.i_event.payload.row, name=f"ev_row{p}")
+            offer_valid = Signal(name=f"offer_valid{p}")
+            offer_row = Signal.like(ev_row, name=f"offer_row{p}")
+            offer_ready = Signal(name=f"offer_ready{p}")
+            m.d.comb += [offer_ready.eq(~ev_valid | core.i_event.ready),
+                         core.i_event.valid.eq(ev_valid), core.i_event.payload.row.eq(ev_row)]
+            with m.If(offer_ready):
+                m.d.sync += [ev_valid.eq(offer_valid), ev_row.eq(offer_row)]
+            slices_empty.append(~ev_valid)
             with m.If(phase == PH_ENC):
                 for g in reversed(group):
                     if g in layer0:
                         with m.If(enc_offer & enc_pend[g]):
-                            m.d.comb += [core.i_event.valid.eq(1),
-                                         core.i_event.payload.row.eq(self.row_base[g] +
-                                                                     enc_row)]
+                            m.d.comb += [offer_valid.eq(1),
+                                         offer_row.eq(self.row_base[g] + enc_row)]
                 for i, g in enumerate(group):
                     if g in layer0:
                         first = Cat(*(enc_pend[h] for h in group[:i] if h in layer0)) == 0
-                        with m.If(core.i_event.ready & first):
+                        with m.If(offer_ready & first):
                             m.d.sync += enc_pend[g].eq(0)
             with m.Elif(phase == PH_ROUTE):
                 for g in reversed(group):
                     o = router.o[g]
                     with m.If(o.valid):
-                        m.d.comb += [core.i_event.valid.eq(1),
-                                     core.i_event.payload.row.eq(self.row_base[g] +
-                                                                 o.payload.row)]
+                        m.d.comb += [offer_valid.eq(1),
+                                     offer_row.eq(self.row_base[g] + o.payload.row)]
                 for i, g in enumerate(group):
                     earlier = Cat(*(router.o[h].valid for h in group[:i])) == 0
-                    m.d.comb += router.o[g].ready.eq(core.i_event.ready & earlier)
+                    m.d.comb += router.o[g].ready.eq(offer_ready & earlier)
         bias_offer = Signal()
         o_ro = router.o[G]
         with m.If(bias_offer):
@@ -671,8 +695,8 @@ class Engine(wiring.Component):
         k = Signal(range(s.classes + 1))
         enc_u = ro.aux_rdata[:ew]
         enc_acc = Mux(t == 0, 0, ro.aux_rdata[ew:2 * ew])
-        enc_sum = Signal(ew + 1)
-        m.d.comb += enc_sum.eq(enc_u + enc_acc)
+        enc_sum = Signal(ew + 1)        # registered (ENC_ADD): the read, the add, the
+        enc_u_q = Signal(ew)            # compare and the write were one long path
         enc_fire = enc_sum >= dy.enc_theta
         m.d.comb += bus.run_done.eq(0)
 
@@ -691,7 +715,7 @@ class Engine(wiring.Component):
                 with m.If(~busy_any):
                     m.d.sync += [phase.eq(PH_ENC), ch.eq(0)]
                     m.next = "ENC_READ"
-            # 1. encoder: read channel ch, then add, compare, write back, offer the spike
+            # 1. encoder: read channel ch, add, then compare, write back, offer the spike
             with m.State("ENC_READ"):
                 with m.If(ch == s.n_in):
                     m.d.sync += [phase.eq(PH_ROUTE), scan_go.eq(1), first_step.eq(0)]
@@ -699,11 +723,14 @@ class Engine(wiring.Component):
                     m.next = "ROUTE"
                 with m.Else():
                     m.d.comb += [ro.aux_re.eq(1), ro.aux_addr.eq(ch)]
-                    m.next = "ENC_CALC"
+                    m.next = "ENC_ADD"
+            with m.State("ENC_ADD"):
+                m.d.sync += [enc_sum.eq(enc_u + enc_acc), enc_u_q.eq(enc_u)]
+                m.next = "ENC_CALC"
             with m.State("ENC_CALC"):
                 m.d.comb += [ro.aux_we.eq(1), ro.aux_addr.eq(ch),
-                             ro.aux_wdata.eq(Cat(enc_u, Mux(enc_fire, enc_sum - dy.enc_theta,
-                                                            enc_sum)[:ew]))]
+                             ro.aux_wdata.eq(Cat(enc_u_q, Mux(enc_fire, enc_sum - dy.enc_theta,
+                                                              enc_sum)[:ew]))]
                 m.d.sync += s_in.eq(Cat(s_in[1:], enc_fire))      # channel ch, in order
                 with m.If(enc_fire):
                     m.d.sync += [enc_row.eq(ch), enc_pend.eq(sum(1 << g for g in layer0))]
@@ -728,8 +755,9 @@ class Engine(wiring.Component):
                     m.next = "BIAS"
             # the readout's bias row: a source that spikes every step
             with m.State("BIAS"):
-                with m.If(~bias_offer | ro.i_event.ready):
+                with m.If(ro.i_event.ready):
                     m.d.sync += bias_offer.eq(0)
+                with m.If((~bias_offer | ro.i_event.ready) & Cat(*slices_empty).all()):
                     m.next = "UPDATE"
             # 3. neurons
             with m.State("UPDATE"):

@@ -173,12 +173,13 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
                         pathlib.Path(work) if work else pathlib.Path(tmp), share)
     say("chip", time.time() - t0)
     t0 = time.time()
-    report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task)
+    report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share)
     say("model", time.time() - t0)
     return report
 
 
-def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = "") -> dict:
+def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = "",
+                 share: int = 1) -> dict:
     """Run the golden model ``net`` on the samples and set it beside the chip's ``run``
     (one entry of :func:`run_chip`'s ``runs``); ``net`` must hold the weights the chip
     started from. Returns the report."""
@@ -229,8 +230,9 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         first = {"sample": samples - 1, "where": "weights or LFSR states after the run"}
     cycles = sum(r["cycles"] for r in report_rows)
     events = sum(r["synaptic_events"] for r in report_rows)
-    banks = len(topo.cores)
+    banks = len(topo.cores) // share      # physical banks: one word each a cycle
     return {
+        "share": share,
         "config_seed": config.seed, "task": task, "samples": samples, "learn": learn,
         "bit_exact": bit_exact, "first_divergence": first,
         "accuracy": {"model": float(np.mean([r["model_pred"] == r["label"] for r in report_rows])),

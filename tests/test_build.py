@@ -395,18 +395,22 @@ def test_default_ice40_build(default_build):
     res = r["resources"]
     for key in ("luts", "ffs", "ebr", "spram", "dsp"):
         assert res[key]["used"] <= r["limits"][key], key
-    assert res["spram"]["used"] == 4 and res["luts"]["used"] > 1000
+    # weights in SPRAM: one bank across two, the four cores of the layer on one core
+    assert res["spram"]["used"] == 2 and res["luts"]["used"] > 1000
+    assert r["plan"]["share"] == 4 and r["plan"]["spram"] == 2
     (clk, f), = r["fmax"].items()
     assert f["achieved_mhz"] >= 12.0, f                  # the iCEBreaker's clock
     assert r["timing"]["met"] is True and f["met"] is True
+    assert f["achieved_mhz"] >= 30.0, f                  # issue 6: at least 30 MHz
     assert set(r["toolchain"]) == {"YOSYS", "NEXTPNR_ICE40", "ICEPACK"}
     assert all(t["version"] != "unknown" and "Usage" not in t["version"]
                for t in r["toolchain"].values())
     pk = r["lc_packing"]
     assert res["ffs"]["used"] == pk["lut4_and_dff"] + pk["dff_only"]
-    assert r["neurons"]["hidden"] == 256
-    # the UP5K carries the inference chip (the learning unit does not fit beside it)
-    assert r["plan"]["learning"] is False and r["learning"].startswith("not built")
+    assert r["neurons"]["hidden"] == 256 and sum(r["synapses"][k] for k in ("input", "hidden", "readout")) >= 32_768
+    # the UP5K carries the learning chip; its multipliers in the SB_MAC16s
+    assert r["plan"]["learning"] is True and r["learning"].startswith("on chip")
+    assert res["dsp"]["used"] >= 2
     perf = r["performance"]["at_fmax"]
     assert perf["cycles_per_sample"] > 0 and perf["samples_per_second"] > 0
     assert [s["stage"] for s in r["stages"]] == ["plan", "elaborate", "synth", "pnr", "pack"]
