@@ -126,6 +126,39 @@ def test_weight_memory_latency_and_hold(depth):
     simulate(dut, bench)
 
 
+async def _load_and_zero(ctx, dut, w, lanes, ww):
+    """Load a crossbar's weights through ``load`` and zero its current words (the lane
+    memories are not reset)."""
+    for a, word in enumerate(pack_rows(w, lanes, ww)):
+        ctx.set(dut.load.en, 1)
+        ctx.set(dut.load.addr, a)
+        ctx.set(dut.load.data, word)
+        await ctx.tick()
+    ctx.set(dut.load.en, 0)
+    for k in range(dut.words_per_row):
+        for p in range(lanes):
+            ctx.set(dut.cur.we[p], 1)
+            ctx.set(dut.cur.waddr[p], k)
+            ctx.set(dut.cur.wdata[p], 0)
+        await ctx.tick()
+    for p in range(lanes):
+        ctx.set(dut.cur.we[p], 0)
+
+
+async def _read_currents(ctx, dut, lanes, width) -> list:
+    """Every current, column order, as signed ``width``-bit values (the crossbar idle)."""
+    out = []
+    for k in range(dut.words_per_row):
+        for p in range(lanes):
+            ctx.set(dut.cur.addr[p], k)
+            ctx.set(dut.cur.en[p], 1)
+        await ctx.tick()
+        for p in range(lanes):
+            lane = ctx.get(dut.cur.data[p]) & ((1 << width) - 1)
+            out.append(lane - (1 << width) if lane >> (width - 1) else lane)
+    return out
+
+
 @pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [
     (5, 7, 3, 4, 7), (3, 2, 4, 8, 12), (6, 16, 1, 5, 10), (4, 9, 9, 16, 32)])
 def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
@@ -139,24 +172,10 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
     w[1 % n_rows] = -lim
     events = rng.integers(0, n_rows, 12).tolist() + [0] * 3
     expect = sat_signed(w[events].sum(0), cw).tolist()
-    wpr = dut.words_per_row
     got = []
 
     async def bench(ctx):
-        for a, word in enumerate(pack_rows(w, lanes, ww)):
-            ctx.set(dut.load.en, 1)
-            ctx.set(dut.load.addr, a)
-            ctx.set(dut.load.data, word)
-            await ctx.tick()
-        ctx.set(dut.load.en, 0)
-        for k in range(wpr):                            # memory is not reset: zero it
-            for p in range(lanes):
-                ctx.set(dut.cur.we[p], 1)
-                ctx.set(dut.cur.waddr[p], k)
-                ctx.set(dut.cur.wdata[p], 0)
-            await ctx.tick()
-        for p in range(lanes):
-            ctx.set(dut.cur.we[p], 0)
+        await _load_and_zero(ctx, dut, w, lanes, ww)
         for e, row in enumerate(events):
             ctx.set(dut.i_event.valid, 1)
             ctx.set(dut.i_event.payload, {"row": row})
@@ -165,14 +184,7 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
             if e % 4 == 3:
                 await ctx.tick().repeat(e % 3 + 1)
         await ctx.tick().until(dut.idle)
-        for k in range(wpr):
-            for p in range(lanes):
-                ctx.set(dut.cur.addr[p], k)
-                ctx.set(dut.cur.en[p], 1)
-            await ctx.tick()
-            for p in range(lanes):
-                lane = ctx.get(dut.cur.data[p]) & ((1 << cw) - 1)
-                got.append(lane - (1 << cw) if lane >> (cw - 1) else lane)
+        got.extend(await _read_currents(ctx, dut, lanes, cw))
 
     simulate(dut, bench)
     assert got[:n_cols] == expect
@@ -199,34 +211,14 @@ def test_crossbar_distinct_rows_exact(n_rows, n_cols, lanes, ww, cw):
     got = []
 
     async def bench(ctx):
-        for a, word in enumerate(pack_rows(w, lanes, ww)):
-            ctx.set(dut.load.en, 1)
-            ctx.set(dut.load.addr, a)
-            ctx.set(dut.load.data, word)
-            await ctx.tick()
-        ctx.set(dut.load.en, 0)
-        for k in range(dut.words_per_row):
-            for p in range(lanes):
-                ctx.set(dut.cur.we[p], 1)
-                ctx.set(dut.cur.waddr[p], k)
-                ctx.set(dut.cur.wdata[p], 0)
-            await ctx.tick()
-        for p in range(lanes):
-            ctx.set(dut.cur.we[p], 0)
+        await _load_and_zero(ctx, dut, w, lanes, ww)
         for row in events:
             ctx.set(dut.i_event.valid, 1)
             ctx.set(dut.i_event.payload, {"row": row})
             await ctx.tick().until(dut.i_event.ready)
         ctx.set(dut.i_event.valid, 0)
         await ctx.tick().until(dut.idle)
-        for k in range(dut.words_per_row):
-            for p in range(lanes):
-                ctx.set(dut.cur.addr[p], k)
-                ctx.set(dut.cur.en[p], 1)
-            await ctx.tick()
-            for p in range(lanes):
-                lane = ctx.get(dut.cur.data[p]) & ((1 << aw) - 1)
-                got.append(lane - (1 << aw) if lane >> (aw - 1) else lane)
+        got.extend(await _read_currents(ctx, dut, lanes, aw))
 
     simulate(dut, bench)
     assert got[:n_cols] == expect
