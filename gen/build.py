@@ -600,7 +600,10 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         "synapses": topo.synapse_counts(), "plan": plan, "performance": perf_clock,
         "bitstream": bitstream, "weights_image": image,
         "learning": ("on chip: teacher, modulators, gated plasticity sweep, traces "
-                     "(rtl/learn.py)") if plan["learning"] else
+                     "(rtl/learn.py)" + (
+                         f"; the {s.cores} cores of a layer time-share one physical core "
+                         f"(share {plan['share']}, docs/build.md)" if plan["share"] > 1
+                         else "")) if plan["learning"] else
                     ("not built: inference only (" + (
                         "left out with --learning off" if board.learning else
                         f"the learning unit does not fit {board.description}; see "

@@ -437,10 +437,13 @@ def cmd_build(args) -> int:
         if args.json:
             _print_json(result)
         else:
+            n_banks = len(plan["weight_banks"])
             print(f"{board.name}: fits ({'with' if plan['learning'] else 'without'} "
-                  f"on-chip learning, {len(plan['weight_banks'])} weight banks, "
-                  f"{plan['spram']} SPRAM, ~{plan['ebr_estimate_total']} EBR of "
-                  f"{board.limits.ebr}, lanes {plan['lanes']})")
+                  f"on-chip learning, {len(topo.cores)} hidden cores on {n_banks} physical "
+                  f"{'core' if n_banks == 1 else 'cores'} and weight "
+                  f"{'bank' if n_banks == 1 else 'banks'}, {plan['spram']} SPRAM, "
+                  f"~{plan['ebr_estimate_total']} EBR of {board.limits.ebr}, "
+                  f"lanes {plan['lanes']})")
         return EXIT_OK
     try:
         report = b.run_build(cfg, board, args.out, weights=net, log=log, learning=learning)
