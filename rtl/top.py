@@ -188,6 +188,9 @@ class ReadoutCore(wiring.Component):
         wb_valid = Signal()                  # a current read last cycle: write it back
         wb_n = Signal(range(max(R, 2)))
         wb_w = Signal(signed(ww))
+        wb2_valid = Signal()                 # ... its new value, written this cycle
+        wb2_n = Signal.like(wb_n)
+        wb2_data = Signal(signed(cw))
         cur_q = Signal(signed(cw))
         v_q = Signal(signed(mw))             # the membrane read, and its refractory count
         ref_q = Signal(REF_WIDTH)
@@ -197,16 +200,22 @@ class ReadoutCore(wiring.Component):
         within = Signal(range(s.per_class + 1))
         with m.If(self.update):
             m.d.sync += pending.eq(1)
-        m.d.sync += [self.done.eq(0), wb_valid.eq(0)]
+        m.d.sync += [self.done.eq(0), wb_valid.eq(0), wb2_valid.eq(wb_valid)]
 
         # write-back stage of the current read-modify-write (any state)
+        # the sum is registered, then written (one long path less: the add and the
+        # saturation no longer meet the write multiplexers). Reads never overtake it: a
+        # neuron's current is read again only by the next event (cycles later) or the
+        # sweep, which waits for both stages.
         with m.If(wb_valid):
-            m.d.comb += [wr.addr.eq(wb_n), wr.en.eq(1),
-                         wr.data.eq(saturate(rd.data[:cw].as_signed() + wb_w, signed(cw)))]
+            m.d.sync += [wb2_n.eq(wb_n),
+                         wb2_data.eq(saturate(rd.data[:cw].as_signed() + wb_w, signed(cw)))]
+        with m.If(wb2_valid):
+            m.d.comb += [wr.addr.eq(wb2_n), wr.en.eq(1), wr.data.eq(wb2_data)]
 
         def on_clear():
             with m.If(self.clear):
-                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0)]
+                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0), wb2_valid.eq(0)]
                 m.d.sync += [c.eq(0) for c in self.counts]
                 m.next = "CLEAR"
 
@@ -249,7 +258,7 @@ class ReadoutCore(wiring.Component):
                 on_clear()
             # sweep: 3 cycles a neuron (current, membrane, update)
             with m.State("S_CUR"):
-                with m.If(~wb_valid):
+                with m.If(~wb_valid & ~wb2_valid):
                     m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
                     m.next = "S_MEM"
                 on_clear()
