@@ -708,10 +708,14 @@ class Engine(wiring.Component):
         enc_u_q = Signal(ew)            # compare and the write were one long path
         enc_fire = enc_sum >= dy.enc_theta
         m.d.comb += bus.run_done.eq(0)
+        # RUN registered: no path from the host link's state machine into the clears of
+        # the cores and the readout
+        run_q = Signal()
+        m.d.sync += run_q.eq(bus.run)
 
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(bus.run):
+                with m.If(run_q):
                     m.d.sync += [running.eq(1), cycles.eq(0), t.eq(0), steps_done.eq(0)]
                     m.d.comb += [ro.clear.eq(1), router.clear.eq(1)]
                     if lu is not None:
