@@ -7,8 +7,9 @@
   computes ``sum_k Bc[j,k] sig_k`` with ``Bc[j,k] = K*B[j,k] - S_j``,
   ``S_j = sum_k B[j,k]``, ``B[j,k] = +1`` if bit 31 of
   ``oat32(seed ^ 0xFEED0000, k, j & 255, j >> 8)`` is set, else ``-1``. One key round
-  per cycle on a single round circuit, then the final mix (four cycles a hash), ``4K``
-  cycles, ``sum_k Bc sig_k = K*A - S*Q`` (``A = sum_k B sig_k``, ``S = sum_k B``,
+  per cycle on a single round circuit (four cycles a hash), the final mix and the
+  accumulation pipelined behind the rounds (``4K + 3`` cycles in all),
+  ``sum_k Bc sig_k = K*A - S*Q`` (``A = sum_k B sig_k``, ``S = sum_k B``,
   ``Q = sum_k sig_k``) kept in one accumulator that each class updates. Neither ``B``
   nor ``Bc`` is ever stored.
 """
@@ -18,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 __all__ = ["FEEDBACK_KEY", "ROUND_CYCLES", "FeedbackPost", "Oat32", "feedback_acc_shape",
-           "feedback_sum_bound", "oat32"]
+           "feedback_latency", "feedback_sum_bound", "oat32"]
 
 FEEDBACK_KEY = 0xFEED_0000
 _M = 32
@@ -74,6 +75,12 @@ def feedback_acc_shape(classes: int):
 ROUND_CYCLES = 4        # FeedbackPost: cycles per hash (three key rounds, the final mix)
 
 
+def feedback_latency(classes: int) -> int:
+    """FeedbackPost's cycles from ``start`` to ``done``: ``ROUND_CYCLES`` a class, then
+    the last class's final mix and accumulation (two pipeline stages)."""
+    return ROUND_CYCLES * classes + 3
+
+
 def _key_round(m, h, b, name):
     """One key round of oat32: ``h += b; h += h << 10; h ^= h >> 6`` (named signals)."""
     u = Signal(_M, name=f"{name}_u")
@@ -83,13 +90,19 @@ def _key_round(m, h, b, name):
     return o
 
 
-def _final_mix(m, h, name):
-    """The final mix of oat32: ``h += h << 3; h ^= h >> 11; h += h << 15``."""
+def _mix_first(m, h, name):
+    """The final mix of oat32 up to its last add: ``h += h << 3; h ^= h >> 11``."""
     t = Signal(_M, name=f"{name}_t")
     v = Signal(_M, name=f"{name}_v")
-    o = Signal(_M, name=f"{name}_o")
-    m.d.comb += [t.eq(h + (h << 3)), v.eq(t ^ (t >> 11)), o.eq(v + (v << 15))]
-    return o
+    m.d.comb += [t.eq(h + (h << 3)), v.eq(t ^ (t >> 11))]
+    return v
+
+
+def _mix_bit31(m, v, name):
+    """Bit 31 of the final mix's last add, ``v + (v << 15)``."""
+    o = Signal(_M - 15, name=f"{name}_o")
+    m.d.comb += o.eq(v[15:] + v[:_M - 15])
+    return o[-1]
 
 
 class FeedbackPost(wiring.Component):
@@ -98,10 +111,11 @@ class FeedbackPost(wiring.Component):
     ``start`` (with ``j``, ``sig`` and ``seed`` held until ``done``) begins. One oat32 key
     round a cycle, with a single round circuit: class ``k`` takes cycles ``4k + 1`` (key
     byte ``k``), ``4k + 2`` (``j & 255``), ``4k + 3`` (``j >> 8``) and ``4k + 4`` (the
-    final mix and the accumulation). ``done`` is high for one cycle (:attr:`latency`
-    ``= 4K + 1`` cycles after ``start``) with ``acc = sum_k Bc[j,k]
-    sig_k``, which holds until the next start. ``sig`` is ``K`` signed 2-bit class
-    signals (``m_k - m_(K+k)``).
+    first half of the final mix, into a register; ``h`` is reloaded with the seed). Its
+    bit 31 (``B``) is registered in ``4k + 5`` and accumulated in ``4k + 6``, while the
+    next class's rounds go on. ``done`` is high for one cycle (:attr:`latency` ``= 4K +
+    3`` cycles after ``start``) with ``acc = sum_k Bc[j,k] sig_k``, which holds until the
+    next start. ``sig`` is ``K`` signed 2-bit class signals (``m_k - m_(K+k)``).
     """
 
     def __init__(self, *, classes: int, hidden: int):
@@ -123,7 +137,7 @@ class FeedbackPost(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from ``start`` to ``done``."""
-        return ROUND_CYCLES * self._classes + 1
+        return feedback_latency(self._classes)
 
     def elaborate(self, platform):
         m = Module()
@@ -141,38 +155,55 @@ class FeedbackPost(wiring.Component):
         run = Signal()
         h = Signal(_M)
         j = Value.cast(self.j)
-        # the key byte of this cycle: k, j & 255, j >> 8 (0 for hidden <= 256); the
-        # round of the last cycle is not used
+        # the key byte of this cycle: k, j & 255, j >> 8 (0 for hidden <= 256), registered
+        # (chosen the cycle before, for the next phase); the round of the last cycle is
+        # not used
         byte = Signal(8)
-        with m.Switch(ph):
-            with m.Case(0):
-                m.d.comb += byte.eq(k)
-            with m.Case(1):
-                m.d.comb += byte.eq(j[:8])
-            with m.Default():
-                m.d.comb += byte.eq(j[8:16] if len(j) > 8 else 0)
+        j_hi = j[8:16] if len(j) > 8 else 0
+        with m.If(self.start):
+            m.d.sync += byte.eq(0)                       # k = 0
+        with m.Elif(ph == ROUND_CYCLES - 1):
+            m.d.sync += byte.eq(k + 1)
+        with m.Elif(ph == 0):
+            m.d.sync += byte.eq(j[:8])
+        with m.Else():
+            m.d.sync += byte.eq(j_hi)
         r = _key_round(m, h, byte, "oat_r")
-        b = _final_mix(m, h, "oat_f")[31]       # the last cycle: h holds the key rounds
         last = ph == ROUND_CYCLES - 1
         seed = Signal(_M)
         m.d.comb += seed.eq(Value.cast(self.seed)[:_M] ^ FEEDBACK_KEY)
         # h: the seed before a hash's first round (idle, start, after its last round)
         m.d.sync += h.eq(Mux(self.start | ~run | last, seed, r))
-        q = Array(self.sig)[k]
+        # the final mix and the accumulation, pipelined behind the key rounds (the next
+        # class's rounds run meanwhile): the last round's cycle registers the first half
+        # of the mix (v1), the next its bit 31 (b), the next accumulates
+        v1 = Signal(_M)
+        b = Signal()
+        p1, p2 = Signal(), Signal()             # M1, M2 hold a class
+        f1, f2 = Signal(), Signal()             # ... the last class
+        q1, q2 = Signal(signed(2)), Signal(signed(2))
+        m.d.sync += [v1.eq(_mix_first(m, h, "oat_f")), b.eq(_mix_bit31(m, v1, "oat_f")),
+                     p1.eq(run & last & ~self.start), p2.eq(p1 & ~self.start),
+                     f1.eq(k == K - 1), f2.eq(f1),
+                     q1.eq(Array(self.sig)[k]), q2.eq(q1)]
         t = Signal(signed(kw + 2))
         d = Signal.like(acc)
         m.d.comb += [t.eq(Mux(b, K - 1, 1 - K) - s),
-                     d.eq(Mux(q == 0, 0, Mux(q[1], -t, t)) + Mux(b, -q_sum, q_sum))]
-        m.d.comb += [self.busy.eq(run), self.acc.eq(acc)]
+                     d.eq(Mux(q2 == 0, 0, Mux(q2[1], -t, t)) + Mux(b, -q_sum, q_sum))]
+        m.d.comb += [self.busy.eq(run | p1 | p2), self.acc.eq(acc)]
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
             m.d.sync += [k.eq(0), ph.eq(0), acc.eq(0), s.eq(0), q_sum.eq(0), run.eq(1)]
-        with m.Elif(run):
-            with m.If(last):
-                m.d.sync += [ph.eq(0), k.eq(k + 1), acc.eq(acc + d),
-                             s.eq(s + Mux(b, 1, -1)), q_sum.eq(q_sum + q)]
-                with m.If(k == K - 1):
-                    m.d.sync += [run.eq(0), self.done.eq(1)]
-            with m.Else():
-                m.d.sync += ph.eq(ph + 1)
+        with m.Else():
+            with m.If(run):
+                with m.If(last):
+                    m.d.sync += [ph.eq(0), k.eq(k + 1)]
+                    with m.If(k == K - 1):
+                        m.d.sync += run.eq(0)
+                with m.Else():
+                    m.d.sync += ph.eq(ph + 1)
+            with m.If(p2):
+                m.d.sync += [acc.eq(acc + d), s.eq(s + Mux(b, 1, -1)), q_sum.eq(q_sum + q2)]
+                with m.If(f2):
+                    m.d.sync += self.done.eq(1)
         return m

@@ -115,7 +115,8 @@ class LearningUnit(wiring.Component):
             weight_width=w.weight, trace_width=w.trace, depth=depth,
             trace_depth=max(max_rows, self.trace_words),
             mask_depth=self.readout_rows * self.words_r, counter_width=counter_width,
-            trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1))
+            trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1),
+            eta_max=max(cfg.learning.eta_hidden, cfg.learning.eta_readout))
         super().__init__({
             "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
             # the step's input spikes come as a chain the owner rotates by one on
@@ -212,6 +213,10 @@ class LearningUnit(wiring.Component):
         m.d.comb += [unit.lfsr_sel.eq(self.lfsr_sel), self.lfsr_state.eq(unit.lfsr_state),
                      self.rows_swept.eq(unit.rows_swept),
                      self.weight_writes.eq(unit.weight_writes)]
+        # the step's modulator spikes, counted in GATE and added the cycle after (the
+        # popcount and the adder not in one cycle)
+        events_q = Signal(range(2 * K + 1))
+        m.d.sync += [events_q.eq(0), self.mod_events.eq(self.mod_events + events_q)]
         with m.If(self.clear_counters):
             m.d.sync += [self.mod_events.eq(0), self.gated_steps.eq(0)]
 
@@ -310,8 +315,7 @@ class LearningUnit(wiring.Component):
                     m.next = "GATE"
             # 4. the modulators of this step are in teacher.m now
             with m.State("GATE"):
-                m.d.sync += [cmd_idx.eq(0), self.mod_events.eq(self.mod_events +
-                                                                sum(teacher.m))]
+                m.d.sync += [cmd_idx.eq(0), events_q.eq(sum(teacher.m))]
                 with m.If(teacher.m.any()):
                     m.d.sync += self.gated_steps.eq(self.gated_steps + 1)
                     m.next = "CMD"

@@ -17,8 +17,10 @@ modulator spikes ``m`` held on its input. Per command, in two phases:
    the row's trace instead (``x * eta * term = x * post``).
 2. **Sweep**: rows in order; a row's pre trace comes through the ``trace`` port (one
    cycle per row whose trace is zero: skipped). A visited row is read and written back
-   word by word (the weight memory is single ported: read, then write, two cycles a
-   word). Lane ``p`` of word ``k`` is column ``c = k*lanes + p``; it takes the bank's
+   word by word through a pipeline (the weight memory is single ported: a read every
+   other cycle, each word written back ``WB_LATENCY = 5`` cycles after its read, in the
+   cycles between; ``2 * words + 4`` cycles a row). Lane ``p`` of word ``k`` is column
+   ``c = k*lanes + p``; it takes the bank's
    LFSR state after ``p + 1`` steps (only columns ``< cols`` consume steps), and
    ``dw = (x * post_c + (state & (2^shift - 1))) >> shift``,
    ``w = sat_s(w + dw, weight_width)``. In a readout command, lanes whose ``mask`` bit is
@@ -32,7 +34,8 @@ the trace port marks ``hidden`` count as zero-trace rows in hidden banks.
 
 All ports that read a memory (``mem``, ``trace``, ``gate``, ``mask``) have read latency 1:
 data in the cycle after the address; ``trace_latency = 2`` allows the trace port one
-cycle more (a row-source table in front of the trace memory), at one cycle more per row.
+cycle more (a row-source table in front of the trace memory), at one cycle more per row
+and one more per command.
 """
 from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -46,10 +49,11 @@ from .lif import saturate
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
            "SweepCmdLayout", "PlasticityUnit", "TraceUpdate", "trace_update",
-           "post_shape", "term_shape", "shift_clamp", "SHIFT_MAX"]
+           "post_shape", "term_shape", "shift_clamp", "SHIFT_MAX", "WB_LATENCY"]
 
 SHIFT_MAX = 16          # learning.eta_*_shift: 0..16 (the LFSR gives 16 rounding bits)
 ETA_WIDTH = 8           # learning.eta_*: 0..255
+WB_LATENCY = 5          # cycles from a weight word's read to its write-back (odd)
 
 
 def _idx(count: int):
@@ -210,7 +214,9 @@ class PlasticityUnit(wiring.Component):
     ``depth`` (weight words), ``trace_depth``, ``mask_depth``, ``counter_width``,
     ``trace_latency``, ``lfsr_init`` (every bank's reset state), ``shift_by_multiply``
     (True: ``>> shift`` as multiplies by ``2^(16 - shift)``, two more multipliers a lane
-    that a ``-dsp`` build puts in DSP blocks, instead of a shifter in logic).
+    that a ``-dsp`` build puts in DSP blocks, instead of a shifter in logic), ``eta_max``
+    (the largest ``eta_hidden`` / ``eta_readout`` the params will carry, default 255: it
+    sizes ``x * eta`` and so the registered product, which must fit one DSP's input).
 
     Ports: ``params``; ``m`` (the step's modulator spikes, held during commands);
     ``cmd`` (stream of :class:`SweepCmdLayout`; ready when idle); ``done`` (strobe, a
@@ -225,7 +231,7 @@ class PlasticityUnit(wiring.Component):
                  max_rows: int, max_cols: int, lanes: int, weight_width: int,
                  trace_width: int, depth: int, trace_depth: int, mask_depth: int,
                  counter_width: int = 32, trace_latency: int = 1, lfsr_init=None,
-                 shift_by_multiply: bool = True):
+                 shift_by_multiply: bool = True, eta_max: int = (1 << ETA_WIDTH) - 1):
         for name, value in (("banks", banks), ("classes", classes), ("per_class", per_class),
                             ("hidden", hidden), ("max_rows", max_rows),
                             ("max_cols", max_cols), ("lanes", lanes),
@@ -239,6 +245,9 @@ class PlasticityUnit(wiring.Component):
         if trace_latency not in (1, 2):
             raise ValueError(f"trace_latency must be 1 or 2, not {trace_latency!r}")
         self._trace_latency = trace_latency
+        if not isinstance(eta_max, int) or not 0 <= eta_max < 1 << ETA_WIDTH:
+            raise ValueError(f"eta_max must be 0..{(1 << ETA_WIDTH) - 1}, not {eta_max!r}")
+        self._eta_max = eta_max
         self._shift_by_multiply = bool(shift_by_multiply)
         self._lfsr_init = list(lfsr_init) if lfsr_init is not None else [1] * banks
         if len(self._lfsr_init) != banks:
@@ -284,13 +293,16 @@ class PlasticityUnit(wiring.Component):
         # ---- per-bank LFSR states ---------------------------------------------------
         # a register per bank; one read mux (the running command's bank while busy, else
         # lfsr_sel); one next-state value for all, each register with its own enable (a
-        # word write-back of its bank, or a load while idle)
+        # word's LFSR step of its bank, or a load while idle). The datapath steps a copy of
+        # the running command's state (``state``, off the read mux), which follows the
+        # bank's register a cycle late and is stepped with it
         cmd = Signal(self._layout)              # the running command
         lfsr = [Signal(LFSR_WIDTH, name=f"lfsr{b}", init=self._lfsr_init[b])
                 for b in range(self._banks)]
+        sel_state = Signal(LFSR_WIDTH)
         state = Signal(LFSR_WIDTH)
-        m.d.comb += [state.eq(Array(lfsr)[Mux(self.busy, cmd.bank, self.lfsr_sel)]),
-                     self.lfsr_state.eq(state)]
+        m.d.comb += [sel_state.eq(Array(lfsr)[Mux(self.busy, cmd.bank, self.lfsr_sel)]),
+                     self.lfsr_state.eq(sel_state)]
 
         # ---- post-term memory: one row of post terms (without eta), lanes per word ----
         m.submodules.post = post_mem = memory.Memory(shape=lanes * tw_,
@@ -316,10 +328,16 @@ class PlasticityUnit(wiring.Component):
         else:
             cls, pc = Signal(range(K)), Signal(range(P))
         rows_left = Signal(range(self._rows + 1))
-        ta = Signal(self.trace.addr.shape())    # trace address of the row
+        # the trace address given: POST, HASH: row 0's; ROW, RMW: the next row's;
+        # ROW_WAIT: the row's
+        ta = Signal(self.trace.addr.shape())
+        jn = Signal(self.gate.addr.shape())     # the gate address given: column c + 1's
         k = c                                   # the post phase is over by then
         waddr = Signal(range(max(self._depth, 2) + wpr_max))    # weight word address
-        x = Signal(self._tw + ETA_WIDTH)        # x * eta of the visited row
+        wr_addr = Signal.like(waddr)            # ... of the next write-back
+        reading = Signal()                      # the row has words to read
+        odd = Signal()                          # a write-back cycle (no read)
+        x = Signal(max(1, bits_for(((1 << self._tw) - 1) * self._eta_max)))  # x * eta
         readout = cmd.readout
         shift = Signal(range(SHIFT_MAX + 1))
         eta = Signal(ETA_WIDTH)
@@ -330,16 +348,29 @@ class PlasticityUnit(wiring.Component):
         ]
         m.d.comb += [fb.sig[i].eq(sig[i]) for i in range(K)]
 
-        # ---- datapath of one word (valid in WRITE) -----------------------------------
+        # ---- datapath of one word: a pipeline from the read to the write-back ------------
+        # A word read in cycle t is written back in cycle t + WB_LATENCY (5, odd): E1 (t + 1,
+        # the read data, the post terms and the mask bits are valid) registers the products
+        # x*eta*term and the scaled rounding bits and steps the LFSR, E2 (t + 2) dw and the
+        # rounding carry, E3 (t + 3) the new word, E4 (t + 4) whether it changed; it is
+        # written in t + 5. Reads go in every other cycle, so the writes fall in the cycles
+        # between: a row of n words takes 2n + WB_LATENCY - 1 cycles.
         # dw = (x*eta * term + R) >> shift, R = rnd & (2^shift - 1): the docstring's
         # (x * post + R) >> shift. Only dw's clamp to ww + 1 bits matters for sat(w + dw).
-        lane_states = lfsr_states(m, state, lanes, name="lane")
+        rd = Signal()                           # a word is read this cycle
+        vs = [rd] + [Signal(name=f"v{i}") for i in range(1, WB_LATENCY + 1)]  # stage holds
+        lasts = [Signal(name=f"last{i}") for i in range(1, WB_LATENCY + 1)]  # ... row's last
         last_word = Signal()
         m.d.comb += last_word.eq(k + 1 == cmd.words)
+        m.d.sync += [vs[i + 1].eq(vs[i]) for i in range(WB_LATENCY)]
+        m.d.sync += lasts[0].eq(rd & last_word)
+        m.d.sync += [lasts[i + 1].eq(lasts[i]) for i in range(WB_LATENCY - 1)]
+        v1, v_w, last1, last_w = vs[1], vs[WB_LATENCY], lasts[0], lasts[-1]
+        lane_states = lfsr_states(m, state, lanes, name="lane")
         nb = bits_for(lanes)
         last_n = (cmd.cols - (cmd.words - 1) * lanes)[:nb]
-        n_valid = Signal(range(lanes + 1))
-        m.d.comb += n_valid.eq(Mux(last_word, last_n, lanes))
+        n_valid = Signal(range(lanes + 1))      # of the word in E1
+        m.d.comb += n_valid.eq(Mux(last1, last_n, lanes))
         if self._shift_by_multiply:
             # no shifter: with P = x*eta*term, floor((P + R) / 2^shift) = floor(P / 2^shift)
             # + carry, carry = [P mod 2^shift + R >= 2^shift]. Scaled by 2^(16 - shift)
@@ -347,67 +378,91 @@ class PlasticityUnit(wiring.Component):
             # from bit 16 up and (P mod 2^shift) * 2^(16 - shift) below, and R * 2^(16 -
             # shift) is the low half of rnd * 2^(16 - shift): carry is the carry out of a
             # 16-bit add. shift 0: dw = P (R = 0); shift > SHIFT_MAX: scale 0, dw = 0.
-            # the running command's shift, registered (its mux off the write path)
-            shift_q = Signal.like(shift)
-            m.d.sync += shift_q.eq(shift)
+            # the running command's scale, registered (the shift's mux off the datapath)
             scale = Signal(LFSR_WIDTH)          # 2^(16 - shift), 0 for shift 0 or > 16
             no_shift = Signal()
-            m.d.comb += [scale.eq((C(1 << LFSR_WIDTH, LFSR_WIDTH + 1) >> shift_q)[:LFSR_WIDTH]),
-                         no_shift.eq(shift_q == 0)]
+            m.d.sync += [scale.eq((C(1 << LFSR_WIDTH, LFSR_WIDTH + 1) >> shift)[:LFSR_WIDTH]),
+                         no_shift.eq(shift == 0)]
         else:
             rmask = Signal(LFSR_WIDTH)
             m.d.comb += rmask.eq(((C(1, SHIFT_MAX + 1) << shift) - 1)[:SHIFT_MAX])
         new_words, changed = [], []
         for p in range(lanes):
+            # E1: the products, the old word, whether the lane is written
             w_old = self.mem.rdata[p * ww:(p + 1) * ww].as_signed()
             term = p_rd.data[p * tw_:(p + 1) * tw_].as_signed()
             prod = Signal(signed(len(x) + tw_), name=f"prod{p}")
-            m.d.comb += prod.eq(x * term)
-            dw = Signal(signed(ww + 1), name=f"dw{p}")      # clamped
+            w1, w2, w3 = (Signal(signed(ww), name=f"w{i}_{p}") for i in (1, 2, 3))
+            live1, live2, live3 = (Signal(name=f"live{i}_{p}") for i in (1, 2, 3))
+            # (each stage's registers load when it holds a word, and keep it: a word
+            # moves on every other cycle)
+            with m.If(vs[1]):
+                m.d.sync += [prod.eq(x * term), w1.eq(w_old),
+                             live1.eq((n_valid > p) & (~readout | self.mask.data[p]))]
+            with m.If(vs[2]):
+                m.d.sync += [w2.eq(w1), live2.eq(live1)]
+            with m.If(vs[3]):
+                m.d.sync += [w3.eq(w2), live3.eq(live2)]
+            # E2: dw (clamped) and the rounding carry
+            dw = Signal(signed(ww + 1), name=f"dw{p}")
             carry = Signal(name=f"carry{p}")
             if self._shift_by_multiply:
+                rs = Signal(LFSR_WIDTH, name=f"rs{p}")      # R * 2^(16 - shift)
+                with m.If(vs[1]):
+                    m.d.sync += rs.eq((lane_states[p] * scale)[:LFSR_WIDTH])
                 y = Signal(signed(len(prod) + LFSR_WIDTH), name=f"y{p}")
                 m.d.comb += y.eq(prod * scale)
-                rs = Signal(LFSR_WIDTH, name=f"rs{p}")      # R * 2^(16 - shift)
-                m.d.comb += [
-                    rs.eq((lane_states[p] * scale)[:LFSR_WIDTH]),
-                    carry.eq((y[:LFSR_WIDTH] + rs)[LFSR_WIDTH]),
-                    dw.eq(Mux(no_shift, saturate(prod, signed(ww + 1)),
-                              saturate(y[LFSR_WIDTH:].as_signed(), signed(ww + 1)))),
-                ]
+                with m.If(vs[2]):
+                    m.d.sync += [
+                        carry.eq((y[:LFSR_WIDTH] + rs)[LFSR_WIDTH]),
+                        dw.eq(Mux(no_shift, saturate(prod, signed(ww + 1)),
+                                  saturate(y[LFSR_WIDTH:].as_signed(), signed(ww + 1)))),
+                    ]
             else:
+                r_q = Signal(LFSR_WIDTH, name=f"r{p}")
+                with m.If(vs[1]):
+                    m.d.sync += r_q.eq(lane_states[p] & rmask)
                 v = Signal(signed(max(len(prod), LFSR_WIDTH + 1) + 1), name=f"v{p}")
-                m.d.comb += [v.eq(prod + (lane_states[p] & rmask)),
-                             dw.eq(shift_clamp(v, shift, ww + 1)), carry.eq(0)]
+                m.d.comb += v.eq(prod + r_q)
+                with m.If(vs[2]):
+                    m.d.sync += [dw.eq(shift_clamp(v, shift, ww + 1)), carry.eq(0)]
+            # E3: the new weight
             w_new = Signal(signed(ww), name=f"w_new{p}")
-            m.d.comb += w_new.eq(saturate(w_old + dw + carry, signed(ww)))
-            live = (n_valid > p) & (~readout | self.mask.data[p])
-            new_words.append(Mux(live, w_new, w_old))
-            changed.append(live & (w_new != w_old))
-        # the weights a word changed, counted the cycle after (off the write path)
+            m.d.comb += w_new.eq(saturate(w2 + dw + carry, signed(ww)))
+            new_words.append(Mux(live2, w_new, w2))
+            # E4: did it change (counted the cycle after)
+            changed.append(live3 & (w3 != self.mem.wdata[p * ww:(p + 1) * ww].as_signed()))
+        wdata = Signal(lanes * ww)              # E3 -> the write-back
+        with m.If(vs[3]):
+            m.d.sync += wdata.eq(Cat(*new_words))
         changed_q = Signal(lanes)
-        m.d.sync += [changed_q.eq(0),
+        m.d.sync += [changed_q.eq(Mux(vs[4], Cat(*changed), 0)),
                      self.weight_writes.eq(self.weight_writes + sum(changed_q))]
+        # the bank's LFSR steps past the word's lanes in E1
         lfsr_next = Signal(LFSR_WIDTH)
         m.d.comb += lfsr_next.eq(Array([state, *lane_states])[n_valid])
-        writing = Signal()
+        stepping = Signal()
+        m.d.comb += stepping.eq(v1)
         lfsr_d = Signal(LFSR_WIDTH)
-        m.d.comb += lfsr_d.eq(Mux(writing, lfsr_next, self.lfsr_load.data))
+        m.d.comb += lfsr_d.eq(Mux(stepping, lfsr_next, self.lfsr_load.data))
+        m.d.sync += state.eq(Mux(stepping, lfsr_next, sel_state))
         for b in range(self._banks):
-            with m.If((writing & (cmd.bank == b)) |
+            with m.If((stepping & (cmd.bank == b)) |
                       (self.lfsr_load.en & (self.lfsr_load.bank == b))):
                 m.d.sync += lfsr[b].eq(lfsr_d)
 
         # ---- control ----------------------------------------------------------------
-        adv_col = Signal()      # the post phase finishes column c this cycle
-        adv_row = Signal()      # the sweep moves to the next row this cycle
+        # the gate and trace ports are given the next column's / row's address in the
+        # states that may move on to it (whether they do is not waited for: a read is
+        # harmless), from registers, so no port address depends on the data read
         m.d.comb += [
-            self.gate.addr.eq(j + adv_col),
-            self.trace.addr.eq(ta + adv_row),
-            self.mem.addr.eq(waddr),
+            self.gate.addr.eq(Mux(self.cmd.ready, self.cmd.payload.j0, jn)),
+            self.trace.addr.eq(ta),
+            self.mem.addr.eq(Mux(v_w, wr_addr, waddr)),
             self.mask.addr.eq(waddr - cmd.base),
             p_rd.addr.eq(k),
-            self.mem.wdata.eq(Cat(*new_words)),
+            self.mem.wdata.eq(wdata),
+            self.mem.re.eq(rd), p_rd.en.eq(rd), self.mem.we.eq(v_w),
             p_wr.addr.eq(cw),
         ]
         term_value = Signal(tshape)
@@ -417,8 +472,8 @@ class PlasticityUnit(wiring.Component):
         m.d.sync += self.done.eq(0)
 
         def next_col():
-            m.d.comb += [adv_col.eq(1), write_post.eq(1)]
-            m.d.sync += [c.eq(c + 1), j.eq(j + 1)]
+            m.d.comb += write_post.eq(1)
+            m.d.sync += [c.eq(c + 1), j.eq(j + 1), jn.eq(jn + 1)]
             if not _pow2(lanes):
                 with m.If(cl == lanes - 1):
                     m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
@@ -430,7 +485,11 @@ class PlasticityUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += pc.eq(pc + 1)
             with m.If(c + 1 == cmd.cols):
-                m.next = "ROW"
+                if self._trace_latency == 1:
+                    m.d.sync += ta.eq(ta + 1)
+                    m.next = "ROW"
+                else:       # row 0's address may have been given for one cycle only
+                    m.next = "ROW_WAIT"
             with m.Else():
                 m.next = "POST"
 
@@ -438,18 +497,19 @@ class PlasticityUnit(wiring.Component):
             with m.If(rows_left == 1):
                 m.next = "DONE"
             with m.Else():
-                m.d.comb += adv_row.eq(1)
-                m.d.sync += [rows_left.eq(rows_left - 1), ta.eq(ta + 1)]
-                m.next = "ROW" if self._trace_latency == 1 else "ROW_WAIT"
+                m.d.sync += rows_left.eq(rows_left - 1)
+                if self._trace_latency == 1:
+                    m.d.sync += ta.eq(ta + 1)
+                    m.next = "ROW"
+                else:
+                    m.next = "ROW_WAIT"
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.cmd.ready.eq(1),
-                             self.gate.addr.eq(self.cmd.payload.j0),
-                             self.trace.addr.eq(self.cmd.payload.trace_base)]
+                m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
                     pl = self.cmd.payload
-                    m.d.sync += [cmd.eq(pl), c.eq(0), j.eq(pl.j0),
+                    m.d.sync += [cmd.eq(pl), c.eq(0), j.eq(pl.j0), jn.eq(pl.j0 + 1),
                                  rows_left.eq(pl.rows), ta.eq(pl.trace_base),
                                  waddr.eq(pl.base)]
                     if not _pow2(lanes):
@@ -477,29 +537,33 @@ class PlasticityUnit(wiring.Component):
                 with m.If(fb.done):
                     m.d.comb += term_value.eq(fb.acc)
                     next_col()
-            with m.State("ROW_WAIT"):      # trace_latency 2: the address is held
+            with m.State("ROW_WAIT"):      # trace_latency 2: the row's address is held
+                m.d.sync += ta.eq(ta + 1)
                 m.next = "ROW"
             with m.State("ROW"):
                 x_eff = Mux(~readout & self.trace.hidden & ~pr.learn_recurrent, 0,
                             self.trace.x)
                 with m.If(x_eff != 0):
-                    m.d.sync += [x.eq(x_eff * eta), k.eq(0),
+                    m.d.sync += [x.eq(x_eff * eta), k.eq(0), reading.eq(1), odd.eq(0),
+                                 wr_addr.eq(waddr),
                                  self.rows_swept.eq(self.rows_swept + 1)]
-                    m.next = "READ"
+                    m.next = "RMW"
                 with m.Else():
                     m.d.sync += waddr.eq(waddr + cmd.words)
                     next_row()
-            with m.State("READ"):
-                m.d.comb += [self.mem.re.eq(1), p_rd.en.eq(1)]
-                m.next = "WRITE"
-            with m.State("WRITE"):
-                m.d.comb += [self.mem.we.eq(1), writing.eq(1)]
-                m.d.sync += [waddr.eq(waddr + 1), changed_q.eq(Cat(*changed))]
-                with m.If(last_word):
-                    next_row()
-                with m.Else():
-                    m.d.sync += k.eq(k + 1)
-                    m.next = "READ"
+            # the row's words: a read every other cycle (word k), the write-back of a word
+            # WB_LATENCY cycles after its read, in the cycles between
+            with m.State("RMW"):
+                m.d.comb += rd.eq(reading & ~odd)
+                m.d.sync += odd.eq(~odd)
+                with m.If(rd):
+                    m.d.sync += [waddr.eq(waddr + 1), k.eq(k + 1)]
+                    with m.If(last_word):
+                        m.d.sync += reading.eq(0)
+                with m.If(v_w):
+                    m.d.sync += wr_addr.eq(wr_addr + 1)
+                    with m.If(last_w):
+                        next_row()
             with m.State("DONE"):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"

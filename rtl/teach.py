@@ -3,9 +3,11 @@ modulator LIF population (``2 * classes`` neurons: positive errors, then negativ
 
 :class:`Teacher` takes one step per ``update`` strobe (while ``learn`` is high), from its
 state and the step's readout spikes and label (both held until ``done``), one class and
-then one modulator a cycle: ``done`` comes ``3 * classes + 2`` cycles after the ``update``
-(the update cycle, ``classes`` ACT, one ERR, ``2 * classes`` MOD). Done in one cycle it was
-the longest path of the chip, a chain of ``classes`` compares between two adders.
+then one modulator a cycle: ``done`` comes ``3 * classes + 3`` cycles after the ``update``
+(the update cycle, ``classes`` ACT, one ACT_END, one ERR, ``2 * classes`` MOD; the search
+for the strongest other class compares a class's new trace the cycle after ACT computes
+it, the last one in ACT_END). Done in one cycle it was the longest path of the chip, a
+chain of ``classes`` compares between two adders.
 
 * activity traces ``a_k = sat_u(a_k - (a_k >> teacher_shift) + sum_p spike_(k,p))``;
 * from step ``teach_start`` on: ``err_y = +1`` if ``a_y < target``; ``k*`` = the strongest
@@ -134,10 +136,16 @@ class Teacher(wiring.Component):
         best_k = Signal(kbits)
         found = Signal(reset_less=True)          # best_v > 0: another class was active
         pos = Signal()                           # err_y = +1
+        # the compare of a class's new trace with best_v, the cycle after ACT computes it
+        cmp_v = Signal(tw, reset_less=True)
+        cmp_k = Signal(kbits, reset_less=True)
+        cmp_on = Signal()                        # ... a class other than the label's
         neg = Signal()                           # err_best_k = -1
         m.d.comb += [self.activity[i].eq(shadow[i]) for i in range(K)]
         m.d.comb += [self.step.eq(t), self.m.eq(m_r)]
-        m.d.sync += [self.done.eq(0), k.eq(k_next), half.eq(half_next)]
+        m.d.sync += [self.done.eq(0), k.eq(k_next), half.eq(half_next), cmp_on.eq(0)]
+        with m.If(cmp_on & (cmp_v > best_v)):   # strict: the lowest index wins ties
+            m.d.sync += [best_v.eq(cmp_v), best_k.eq(cmp_k), found.eq(1)]
         m.d.comb += [k_next.eq(k), half_next.eq(half)]
         last = k == K - 1
         at_label = k == self.label
@@ -202,13 +210,14 @@ class Teacher(wiring.Component):
             with m.State("ACT"):                 # and read the next trace
                 m.d.comb += [traces.eq(1), wr.en.eq(1), k_next.eq(Mux(last, 0, k + 1))]
                 m.d.sync += [shadow[i].eq(shadow[i + 1]) for i in range(K - 1)]
-                m.d.sync += shadow[K - 1].eq(a_new)
+                m.d.sync += [shadow[K - 1].eq(a_new), cmp_v.eq(a_new), cmp_k.eq(k),
+                             cmp_on.eq(~at_label)]
                 with m.If(at_label):
                     m.d.sync += a_y.eq(a_new)
-                with m.Elif(a_new > best_v):        # strict: the lowest index wins ties
-                    m.d.sync += [best_v.eq(a_new), best_k.eq(k), found.eq(1)]
                 with m.If(last):
-                    m.next = "ERR"
+                    m.next = "ACT_END"
+            with m.State("ACT_END"):             # the last class's compare
+                m.next = "ERR"
             with m.State("ERR"):                 # k = 0: and read membrane 0
                 # best_v + margin >= a_y: a_y - best_v < 0 or <= margin (one subtractor)
                 diff = Signal(signed(tw + 1))

@@ -24,9 +24,9 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.hash import ROUND_CYCLES
+from rtl.hash import feedback_latency
 from rtl.memory import WeightMemory
-from rtl.plasticity import LfsrLoadSignature, PlasticityParamsSignature, PlasticityUnit
+from rtl.plasticity import WB_LATENCY, LfsrLoadSignature, PlasticityParamsSignature, PlasticityUnit
 from rtl.teach import Teacher, TeacherParamsSignature
 
 
@@ -299,11 +299,19 @@ def make_case(hw: PlasticityHardware, net, u, labels, *, learn=True, name="case"
     }
 
 
+def row_cycles(words: int) -> int:
+    """Cycles of a visited row's read-modify-write (rtl.plasticity ``RMW``): reads every
+    other cycle, the last word written ``WB_LATENCY`` cycles after its read."""
+    return 2 * (words - 1) + WB_LATENCY + 1
+
+
 def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -> list:
     """Expected cycles of each bank's command in one gated step, as the testbench counts
     them (docs/plasticity.md): ``2`` when the bank does not learn, else
-    ``2 + cols + (4K + 1) * gated_cols + rows + 2 * words * visited_rows`` (``4K + 1``:
-    the latency of rtl.hash.FeedbackPost, four cycles a class)."""
+    ``2 + cols + (4K + 3) * gated_cols + rows + (2 * words + 4) * visited_rows``
+    (``4K + 3``: the latency of rtl.hash.FeedbackPost, four cycles a class and two for the
+    last class's final mix; ``2 * words + 4``: a read every other cycle, each word
+    written back ``WB_LATENCY = 5`` cycles after its read, :func:`row_cycles`)."""
     pp = case["pparams"]
     K = case["classes"]
     out = []
@@ -323,8 +331,8 @@ def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -
         if not b["readout"]:
             bit = 1 if pp["post_from_trace"] else 0
             gated = sum((gates[b["j0"] + c] >> bit) & 1 for c in range(b["cols"]))
-        out.append(2 + b["cols"] + (ROUND_CYCLES * K + 1) * gated + b["rows"] +
-                   2 * b["words"] * visited)
+        out.append(2 + b["cols"] + feedback_latency(K) * gated + b["rows"] +
+                   row_cycles(b["words"]) * visited)
     return out
 
 
@@ -517,10 +525,10 @@ def sweep_cost(task: str, train: int = 100, samples: int = 50, seed: int = 0) ->
             cyc = sweep_cycles(case, hw, image, st["gates"])
             skip += sum(cyc)
             # without skipping: every row read and written, no per-row check cycle
-            visited_cost = sum(2 * b["words"] * _visited(case, hw, image, b)
+            visited_cost = sum(row_cycles(b["words"]) * _visited(case, hw, image, b)
                                for b in case["banks"])
             full += sum(cyc) - visited_cost - rows_total + \
-                sum(2 * b["words"] * b["rows"] for b in case["banks"])
+                sum(row_cycles(b["words"]) * b["rows"] for b in case["banks"])
             gated += 1
             events += bin(st["m"]).count("1")
     st = net.stats

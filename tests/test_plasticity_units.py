@@ -164,7 +164,7 @@ def test_teacher_matches_model(seed):
                 while not ctx.get(dut.done):
                     await ctx.tick()
                     cycles += 1
-                if cycles != 3 * s.classes + 2:
+                if cycles != 3 * s.classes + 3:
                     bad.append((t, "done after", cycles, "cycles"))
                 m = [(ctx.get(dut.m) >> i) & 1 for i in range(s.modulators)]
                 a = [ctx.get(dut.activity[k]) for k in range(s.classes)]
