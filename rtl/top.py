@@ -447,15 +447,26 @@ class Engine(wiring.Component):
         h_req, h_we, ack_q = Signal(), Signal(), Signal()
         h_space, h_bank = Signal(8), Signal(8)
         h_addr, h_wdata = Signal(16), Signal(32)
+        h_waddr = Signal(range(max(b.memory.depth for b in self.banks) + 1))
         rdata_q = Signal(32)
         with m.If(bus.req & ~h_req & ~ack_q):
             m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_space.eq(bus.space),
                          h_bank.eq(bus.bank), h_addr.eq(bus.addr), h_wdata.eq(bus.wdata)]
+            # a weight word's address in its physical bank, added here (it was on the
+            # path into the SPRAM's address)
+            m.d.sync += h_waddr.eq(bus.addr)
+            with m.Switch(bus.bank):
+                for g in range(G):
+                    if self.word_base[g]:
+                        with m.Case(g):
+                            m.d.sync += h_waddr.eq(self.word_base[g] + bus.addr)
+                with m.Case(G):
+                    m.d.sync += h_waddr.eq(self.readout_base + bus.addr)
         m.d.comb += [bus.ack.eq(ack_q), bus.rdata.eq(rdata_q)]
         m.d.sync += host_rd_pending.eq(0)
         for g, bank in enumerate(self.banks):
-            m.d.comb += [bank.b_addr.eq(h_addr), bank.b_wdata.eq(h_wdata)]
-        m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, h_addr))
+            m.d.comb += [bank.b_addr.eq(h_waddr), bank.b_wdata.eq(h_wdata)]
+        m.d.comb += hb.b_addr.eq(Mux(running, ro.m_addr, h_waddr))
         m.d.comb += hb.b_re.eq(running & ro.m_re)
         if lu is not None:
             # the plasticity sweep runs while the crossbars and the readout are idle
@@ -500,7 +511,7 @@ class Engine(wiring.Component):
                             with m.Case(g):
                                 m.d.comb += [bank.b_we.eq(h_we), bank.b_re.eq(~h_we)]
                                 if self.word_base[g]:
-                                    m.d.comb += bank.b_addr.eq(self.word_base[g] + h_addr)
+                                    m.d.comb += bank.b_addr.eq(h_waddr)
                                 with m.If(bank.b_grant):
                                     with m.If(h_we):
                                         m.d.comb += ack.eq(1)
@@ -508,7 +519,7 @@ class Engine(wiring.Component):
                                         m.d.sync += [host_rd_pending.eq(1),
                                                      host_rd_bank.eq(p)]
                         with m.Case(G):
-                            m.d.comb += [hb.b_addr.eq(self.readout_base + h_addr),
+                            m.d.comb += [hb.b_addr.eq(h_waddr),
                                          hb.b_we.eq(h_we), hb.b_re.eq(~h_we)]
                             with m.If(hb.b_grant):
                                 with m.If(h_we):
