@@ -514,7 +514,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
     plan = plan_build(config, board, topo, learning)
     check_fits(config, board, plan)
     tools = find_tools(board.toolchain)
-    end("plan", t0, f"{len(topo.cores)} hidden cores, lanes {plan['lanes']}, "
+    end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
+        f"physical, lanes {plan['lanes']}, "
         f"~{plan['ebr_estimate_total']} EBR")
 
     out.mkdir(parents=True, exist_ok=True)

@@ -52,9 +52,12 @@ def test_refuses_more_cores_than_sprams():
 def test_a_bank_may_span_sprams_but_not_more_than_the_board_has():
     cfg = Config().replace(**{"sizes.neurons": 128, "sizes.cores": 2, "sizes.n_in": 200,
                               "topology.ws_neighbours": 0}).validate()
-    plan = b.plan_build(cfg, ICE40)
+    plan = b.plan_build(cfg, ICE40, learning=False)
     assert [x["spram"] for x in plan["weight_banks"]] == [2, 2]
     b.check_fits(cfg, ICE40, plan)
+    shared = b.plan_build(cfg, ICE40)                    # learning: both cores on one
+    assert [x["spram"] for x in shared["weight_banks"]] == [3]
+    b.check_fits(cfg, ICE40, shared)
     cfg = cfg.replace(**{"sizes.n_in": 600}).validate()
     with pytest.raises(ConfigError, match=r"the weights need \d+ SPRAM blocks .*bank 0: "
                                           r"\d+ words.*ice40 has 4"):
