@@ -146,9 +146,6 @@ class LearningUnit(wiring.Component):
         })
 
     # ---- elaboration-time tables ------------------------------------------------------
-    def _segments(self) -> tuple:
-        return row_sources(self.topo)
-
     def _mask_table(self) -> list:
         """The readout synapse mask in the readout bank's word layout (bias row: all)."""
         import numpy as np
@@ -230,7 +227,7 @@ class LearningUnit(wiring.Component):
         t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
         m.d.comb += t_rd.en.eq(1)
         ab = _bits(self.trace_words)
-        segments, table = self._segments()
+        segments, table = row_sources(self.topo)
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
                                                     init=table)
         s_rd = smem.read_port()

@@ -50,8 +50,8 @@ class WeightWriteSignature(wiring.Signature):
 class WeightPortSignature(wiring.Signature):
     """The weight memory's port from its user's side (the :class:`WeightMemory` contract):
     ``re`` reads ``addr`` (``rdata`` the next cycle), ``we`` writes ``wdata`` (``we`` wins).
-    A crossbar or core built with ``external_weights`` has this port, named ``weights``.
-    The same members as ``rtl.plasticity.WeightPortSignature``."""
+    A crossbar or core built with ``external_weights`` has this port, named ``weights``;
+    the plasticity unit's ``mem`` is one too."""
 
     def __init__(self, depth: int, width: int):
         super().__init__({

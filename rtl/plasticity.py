@@ -45,6 +45,7 @@ from amaranth.utils import bits_for
 from .hash import FeedbackPost, feedback_sum_bound
 from .lfsr import LFSR_WIDTH, lfsr_states
 from .lif import saturate
+from .memory import WeightPortSignature   # the sweep's port onto a weight bank
 
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
@@ -58,17 +59,6 @@ WB_LATENCY = 5          # cycles from a weight word's read to its write-back (od
 
 def _idx(count: int):
     return unsigned(max(1, bits_for(max(count, 1) - 1)))
-
-
-class WeightPortSignature(wiring.Signature):
-    """The weight memory's port from its user's side (rtl/memory.py ``WeightMemory``
-    contract): ``re`` reads ``addr`` (``rdata`` the next cycle), ``we`` writes ``wdata``."""
-
-    def __init__(self, depth: int, width: int):
-        super().__init__({
-            "addr": Out(range(max(depth, 2))), "re": Out(1), "we": Out(1),
-            "wdata": Out(width), "rdata": In(width),
-        })
 
 
 class TracePortSignature(wiring.Signature):

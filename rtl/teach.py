@@ -33,6 +33,7 @@ from amaranth.lib import memory
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .crossbar import NO_RW_CHECK
 from .lif import saturate
 
 __all__ = ["Teacher", "TeacherParamsSignature", "STEP_WIDTH"]
@@ -157,7 +158,7 @@ class Teacher(wiring.Component):
         # word it read the cycle before.
         sw = max(vw, tw)
         m.submodules.state = mem = memory.Memory(shape=sw, depth=8 << kbits, init=[],
-                                                 attrs={"no_rw_check": 1})
+                                                 attrs=NO_RW_CHECK)
         # an asynchronous port and a plain register, which yosys merges into the block's
         # synchronous read port; ``no_rw_check``: no cycle reads the word being written
         # (word k + 1 read while word k is written), so no bypass is built
