@@ -26,16 +26,15 @@ import os
 import pathlib
 import sys
 
-from boards import BOARDS
+from boards import BOARDS, known_boards
 from sim.data import TASKS, DataError, load_task
 
 from .config import Config, ConfigError, load_config
 
-__all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR", "EXIT_NOT_IMPLEMENTED"]
+__all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR"]
 
 EXIT_OK = 0
 EXIT_ERROR = 2              # bad argument, config, data or file
-EXIT_NOT_IMPLEMENTED = 3    # a flow step that a later issue adds
 
 # What a user can get wrong; everything else is a bug and keeps its traceback.
 USER_ERRORS = (ConfigError, DataError, ValueError, OSError)
@@ -134,8 +133,8 @@ def get_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "build", "check a config against a board and build its bitstream",
                  "python -m gen build --board ice40 --weights swirl-digits.npz --out build/")
-    p.add_argument("--board", required=True, metavar="NAME",
-                   help=f"target board: {', '.join(sorted(BOARDS))}")
+    p.add_argument("--board", required=True, choices=sorted(BOARDS),
+                   help=f"target board: {known_boards()}")
     _add_config_option(p)
     p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
                    help="trained weights to preload (their config is used); written as "

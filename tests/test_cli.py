@@ -139,7 +139,9 @@ def test_topology_json(tiny, capsys):
 
 # ---- build ------------------------------------------------------------------------------
 def test_build_unknown_board_lists_the_known_ones(capsys):
-    assert main(["build", "--board", "nope"]) == EXIT_ERROR
+    with pytest.raises(SystemExit) as exit_:        # argparse's choices
+        main(["build", "--board", "nope"])
+    assert exit_.value.code == EXIT_ERROR
     err = capsys.readouterr().err
     assert "'nope'" in err
     for name in BOARDS:
