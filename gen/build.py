@@ -35,16 +35,18 @@ import sys
 import time
 
 from boards import Board
+from rtl.memory import SPRAM_DEPTH as SPRAM_WORDS
+from rtl.memory import SPRAM_WIDTH as SPRAM_BITS
+
 from .config import Config, ConfigError
-from .routing import RouterParams
 from .topology import Topology, make_topology
+from .util import ceil_div
 
 __all__ = ["BuildError", "DoesNotFit", "plan_build", "check_fits", "find_tools",
            "parse_nextpnr_report", "timing_verdict", "synth_cells", "check_synth_fits",
            "run_build", "lanes_for", "ebr_blocks", "dp16kd_blocks", "lutram_cells",
            "memory_blocks", "performance", "emit_verilog", "TOOL_ENV"]
 
-SPRAM_WORDS, SPRAM_BITS = 16384, 16
 
 
 class BuildError(RuntimeError):
@@ -66,7 +68,7 @@ def lanes_for(config: Config, board: Board) -> int:
 def ebr_blocks(depth: int, width: int) -> int:
     """SB_RAM40_4K blocks for a ``depth`` x ``width`` memory (the cheapest of the
     256x16 / 512x8 / 1024x4 / 2048x2 modes)."""
-    return min(-(-width // w) * -(-depth // d)
+    return min(ceil_div(width, w) * ceil_div(depth, d)
                for d, w in ((256, 16), (512, 8), (1024, 4), (2048, 2)))
 
 
@@ -74,14 +76,14 @@ def dp16kd_blocks(depth: int, width: int) -> int:
     """ECP5 DP16KD (18 kbit) blocks for a ``depth`` x ``width`` memory: the cheapest of
     the 16384x1 ... 1024x18 true dual-port modes and 512x36 (pseudo dual-port,
     yosys' ``$__PDPW16KD_``)."""
-    return min(-(-width // w) * -(-depth // d)
+    return min(ceil_div(width, w) * ceil_div(depth, d)
                for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18),
                             (512, 36)))
 
 
 def lutram_cells(depth: int, width: int) -> int:
     """ECP5 distributed RAM cells (``TRELLIS_DPR16X4``: 16 words x 4 bits each)."""
-    return -(-depth // 16) * -(-width // 4)
+    return ceil_div(depth, 16) * ceil_div(width, 4)
 
 
 def memory_blocks(board: Board, depth: int, width: int) -> tuple[int, int]:
@@ -95,10 +97,6 @@ def memory_blocks(board: Board, depth: int, width: int) -> tuple[int, int]:
     return (0, cells) if 4 * cells < 128 * blocks else (blocks, 0)
 
 
-def _bits(n: int) -> int:
-    return max(1, (n - 1).bit_length())
-
-
 def share_for(config: Config, board: Board, learning: bool) -> int:
     """Logical cores per physical core (rtl/top.py ``Engine``): the learning chip on the
     UP5K boards puts all cores of a layer on one physical core, because four physical
@@ -108,35 +106,21 @@ def share_for(config: Config, board: Board, learning: bool) -> int:
     return config.sizes.cores if board.spram_weights and learning else 1
 
 
-def _core_memories(config: Config, group: list, lanes: int) -> list:
-    """``(depth, width)`` of the block RAMs of the physical core for the logical cores
-    ``group`` (rtl/core.py ``NeuronCore.memory_shapes``; the object is only asked)."""
-    from rtl.core import NeuronCore
-    core = NeuronCore.from_config(config, group if len(group) > 1 else group[0],
-                                  lanes=lanes, external_weights=True)
-    for obj in (core, core.crossbar, core._lif):
-        obj._MustUse__silence = True            # measured, never elaborated
-    return core.memory_shapes
-
-
 def plan_build(config: Config, board: Board, topo: Topology | None = None,
                learning: bool | None = None) -> dict:
     """Sizes of everything the build will instantiate, and the memory estimate.
     ``learning``: build the on-chip learning unit (default: the board's default)."""
+    from rtl.internals import never_elaborated
+    from rtl.top import Engine
     learning = board.learning if learning is None else learning
     topo = topo or make_topology(config)
-    s, w = config.sizes, config.widths
     lanes = lanes_for(config, board)
     share = share_for(config, board, learning)
-    N = s.neurons
-    W = -(-N // lanes)
-    groups = [topo.cores[p:p + share] for p in range(0, len(topo.cores), share)]
-    core_depths = [sum(rows.n_rows for rows in group) * W for group in groups]
-    ro_rows = s.cores * N + int(config.topology.readout_bias)
-    ro_W = -(-s.readout // lanes)
-    ro_depth = ro_rows * ro_W
-    params = RouterParams.from_topology(topo, fifo_depth=2)
-    word = lanes * w.weight
+    # the engine the build elaborates, asked for its memories (never elaborated here)
+    engine = Engine(topo, lanes=lanes, learning=learning, share=share)
+    never_elaborated(engine)
+    shapes = engine.memory_shapes
+    params = engine.router_params
     lutram = 0
 
     def blocks(depth, width):
@@ -145,24 +129,12 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
         lutram += cells
         return e
 
-    # block RAM per hidden core: membranes, refractory counters, spike queue, currents
-    per_core = [sum(blocks(d, wd) for d, wd in _core_memories(config, group, lanes))
-                for group in groups]
-    router_ebr = (blocks(params.index_depth, 2 * _bits(params.table_depth) + 1) +
-                  blocks(params.table_depth, _bits(params.rows) + _bits(params.dests)))
-    # readout currents, membranes and the encoder's words share one memory
-    ro_width = max(w.current, w.membrane + (8 if config.dynamics.refractory else 0),
-                   2 * w.encoder)
-    # each physical core's step bits (spike, and psi with learning): rtl/top.py spikes<p>
-    ebr_spikes = len(groups) * blocks(share * N, 2 if learning else 1)
-    ebr = {"hidden_cores": sum(per_core) + ebr_spikes, "router": router_ebr,
-           "readout_and_encoder": blocks((1 << (2 * s.readout - 1).bit_length()) + s.n_in,
-                                         ro_width)}
+    ebr = {name: sum(blocks(d, w) for d, w in shapes[name])
+           for name in ("hidden_cores", "router", "readout_and_encoder")}
     banks = []
-    for g, d in enumerate(core_depths):
-        depth = d + (ro_depth if g == len(core_depths) - 1 else 0)
+    for g, (bank, (depth, word)) in enumerate(zip(engine.banks, shapes["weights"])):
         bank = {"bank": g, "words": depth, "width": word,
-                "spram": -(-word // SPRAM_BITS) * -(-depth // SPRAM_WORDS)}
+                "spram": bank.memory.spram_blocks}
         if not board.spram_weights:   # block RAM (one bank = one memory) off the UP5K
             bank["spram"] = 0
             bank["ebr"] = blocks(depth, word)
@@ -170,24 +142,12 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     if not board.spram_weights:
         ebr["weights"] = sum(b["ebr"] for b in banks)
     if learning:
-        # rtl/learn.py: the trace memory (a second copy for a second read port with
-        # post_from_trace), the row-source table (only the rows whose sources are not in
-        # order), the readout mask; the plasticity unit's post-term row
-        from rtl.learn import row_sources
-        trace_words = s.n_in + s.hidden + 1
-        table = row_sources(topo)[1]
-        post_width = (s.classes * (s.classes + 2)).bit_length() + 1 + 8
-        ebr["learning"] = ((1 + int(config.learning.post_from_trace)) *
-                           blocks(trace_words, w.trace) +
-                           # the teacher's state (rtl/teach.py): traces and membranes
-                           blocks(8 << _bits(s.classes), max(w.membrane, w.teacher)) +
-                           blocks(len(table), _bits(trace_words) + 1) +
-                           blocks(ro_depth, lanes) +
-                           blocks(max(W, ro_W), lanes * post_width))
+        ebr["learning"] = sum(blocks(d, w) for d, w in shapes["learning"])
+    W, ro_W = ceil_div(config.sizes.neurons, lanes), engine.readout.words_per_row
     return {
         "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,
         "readout_words_per_row": ro_W,
-        "weight_banks": banks, "readout_words": ro_depth,
+        "weight_banks": banks, "readout_words": engine.readout_depth,
         "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
         "ebr_estimate": ebr, "ebr_estimate_total": sum(ebr.values()),
         "lutram_estimate": lutram,

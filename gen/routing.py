@@ -19,14 +19,10 @@ from dataclasses import dataclass
 
 from .config import ConfigError
 from .topology import Topology
+from .util import index_width
 
 __all__ = ["RouterParams", "check_routing_fits", "routing_tables", "source_address",
            "dest_rows", "expected_deliveries"]
-
-
-def _bits(n: int) -> int:
-    """Bits of an index ``0 .. n-1`` (at least one)."""
-    return max(1, (n - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class RouterParams:
 
     @property
     def neuron_bits(self) -> int:
-        return _bits(self.neurons)
+        return index_width(self.neurons)
 
     @property
     def index_depth(self) -> int:

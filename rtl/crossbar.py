@@ -24,10 +24,12 @@ saturation (the values are those of the saturating ``current_width`` accumulator
 """
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
-from amaranth.back.rtlil import Undef     # an undefined initial value (see _ReadPort)
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from gen.util import ceil_div
+
+from .internals import undefined_init
 from .lif import saturate
 from .memory import WeightMemory, WeightPortSignature, WeightWriteSignature
 
@@ -57,7 +59,7 @@ class _ReadPort:
         # no initial value (like a synchronous port's data): with one, yosys would emulate
         # it on the block RAM's output (a flag and a gate per bit)
         self.data = Signal(len(port.data), name=f"{name}_data", reset_less=True,
-                           attrs={"init": Undef(len(port.data))})
+                           attrs=undefined_init(len(port.data)))
         with m.If(self.en):
             m.d.sync += self.data.eq(port.data)
 
@@ -148,21 +150,12 @@ class Crossbar(wiring.Component):
                                          backend=backend)
         super().__init__(members)
 
-    @property
-    def external_weights(self) -> bool:
-        return self._external
-
-    @property
-    def n_rows(self) -> int:
-        return self._n_rows
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def words_per_row(self) -> int:
-        return -(-self._n_cols // self._lanes)
+    external_weights = property(lambda self: self._external,
+                                doc="The weights are outside, behind port ``weights``.")
+    n_rows = property(lambda self: self._n_rows, doc="Rows (axons).")
+    lanes = property(lambda self: self._lanes, doc="Weights a memory word.")
+    words_per_row = property(lambda self: ceil_div(self._n_cols, self._lanes),
+                             doc="Memory words of one row.")
 
     @property
     def current_words(self) -> int:

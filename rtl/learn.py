@@ -26,11 +26,12 @@ zeroes the teacher and the traces (``busy`` meanwhile).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth.hdl import Array, C, Module, Mux, Signal
+from amaranth.lib import enum, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from gen.topology import KIND_INPUT, Topology
+from gen.util import ceil_div, index_width
 
 from .crossbar import NO_RW_CHECK, read_port
 from .lfsr import LFSR_WIDTH
@@ -38,11 +39,69 @@ from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPor
                          trace_update)
 from .teach import Teacher
 
-__all__ = ["LearningUnit", "row_sources"]
+__all__ = ["LearningUnit", "row_sources", "LearnControlSignature", "StepBitsSignature",
+           "SweepPortSignature", "LearnRegsSignature", "LearnStatsSignature"]
 
 
-def _bits(n: int) -> int:
-    return max(1, (max(n, 2) - 1).bit_length())
+class LearnControlSignature(wiring.Signature):
+    """Phases 4-6 of a step from the sequencer's side: ``start`` once the neurons are
+    done, ``done`` back; ``clear`` (and ``clear_counters``) at a sample's start, ``busy``
+    meanwhile; ``learn`` / ``label``: the sample's (RUN's)."""
+
+    def __init__(self):
+        super().__init__({"start": Out(1), "clear": Out(1), "clear_counters": Out(1),
+                          "learn": Out(1), "label": Out(8), "done": In(1), "busy": In(1)})
+
+
+class StepBitsSignature(wiring.Signature):
+    """The step's spikes from the learning unit's side. Inputs: a chain the owner
+    rotates by one on ``input_rotate``, ``input_head`` its first bit (a turn visits each
+    once). Hidden: ``hidden_spike`` / ``hidden_psi`` are neuron ``hidden_addr``'s of the
+    cycle before (latency 1, the owner's memories). Readout: ``readout``, bit i neuron i."""
+
+    def __init__(self, hidden: int, readout: int):
+        super().__init__({"input_rotate": Out(1), "input_head": In(1),
+                          "hidden_addr": Out(range(max(hidden, 2))), "hidden_spike": In(1),
+                          "hidden_psi": In(1), "readout": In(readout)})
+
+
+class SweepPortSignature(wiring.Signature):
+    """The plasticity sweep's weight port from the learning unit's side: ``mem`` on
+    physical bank ``bank`` while ``active``."""
+
+    def __init__(self, depth: int, width: int, banks: int):
+        super().__init__({"mem": Out(WeightPortSignature(depth, width)),
+                          "bank": Out(range(max(banks, 2))), "active": Out(1)})
+
+
+class LearnRegsSignature(wiring.Signature):
+    """The learning unit's host registers from the host's side: the LFSR states (space
+    ``lfsr``) and the learning-rate shifts (space ``rates``: word 0 ``eta_hidden_shift``,
+    word 1 ``eta_readout_shift``; the decay of gen train between epochs)."""
+
+    def __init__(self, banks: int, learning):
+        super().__init__({
+            "lfsr_load": Out(LfsrLoadSignature(banks)),
+            "lfsr_sel": Out(range(max(banks, 2))), "lfsr_state": In(LFSR_WIDTH),
+            "shift_we": Out(1), "shift_sel": Out(1), "shift_wdata": Out(range(SHIFT_MAX + 1)),
+            "eta_hidden_shift": In(range(SHIFT_MAX + 1), init=learning.eta_hidden_shift),
+            "eta_readout_shift": In(range(SHIFT_MAX + 1), init=learning.eta_readout_shift),
+        })
+
+
+class LearnStatsSignature(wiring.Signature):
+    """Per-sample counters (status registers, cleared by ``clear_counters``)."""
+
+    def __init__(self, width: int):
+        super().__init__({name: Out(width) for name in
+                          ("mod_events", "gated_steps", "rows_swept", "weight_writes")})
+
+
+class SourceKind(enum.Enum, shape=2):
+    """What spiked for the trace word being written back (phase 6)."""
+    INPUT = 0
+    HIDDEN = 1
+    BIAS = 2
 
 
 def lfsr_seeds(config, banks: int) -> list:
@@ -61,7 +120,7 @@ def row_sources(topo: Topology) -> tuple:
     128 on the default, not 640."""
     s = topo.config.sizes
     n_in = s.n_in
-    ab = _bits(n_in + s.hidden + 1)
+    ab = index_width(max(n_in + s.hidden + 1, 2))
     segs, table = [], []
     for rows in topo.cores:
         bounds = (0, rows.n_ff, rows.n_ff + rows.n_local, rows.n_rows)
@@ -103,8 +162,8 @@ class LearningUnit(wiring.Component):
         self.readout_host = self.G - 1 if readout_host is None else readout_host
         self.readout_base = readout_base
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
-        self.words_h = -(-s.neurons // lanes)
-        self.words_r = -(-s.readout // lanes)
+        self.words_h = ceil_div(s.neurons, lanes)
+        self.words_r = ceil_div(s.readout, lanes)
         self.trace_words = s.n_in + s.hidden + 1       # inputs, hidden neurons, bias source
         max_rows = max([r.n_rows for r in topo.cores] + [self.readout_rows])
         self.teacher = Teacher(classes=s.classes, per_class=s.per_class,
@@ -118,32 +177,24 @@ class LearningUnit(wiring.Component):
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1),
             eta_max=max(cfg.learning.eta_hidden, cfg.learning.eta_readout))
         super().__init__({
-            "start": In(1), "clear": In(1), "learn": In(1), "label": In(8),
-            # the step's input spikes come as a chain the owner rotates by one on
-            # ``spike_rotate``; ``spike_head`` is its first bit (a turn visits each once)
-            "spike_head": In(1), "spike_rotate": Out(1),
-            # the step's hidden spikes and psi bits, read from the owner's memories:
-            # ``hidden_spike`` / ``hidden_psi`` are neuron ``hidden_addr``'s of the cycle
-            # before (latency 1)
-            "hidden_addr": Out(range(max(s.hidden, 2))), "hidden_spike": In(1),
-            "hidden_psi": In(1),
-            "spikes_r": In(s.readout),
-            "done": Out(1), "busy": Out(1),
-            "mem": Out(WeightPortSignature(depth, lanes * w.weight)),
-            "mem_bank": Out(range(max(self.readout_host + 1, 2))), "mem_active": Out(1),
-            "lfsr_load": In(LfsrLoadSignature(self.G + 1)),
-            "lfsr_sel": In(range(max(self.G + 1, 2))), "lfsr_state": Out(LFSR_WIDTH),
-            "clear_counters": In(1),
-            # the learning-rate shifts, host-writable (the decay of gen train between
-            # epochs): word 0 eta_hidden_shift, word 1 eta_readout_shift
-            "shift_we": In(1), "shift_sel": In(1), "shift_wdata": In(range(SHIFT_MAX + 1)),
-            "eta_hidden_shift": Out(range(SHIFT_MAX + 1),
-                                    init=topo.config.learning.eta_hidden_shift),
-            "eta_readout_shift": Out(range(SHIFT_MAX + 1),
-                                     init=topo.config.learning.eta_readout_shift),
-            "mod_events": Out(counter_width), "gated_steps": Out(counter_width),
-            "rows_swept": Out(counter_width), "weight_writes": Out(counter_width),
+            "control": In(LearnControlSignature()),
+            "bits": Out(StepBitsSignature(s.hidden, s.readout)),
+            "sweep": Out(SweepPortSignature(depth, lanes * w.weight, self.readout_host + 1)),
+            "regs": In(LearnRegsSignature(self.G + 1, cfg.learning)),
+            "stats": Out(LearnStatsSignature(counter_width)),
         })
+
+    @property
+    def memory_shapes(self) -> list:
+        """``(depth, width)`` of every block RAM of the unit (gen/build.py counts them): the
+        trace memory (twice with ``post_from_trace``: a second read port), the row-source
+        table, the readout mask, the teacher's and the plasticity unit's."""
+        table = row_sources(self.topo)[1]
+        traces = (max(self.trace_words, 2), self.config.widths.trace)
+        return ([traces] * (1 + int(self.config.learning.post_from_trace)) +
+                [(max(len(table), 2), index_width(max(self.trace_words, 2)) + 1),
+                 (max(self.readout_rows * self.words_r, 2), self.lanes)] +
+                self.teacher.memory_shapes + self.unit.memory_shapes)
 
     # ---- elaboration-time tables ------------------------------------------------------
     def _mask_table(self) -> list:
@@ -195,27 +246,27 @@ class LearningUnit(wiring.Component):
             pp.learn_readout.eq(int(ln.learn_readout)),
             pp.learn_recurrent.eq(int(ln.learn_recurrent)),
             pp.post_from_trace.eq(int(ln.post_from_trace)),
-            pp.eta_hidden.eq(ln.eta_hidden), pp.eta_hidden_shift.eq(self.eta_hidden_shift),
-            pp.eta_readout.eq(ln.eta_readout), pp.eta_readout_shift.eq(self.eta_readout_shift),
+            pp.eta_hidden.eq(ln.eta_hidden), pp.eta_hidden_shift.eq(self.regs.eta_hidden_shift),
+            pp.eta_readout.eq(ln.eta_readout), pp.eta_readout_shift.eq(self.regs.eta_readout_shift),
         ]
-        with m.If(self.shift_we):
-            with m.If(self.shift_sel):
-                m.d.sync += self.eta_readout_shift.eq(self.shift_wdata)
+        with m.If(self.regs.shift_we):
+            with m.If(self.regs.shift_sel):
+                m.d.sync += self.regs.eta_readout_shift.eq(self.regs.shift_wdata)
             with m.Else():
-                m.d.sync += self.eta_hidden_shift.eq(self.shift_wdata)
-        m.d.comb += [teacher.spikes.eq(self.spikes_r), teacher.label.eq(self.label),
-                     teacher.learn.eq(1), teacher.clear.eq(self.clear),
-                     unit.m.eq(teacher.m), unit.clear_counters.eq(self.clear_counters)]
-        wiring.connect(m, wiring.flipped(self.lfsr_load), unit.lfsr_load)
-        m.d.comb += [unit.lfsr_sel.eq(self.lfsr_sel), self.lfsr_state.eq(unit.lfsr_state),
-                     self.rows_swept.eq(unit.rows_swept),
-                     self.weight_writes.eq(unit.weight_writes)]
+                m.d.sync += self.regs.eta_hidden_shift.eq(self.regs.shift_wdata)
+        m.d.comb += [teacher.spikes.eq(self.bits.readout), teacher.label.eq(self.control.label),
+                     teacher.learn.eq(1), teacher.clear.eq(self.control.clear),
+                     unit.m.eq(teacher.m), unit.clear_counters.eq(self.control.clear_counters)]
+        wiring.connect(m, wiring.flipped(self.regs.lfsr_load), unit.lfsr_load)
+        m.d.comb += [unit.lfsr_sel.eq(self.regs.lfsr_sel), self.regs.lfsr_state.eq(unit.lfsr_state),
+                     self.stats.rows_swept.eq(unit.rows_swept),
+                     self.stats.weight_writes.eq(unit.weight_writes)]
         # the step's modulator spikes, counted in GATE and added the cycle after (the
         # popcount and the adder not in one cycle)
         events_q = Signal(range(2 * K + 1))
-        m.d.sync += [events_q.eq(0), self.mod_events.eq(self.mod_events + events_q)]
-        with m.If(self.clear_counters):
-            m.d.sync += [self.mod_events.eq(0), self.gated_steps.eq(0)]
+        m.d.sync += [events_q.eq(0), self.stats.mod_events.eq(self.stats.mod_events + events_q)]
+        with m.If(self.control.clear_counters):
+            m.d.sync += [self.stats.mod_events.eq(0), self.stats.gated_steps.eq(0)]
 
         # ---- memories ---------------------------------------------------------------------
         tw = w.trace
@@ -226,7 +277,7 @@ class LearningUnit(wiring.Component):
         t_wr = tmem.write_port()
         t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
         m.d.comb += t_rd.en.eq(1)
-        ab = _bits(self.trace_words)
+        ab = index_width(max(self.trace_words, 2))
         segments, table = row_sources(self.topo)
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
                                                     init=table)
@@ -242,12 +293,12 @@ class LearningUnit(wiring.Component):
         cmd_idx = Signal(range(G + 2))
         is_readout = Signal()
         m.d.comb += [is_readout.eq(cmd_idx == G),
-                     self.mem_bank.eq(Array([C(p, self.mem_bank.shape()) for p, _ in
+                     self.sweep.bank.eq(Array([C(p, self.sweep.bank.shape()) for p, _ in
                                              self.bank_map] + [self.readout_host])[cmd_idx]),
-                     self.mem_active.eq(unit.busy),
-                     self.mem.addr.eq(unit.mem.addr), self.mem.re.eq(unit.mem.re),
-                     self.mem.we.eq(unit.mem.we), self.mem.wdata.eq(unit.mem.wdata),
-                     unit.mem.rdata.eq(self.mem.rdata)]
+                     self.sweep.active.eq(unit.busy),
+                     self.sweep.mem.addr.eq(unit.mem.addr), self.sweep.mem.re.eq(unit.mem.re),
+                     self.sweep.mem.we.eq(unit.mem.we), self.sweep.mem.wdata.eq(unit.mem.wdata),
+                     unit.mem.rdata.eq(self.sweep.mem.rdata)]
 
         # ---- trace port: row -> trace address (linear, or the table) -> trace memory.
         # Latency 2: cycle 0 the row's segment (its bank's constants), cycle 1 the
@@ -275,7 +326,7 @@ class LearningUnit(wiring.Component):
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
-        m.d.comb += [self.hidden_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.hidden_psi)]
+        m.d.comb += [self.bits.hidden_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.bits.hidden_psi)]
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
             g_rd = read_port(m, tmem, t_wr, collisions=False, name="gate")
             m.d.comb += g_rd.en.eq(1)
@@ -288,9 +339,10 @@ class LearningUnit(wiring.Component):
         wb = Signal()                                # write back word a - 1 this cycle
         wb_addr = Signal.like(a)
         wb_spike = Signal()                          # an input's spike, registered
-        wb_kind = Signal(2)                          # 0 input, 1 hidden, 2 bias
-        spike_now = Mux(wb_kind == 0, wb_spike, Mux(wb_kind == 1, self.hidden_spike, 1))
-        m.d.sync += [self.done.eq(0), wb.eq(0)]
+        wb_kind = Signal(SourceKind)
+        spike_now = Mux(wb_kind == SourceKind.INPUT, wb_spike,
+                        Mux(wb_kind == SourceKind.HIDDEN, self.bits.hidden_spike, 1))
+        m.d.sync += [self.control.done.eq(0), wb.eq(0)]
         with m.If(wb):
             m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1),
                          t_wr.data.eq(trace_update(t_rd.data, spike_now, ln.trace_shift,
@@ -298,15 +350,15 @@ class LearningUnit(wiring.Component):
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                with m.If(self.clear):
+                with m.If(self.control.clear):
                     m.d.sync += a.eq(0)
                     m.next = "CLEAR"
-                with m.Elif(self.start):
-                    with m.If(self.learn):
+                with m.Elif(self.control.start):
+                    with m.If(self.control.learn):
                         m.d.comb += teacher.update.eq(1)
                         m.next = "TEACH"
                     with m.Else():
-                        m.d.sync += self.done.eq(1)
+                        m.d.sync += self.control.done.eq(1)
             with m.State("TEACH"):
                 with m.If(teacher.done):
                     m.next = "GATE"
@@ -314,7 +366,7 @@ class LearningUnit(wiring.Component):
             with m.State("GATE"):
                 m.d.sync += [cmd_idx.eq(0), events_q.eq(sum(teacher.m))]
                 with m.If(teacher.m.any()):
-                    m.d.sync += self.gated_steps.eq(self.gated_steps + 1)
+                    m.d.sync += self.stats.gated_steps.eq(self.stats.gated_steps + 1)
                     m.next = "CMD"
                 with m.Else():
                     m.d.sync += a.eq(0)
@@ -343,15 +395,17 @@ class LearningUnit(wiring.Component):
                 # inputs: the chain's head, now; hidden neurons: their memory, the next
                 # cycle (with the trace); the bias source: always spikes
                 is_input = a < self.n_in
-                m.d.comb += [self.spike_rotate.eq(is_input),
-                             self.hidden_addr.eq(a - self.n_in)]
-                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(self.spike_head),
-                             wb_kind.eq(Mux(is_input, 0, Mux(a == self.trace_words - 1, 2, 1))),
+                m.d.comb += [self.bits.input_rotate.eq(is_input),
+                             self.bits.hidden_addr.eq(a - self.n_in)]
+                m.d.sync += [wb.eq(1), wb_addr.eq(a), wb_spike.eq(self.bits.input_head),
+                             wb_kind.eq(Mux(is_input, SourceKind.INPUT,
+                                         Mux(a == self.trace_words - 1, SourceKind.BIAS,
+                                             SourceKind.HIDDEN))),
                              a.eq(a + 1)]
                 with m.If(a == self.trace_words - 1):
                     m.next = "TRACE_END"
             with m.State("TRACE_END"):          # the last write-back
-                m.d.sync += self.done.eq(1)
+                m.d.sync += self.control.done.eq(1)
                 m.next = "IDLE"
             # start of a sample: zero every trace
             with m.State("CLEAR"):
@@ -359,5 +413,5 @@ class LearningUnit(wiring.Component):
                 m.d.sync += a.eq(a + 1)
                 with m.If(a == self.trace_words - 1):
                     m.next = "IDLE"
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        m.d.comb += self.control.busy.eq(~fsm.ongoing("IDLE"))
         return m

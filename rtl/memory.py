@@ -22,13 +22,19 @@ simulation model and X values randomised (``--x-assign unique``), drives a rando
 reads, writes and idle cycles, and checks every read the cycle after it; and the default
 neuron-core configuration runs bit-exact against the golden model on the SPRAM backend.
 """
+from __future__ import annotations
+
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from gen.util import ceil_div
+
+from .internals import never_elaborated
+
 __all__ = ["WeightMemory", "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH",
-           "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS"]
+           "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
 SPRAM_DEPTH = 16384
@@ -84,7 +90,7 @@ class WeightMemory(wiring.Component):
                    "SB_SPRAM256KA cannot take initial contents: load the weights through "
                    "the host link instead" if self._init and backend == "spram" else None)
         if problem:
-            self._MustUse__silence = True       # never built: no "unused" warning
+            never_elaborated(self)              # refused: no "unused" warning
             raise ValueError(problem)
         blocks = self.spram_blocks
         if backend == "spram" and blocks > SPRAM_BLOCKS:
@@ -98,18 +104,13 @@ class WeightMemory(wiring.Component):
             "rdata": Out(width),
         })
 
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def depth(self) -> int:
-        return self._depth
+    width = property(lambda self: self._width, doc="Bits a word.")
+    depth = property(lambda self: self._depth, doc="Words.")
 
     @property
     def spram_blocks(self) -> int:
         """SB_SPRAM256KA blocks this memory takes on the SPRAM backend."""
-        return -(-self._width // SPRAM_WIDTH) * -(-self._depth // SPRAM_DEPTH)
+        return ceil_div(self._width, SPRAM_WIDTH) * ceil_div(self._depth, SPRAM_DEPTH)
 
     def elaborate(self, platform):
         if _uses_spram(self._backend, platform):
@@ -138,8 +139,8 @@ class WeightMemory(wiring.Component):
 
     def _elaborate_spram(self):
         m = Module()
-        n_cols = -(-self._width // SPRAM_WIDTH)
-        n_banks = -(-self._depth // SPRAM_DEPTH)
+        n_cols = ceil_div(self._width, SPRAM_WIDTH)
+        n_banks = ceil_div(self._depth, SPRAM_DEPTH)
         low = ceil_log2(SPRAM_DEPTH)
         address = Cat(self.addr, Const(0, low))[:low]     # 14 bits, zero-extended
         bank = self.addr[low:] if n_banks > 1 else Const(0, 1)
@@ -171,4 +172,40 @@ class WeightMemory(wiring.Component):
         for b in range(1, n_banks):
             data = Mux(bank_q == b, outs[b], data)
         m.d.comb += self.rdata.eq(data[:self._width])
+        return m
+
+
+class WeightBank(wiring.Component):
+    """One weight memory with two users, each a :class:`WeightPortSignature` port: ``a``
+    (a crossbar) always wins; ``b`` (the readout, the host, the learning unit) gets the
+    cycles ``a`` leaves free, signalled by ``b_grant``. Same contract as
+    :class:`WeightMemory`: ``rdata`` is valid the cycle after a granted read. ``a_depth``:
+    the words ``a`` addresses (the crossbar's; the readout's words lie above them);
+    ``b_depth``: ``b``'s address range (the engine gives every bank's ``b`` the largest's,
+    so one port shape serves all)."""
+
+    def __init__(self, *, width: int, depth: int, a_depth: int | None = None,
+                 b_depth: int | None = None, backend: str = "auto", init=None):
+        self._mem = WeightMemory(width=width, depth=depth, backend=backend, init=init)
+        super().__init__({
+            "a": In(WeightPortSignature(a_depth or depth, width)),
+            "b": In(WeightPortSignature(b_depth or depth, width)),
+            "b_grant": Out(1),
+        })
+
+    memory = property(lambda self: self._mem, doc="The :class:`WeightMemory` behind both.")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = self._mem
+        a, b = self.a, self.b
+        a_on = a.re | a.we
+        m.d.comb += [
+            self.b_grant.eq(~a_on),
+            mem.addr.eq(Mux(a_on, a.addr, b.addr)),
+            mem.re.eq(Mux(a_on, a.re, b.re)),
+            mem.we.eq(Mux(a_on, a.we, b.we)),
+            mem.wdata.eq(Mux(a_on, a.wdata, b.wdata)),
+            a.rdata.eq(mem.rdata), b.rdata.eq(mem.rdata),
+        ]
         return m

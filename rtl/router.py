@@ -31,48 +31,48 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from gen.routing import RouterParams
+from gen.util import index_width
 
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
            "TableWriteSignature", "DestFifo", "SkidBuffer"]
 
-
-def _bits(n: int) -> int:
-    return max(1, (n - 1).bit_length())
 
 
 class RouterInLayout(data.StructLayout):
     """An address event: a spike of ``neuron`` of source core ``core``."""
 
     def __init__(self, src_cores: int, neuron_bits: int):
-        super().__init__({"neuron": neuron_bits, "core": _bits(src_cores)})
+        super().__init__({"neuron": neuron_bits, "core": index_width(src_cores)})
 
 
 class RouterOutLayout(data.StructLayout):
     """A delivery: crossbar row (axon) ``row`` of destination ``core``."""
 
     def __init__(self, dests: int, rows: int):
-        super().__init__({"row": _bits(rows), "core": _bits(dests)})
+        super().__init__({"row": index_width(rows), "core": index_width(dests)})
 
 
 class IndexLayout(data.StructLayout):
     """Index-table word: the source's entries are ``offset .. offset+count-1``."""
 
     def __init__(self, table_depth: int):
-        super().__init__({"offset": _bits(table_depth), "count": (table_depth).bit_length()})
+        super().__init__({"offset": index_width(table_depth),
+                          "count": table_depth.bit_length()})
 
 
 class EntryLayout(data.StructLayout):
     """Entry-table word: one destination of a source."""
 
     def __init__(self, dests: int, rows: int):
-        super().__init__({"row": _bits(rows), "dest": _bits(dests)})
+        super().__init__({"row": index_width(rows), "dest": index_width(dests)})
 
 
 class TableWriteSignature(wiring.Signature):
     """A memory write port seen from the writer: ``en`` writes ``data`` at ``addr``."""
 
     def __init__(self, depth: int, shape):
-        super().__init__({"en": Out(1), "addr": Out(_bits(depth)), "data": Out(shape)})
+        super().__init__({"en": Out(1), "addr": Out(index_width(depth)),
+                          "data": Out(shape)})
 
 
 class DestFifo(wiring.Component):
@@ -178,6 +178,13 @@ class Router(wiring.Component):
     def params(self) -> RouterParams:
         return self._p
 
+    @property
+    def memory_shapes(self) -> list:
+        """``(depth, width)`` of the index and entry tables (gen/build.py counts them)."""
+        p = self._p
+        return [(p.index_depth, self.index_layout.size),
+                (p.table_depth, self.entry_layout.size)]
+
     def elaborate(self, platform):
         p = self._p
         m = Module()
@@ -199,7 +206,7 @@ class Router(wiring.Component):
         # ---- destination FIFOs, then a skid buffer on each output ------------------------
         # The skid buffer's ``i.ready`` is a register: no combinational path from a
         # destination's ``o[d].ready`` into the FIFO, the expander and the arbiter.
-        row_width = _bits(p.rows)
+        row_width = index_width(p.rows)
         fifos, skids = [], []
         for d in range(p.dests):
             f = DestFifo(row_width, p.fifo_depth)

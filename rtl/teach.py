@@ -33,6 +33,8 @@ from amaranth.lib import memory
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from gen.util import index_width
+
 from .crossbar import NO_RW_CHECK
 from .lif import saturate
 
@@ -110,11 +112,17 @@ class Teacher(wiring.Component):
             "busy": Out(1),
         })
 
+    @property
+    def memory_shapes(self) -> list:
+        """``(depth, width)`` of the state memory (gen/build.py counts it): modulator
+        membranes and class traces, word ``Cat(k, half, fresh, traces)``."""
+        return [(8 << index_width(self._k), max(self._mw - 1, self._tw))]
+
     def elaborate(self, platform):
         m = Module()
         K, P, tw, mw = self._k, self._p, self._tw, self._mw
         vw = mw - 1                     # a membrane is never negative (module docstring)
-        kbits = max(1, (K - 1).bit_length())
+        kbits = index_width(K)
         p = self.params
         # The state lives in one memory (below). ``shadow`` is a copy of the traces for the
         # ``activity`` port only, nothing reads it: where the port is not used (the chip),
@@ -156,8 +164,8 @@ class Teacher(wiring.Component):
         # never written: reading there while ``fresh`` gives the zero state of a ``clear``
         # without writing it. Each phase reads one word ahead (latency 1) and writes the
         # word it read the cycle before.
-        sw = max(vw, tw)
-        m.submodules.state = mem = memory.Memory(shape=sw, depth=8 << kbits, init=[],
+        (depth, sw), = self.memory_shapes
+        m.submodules.state = mem = memory.Memory(shape=sw, depth=depth, init=[],
                                                  attrs=NO_RW_CHECK)
         # an asynchronous port and a plain register, which yosys merges into the block's
         # synchronous read port; ``no_rw_check``: no cycle reads the word being written

@@ -15,18 +15,13 @@ import struct
 
 import numpy as np
 
+from rtl.address_map import SPACES, STATUS_REGS
 from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
                       SYNC, crc8)
 
 __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", "frame",
            "parse_reply", "load_commands", "weight_words", "SPACES", "STATUS_REGS"]
 
-# mirrors rtl.top (kept here too so the driver imports no elaborated design)
-SPACES = {"weights": 0, "route_index": 1, "route_entry": 2, "input": 3, "counts": 4,
-          "status": 5, "lfsr": 6, "rates": 7}
-STATUS_REGS = ["prediction", "cycles", "router_events", "router_deliveries",
-               "router_stalls", "steps", "modulator_events", "gated_steps", "rows_swept",
-               "weight_writes"]
 STATUS_NAMES = {v: k for k, v in STATUS.items()}
 
 

@@ -5,7 +5,7 @@ The driver is synchronous, the simulator is not: the job (:func:`run_job`) runs 
 worker thread on a :class:`CocotbTransport`, whose ``write`` queues bytes and whose
 ``read`` blocks until the simulation (this module's coroutines, in cocotb's thread) has
 shifted them through the UART. Meanwhile a probe records, at the end of every step, the
-hidden spikes (the engine's per-core spike registers), the input spikes and the readout
+hidden spikes, the input spikes and the readout
 spikes: the per-step raster that sim/compare.py sets beside the golden model's.
 
 Run through :func:`sim.compare.run_chip` (job in ``SWIRL_CASES``, results to
@@ -112,27 +112,19 @@ class CocotbTransport:
 
 class StepProbe:
     """Per step: input spikes, hidden spikes (per logical core), readout spikes, as
-    integers (bit ``i`` neuron ``i``), read when the engine's step counter moves on. The
-    hidden spikes are bit 0 of the words of each physical core's ``spikes<p>`` memory
-    (``share`` logical cores of ``neurons`` each, one after the other)."""
+    integers (bit ``i`` neuron ``i``), read from the chip's probe port (rtl/top.py
+    ``ProbeSignature``) when its step counter moves on. A port renamed there fails here
+    at once (cocotb has no handle of that name), never silently."""
 
     def __init__(self, dut, cores: int, share: int = 1, neurons: int = 1):
-        eng = dut.engine
-        self.steps_done = eng.steps_done
-        self.memories = [getattr(eng, f"spikes{p}") for p in range(cores // share)]
-        self.share, self.neurons = share, neurons
-        self.inputs = eng.s_in
-        self.readout = eng.readout.spikes
+        self.steps_done, self.inputs, self.hidden_bits, self.readout = (
+            getattr(dut, f"probe__{name}") for name in ("steps_done", "s_in", "s_h", "s_r"))
+        self.cores, self.neurons = cores, neurons
         self.steps = []             # one dict per step, across all samples
 
     def hidden(self) -> list:
-        out = []
-        for mem in self.memories:
-            words = [int(mem[n].value) for n in range(self.share * self.neurons)]
-            for b in range(self.share):
-                block = words[b * self.neurons:(b + 1) * self.neurons]
-                out.append(sum((w & 1) << i for i, w in enumerate(block)))
-        return out
+        bits, mask = int(self.hidden_bits.value), (1 << self.neurons) - 1
+        return [(bits >> (g * self.neurons)) & mask for g in range(self.cores)]
 
     async def watch(self) -> None:
         while True:

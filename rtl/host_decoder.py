@@ -1,0 +1,199 @@
+"""The host's way into the engine (:class:`HostDecoder`): READ and WRITE of the address
+spaces of rtl/address_map.py, between samples.
+
+It latches the host link's request, translates a logical weight bank and word into its
+physical bank and word (rtl/top.py ``Engine`` ``share``), decodes the space, and answers
+with the read data a cycle after the access. It also owns the secondary port of every
+weight bank (``banks``, :class:`rtl.memory.WeightBank` ``b``) and the readout's aux port
+(``aux``): while a sample runs it lends them to the readout (the last bank), the learning
+unit's sweep and the encoder.
+
+Both the request and the answer are registered: no path from the host link's state
+machine through the bank multiplexers and back (each was the critical path in turn). A
+request is latched, served (``ack``), and answered a cycle later (``bus.ack``); the next
+one is latched after that.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.util import index_width
+
+from .address_map import SPACES, STATUS_REGS
+from .learn import LearnRegsSignature, SweepPortSignature
+from .memory import WeightPortSignature
+
+__all__ = ["HostDecoder", "AccessSignature"]
+
+
+class AccessSignature(wiring.Signature):
+    """One READ/WRITE word access from the host link's side: ``req`` until ``ack``."""
+
+    def __init__(self):
+        super().__init__({"req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8),
+                          "addr": Out(16), "wdata": Out(32), "ack": In(1), "rdata": In(32)})
+
+
+class HostDecoder(wiring.Component):
+    """``core_of[g]`` / ``word_base[g]``: the physical bank of logical weight bank ``g``
+    and its first word there; the readout's words (logical bank ``len(core_of)``) are in
+    the last physical bank from ``readout_base`` on. ``depth`` / ``width``: the banks'
+    largest depth, their word width. ``load_signatures``: the router's table write ports
+    (``load_index``, ``load_entry``). ``aux_words`` / ``aux_width``: the encoder's words
+    in the readout's memory (space ``input``: the low ``encoder`` bits, the intensity)."""
+
+    def __init__(self, config, *, core_of: list, word_base: list, readout_base: int,
+                 depth: int, width: int, load_signatures: dict, aux_width: int,
+                 count_shape, learning: bool, banks_learning: int = 0):
+        s = config.sizes
+        self.config, self.core_of, self.word_base = config, list(core_of), list(word_base)
+        self.readout_base, self.depth, self.learning = readout_base, depth, learning
+        self.P = max(core_of) + 1
+        port = WeightPortSignature(depth, width)
+        aux = WeightPortSignature(s.n_in, aux_width)
+        members = {
+            "bus": In(AccessSignature()), "running": In(1),
+            "banks": Out(port).array(self.P), "bank_grant": In(self.P),
+            "readout": In(port), "aux": Out(aux), "enc_aux": In(aux),
+            **{name: Out(sig) for name, sig in load_signatures.items()},
+            "counts": In(count_shape).array(s.classes),
+            "status": In(32).array(len(STATUS_REGS)),
+        }
+        if learning:
+            members["sweep"] = In(SweepPortSignature(depth, width, self.P))
+            members["regs"] = Out(LearnRegsSignature(banks_learning, config.learning))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, banks, P, G = self.bus, self.banks, self.P, len(self.core_of)
+        host_rd_pending = Signal()
+        host_rd_bank = Signal(range(P + 2))
+        rdata = Signal(32)
+        h_req, h_we, ack_q = Signal(), Signal(), Signal()
+        h_space, h_bank = Signal(8), Signal(8)
+        h_addr, h_wdata = Signal(16), Signal(32)
+        h_waddr = Signal(range(self.depth + 1))
+        rdata_q = Signal(32)
+        with m.If(bus.req & ~h_req & ~ack_q):
+            m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_space.eq(bus.space),
+                         h_bank.eq(bus.bank), h_addr.eq(bus.addr), h_wdata.eq(bus.wdata)]
+            # a weight word's address in its physical bank, added here (it was on the
+            # path into the SPRAM's address)
+            m.d.sync += h_waddr.eq(bus.addr)
+            with m.Switch(bus.bank):
+                for g in range(G):
+                    if self.word_base[g]:
+                        with m.Case(g):
+                            m.d.sync += h_waddr.eq(self.word_base[g] + bus.addr)
+                with m.Case(G):
+                    m.d.sync += h_waddr.eq(self.readout_base + bus.addr)
+        m.d.comb += [bus.ack.eq(ack_q), bus.rdata.eq(rdata_q)]
+        m.d.sync += host_rd_pending.eq(0)
+        self._lend(m, h_waddr, h_wdata)
+
+        with m.If(host_rd_pending):
+            with m.Switch(host_rd_bank):
+                for p in range(P):
+                    with m.Case(p):
+                        m.d.comb += rdata.eq(banks[p].rdata)
+                with m.Case(P):   # readout words: in the last bank
+                    m.d.comb += rdata.eq(banks[P - 1].rdata)
+        ew = self.config.widths.encoder
+        with m.If(h_space == SPACES["input"]):
+            m.d.comb += rdata.eq(self.aux.rdata[:ew])
+
+        ack = Signal()
+        m.d.sync += [ack_q.eq(ack), rdata_q.eq(rdata)]
+        with m.If(ack):
+            m.d.sync += h_req.eq(0)
+
+        def read_later(bank):
+            """Answer with the bank's word the cycle after this read."""
+            m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(bank)]
+
+        with m.If(h_req & ~self.running & ~host_rd_pending):
+            with m.Switch(h_space):
+                with m.Case(SPACES["weights"]):
+                    self._weights(m, h_bank, h_we, h_waddr, ack, read_later)
+                for space in ("route_index", "route_entry"):
+                    with m.Case(SPACES[space]):
+                        load = getattr(self, "load_" + space.split("_")[1])
+                        m.d.comb += [load.en.eq(h_we), load.addr.eq(h_addr),
+                                     load.data.eq(h_wdata), ack.eq(1)]
+                with m.Case(SPACES["input"]):
+                    m.d.comb += [self.aux.we.eq(h_we), self.aux.addr.eq(h_addr),
+                                 self.aux.wdata.eq(h_wdata[:ew])]
+                    with m.If(h_we):
+                        m.d.comb += ack.eq(1)
+                    with m.Else():
+                        m.d.comb += self.aux.re.eq(1)
+                        read_later(P + 1)
+                with m.Case(SPACES["counts"]):
+                    sel = h_addr[:index_width(self.config.sizes.classes)]
+                    m.d.comb += [ack.eq(1), rdata.eq(Array(self.counts)[sel])]
+                with m.Case(SPACES["status"]):
+                    m.d.comb += [ack.eq(1), rdata.eq(Array(self.status)[h_addr[:4]])]
+                if self.learning:
+                    self._learn_regs(m, h_we, h_addr, h_wdata, ack, rdata)
+                with m.Default():
+                    m.d.comb += ack.eq(1)
+        with m.If(host_rd_pending):
+            m.d.comb += ack.eq(1)
+        return m
+
+    def _lend(self, m, h_waddr, h_wdata):
+        """The secondary ports' users while a sample runs: the readout's weight reads (the
+        last bank), the learning unit's sweep (any bank), the encoder (aux). Between
+        samples the host's request below takes them."""
+        banks, ro = self.banks, self.readout
+        hb = banks[self.P - 1]
+        for bank in banks:
+            m.d.comb += [bank.addr.eq(h_waddr), bank.wdata.eq(h_wdata)]
+        m.d.comb += [hb.addr.eq(Mux(self.running, ro.addr, h_waddr)),
+                     hb.re.eq(self.running & ro.re), ro.rdata.eq(hb.rdata)]
+        if self.learning:
+            lu = self.sweep
+            # the plasticity sweep runs while the crossbars and the readout are idle
+            with m.If(lu.active):
+                with m.Switch(lu.bank):
+                    for p, bank in enumerate(banks):
+                        with m.Case(p):
+                            m.d.comb += [bank.addr.eq(lu.mem.addr), bank.re.eq(lu.mem.re),
+                                         bank.we.eq(lu.mem.we), bank.wdata.eq(lu.mem.wdata),
+                                         lu.mem.rdata.eq(bank.rdata)]
+        wiring.connect(m, wiring.flipped(self.enc_aux), wiring.flipped(self.aux))
+
+    def _weights(self, m, h_bank, h_we, h_waddr, ack, read_later):
+        """Space ``weights``: logical bank ``g`` is in physical bank ``core_of[g]``; bank
+        ``G`` (the readout's words) in the last one. A bank serves the host in a cycle
+        its crossbar leaves free (``bank_grant``)."""
+        G, P = len(self.core_of), self.P
+        with m.Switch(h_bank):
+            for g in range(G + 1):
+                p = self.core_of[g] if g < G else P - 1
+                bank = self.banks[p]
+                with m.Case(g):
+                    m.d.comb += [bank.we.eq(h_we), bank.re.eq(~h_we)]
+                    if g == G or self.word_base[g]:
+                        m.d.comb += bank.addr.eq(h_waddr)
+                    with m.If(self.bank_grant[p]):
+                        with m.If(h_we):
+                            m.d.comb += ack.eq(1)
+                        with m.Else():
+                            read_later(p if g < G else P)
+
+    def _learn_regs(self, m, h_we, h_addr, h_wdata, ack, rdata):
+        """Spaces ``lfsr`` (word b: bank b's LFSR state) and ``rates`` (the shifts)."""
+        regs = self.regs
+        with m.Case(SPACES["lfsr"]):
+            m.d.comb += [ack.eq(1), regs.lfsr_sel.eq(h_addr), rdata.eq(regs.lfsr_state),
+                         regs.lfsr_load.en.eq(h_we), regs.lfsr_load.bank.eq(h_addr),
+                         regs.lfsr_load.data.eq(h_wdata)]
+        with m.Case(SPACES["rates"]):
+            m.d.comb += [ack.eq(1), regs.shift_we.eq(h_we), regs.shift_sel.eq(h_addr[0]),
+                         regs.shift_wdata.eq(h_wdata),
+                         rdata.eq(Mux(h_addr[0], regs.eta_readout_shift,
+                                      regs.eta_hidden_shift))]
