@@ -31,38 +31,22 @@ beside its current (lane memory ``p``), so reading a neuron and writing one back
 different lane memories each; the spike queue is a stack in its own memory; the
 refractory counters, when built, have one too.
 """
+from types import SimpleNamespace
+
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from gen.util import ceil_div, index_width
+
+from .core_ports import NeuronStateSignature, SpikeLayout
 from .crossbar import NO_RW_CHECK, Crossbar, EventLayout, index_shape, read_port
 from .lif import REF_WIDTH, LifFire, NeuronParamsSignature, leak_integrate
 from .memory import WeightPortSignature, WeightWriteSignature
+from .stack_pointer import StackPointer
 
 __all__ = ["NeuronCore", "SpikeLayout", "NeuronStateSignature"]
-
-
-class SpikeLayout(data.StructLayout):
-    """A spike of the core: the local neuron index (the router adds the core)."""
-
-    def __init__(self, neurons: int):
-        super().__init__({"neuron": index_shape(neurons)})
-
-
-class NeuronStateSignature(wiring.Signature):
-    """One neuron's phase-3 result, valid for one cycle (no backpressure): its current,
-    its membrane after the update and reset, spike and ``psi`` (for the plasticity unit)."""
-
-    def __init__(self, neurons: int, membrane_width: int, current_width: int):
-        super().__init__({
-            "valid": Out(1),
-            "neuron": Out(index_shape(neurons)),
-            "current": Out(signed(current_width)),
-            "membrane": Out(signed(membrane_width)),
-            "spike": Out(1),
-            "psi": Out(1),
-        })
 
 
 class _NoPort:
@@ -73,26 +57,6 @@ class _NoPort:
         self.addr = Signal(range(depth))
         self.en = Signal()
         self.data = Signal(REF_WIDTH)
-
-
-class _Lfsr:
-    """A Fibonacci LFSR of period at least ``period`` (``2**k - 1`` states, all but 0):
-    ``state`` (starts at ``empty_state`` = 1), ``forth`` and ``back`` (the next and the
-    previous state, combinational: a shift and one XOR each)."""
-
-    TAPS = {2: (2, 1), 3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6),
-            8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1),
-            13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14), 16: (16, 15, 13, 4)}
-
-    def __init__(self, period: int):
-        k = max(2, bits_for(period))            # 2**k - 1 >= period
-        taps = self.TAPS[k]
-        self.depth = 1 << k
-        self.empty_state = 1
-        self.state = s = Signal(k, init=1)
-        self.empty = s == 1
-        self.forth = Cat(Cat(*(s[t - 1] for t in taps)).xor(), s[:-1])
-        self.back = Cat(s[1:], Cat(s[0], *(s[t] for t in taps[1:])).xor())
 
 
 class NeuronCore(wiring.Component):
@@ -139,7 +103,7 @@ class NeuronCore(wiring.Component):
                                   lanes=lanes, backend=backend,
                                   external_weights=external_weights, distinct_rows=True,
                                   row_blocks=starts,
-                                  **({"user_words": -(-neurons // lanes),
+                                  **({"user_words": ceil_div(neurons, lanes),
                                       "user_width": membrane_width} if lanes > 1 else {}))
         self._refractory_memory = bool(refractory_memory)
         self._lif = LifFire(membrane_width=membrane_width)
@@ -203,26 +167,79 @@ class NeuronCore(wiring.Component):
             shapes.append((max(N, 2), self._membrane_width))
         if self._refractory_memory:
             shapes.append((max(N, 2), REF_WIDTH))
-        shapes.append((_Lfsr(N + 1).depth, index_shape(N).width))
+        shapes.append((StackPointer(N + 1).depth, index_shape(N).width))
         return shapes
 
     def elaborate(self, platform):
         m = Module()
-        N, lanes = self._neurons, self._crossbar.lanes
+        lanes = self._crossbar.lanes
         m.submodules.crossbar = xbar = self._crossbar
         m.submodules.lif = lif = self._lif
         wiring.connect(m, wiring.flipped(self.load), xbar.load)
         if self.external_weights:
             wiring.connect(m, wiring.flipped(self.weights), xbar.weights)
         wiring.connect(m, wiring.flipped(self.params), lif.params)
+        xc = xbar.cur
+        shared = lanes > 1                  # membranes in the crossbar's lane memories
+        mem = self._state_memories(m)
+        replay = self._replay(m, mem.sp, mem.q_rd)
 
+        # ---- neuron sweep, three stages: read neuron n; integrate s1_n (leak, current,
+        # saturation: the memories' outputs into registers); fire s2_n (threshold, psi,
+        # reset; write back, emit) -------------------------------------------------------
+        s = self._sweep_counters()
+        mw, aw = self._membrane_width, xbar.acc_width
+
+        def cur_of(data):                   # a stored current (``aw`` bits: it is exact)
+            return data[:aw].as_signed()
+
+        s1_i = Signal(signed(aw))
+        s1_v = Signal(signed(mw))
+        if shared:
+            with m.Switch(s.s1_lane):
+                for p in range(lanes):
+                    with m.Case(p):
+                        m.d.comb += [s1_i.eq(cur_of(xc.data[p])),
+                                     s1_v.eq(xc.data[(p + 1) % lanes][:mw].as_signed())]
+        else:
+            m.d.comb += [s1_i.eq(cur_of(xc.data[0])), s1_v.eq(mem.v_rd.data)]
+        s1_v_int = leak_integrate(s1_v, s1_i, self.params.leak_shift, mw)
+        s2_i = Signal(signed(aw))           # sign-extended on ``o_state.current``
+        s2_v_int = Signal(signed(mw))
+        s2_v = Signal(signed(mw))           # held while refractory (only with the counters)
+        s2_ref = Signal(REF_WIDTH)
+        m.d.comb += [
+            lif.v.eq(s2_v), lif.ref.eq(s2_ref), lif.v_int.eq(s2_v_int),
+            mem.ref_rd.addr.eq(s.n), mem.ref_wr.addr.eq(s.s2_n),
+            mem.ref_wr.data.eq(lif.ref_out),
+            mem.q_wr.addr.eq(mem.sp.state), mem.q_wr.data.eq(s.s2_n),
+            self.o_spike.payload.neuron.eq(s.s2_n),
+            self.o_state.neuron.eq(s.s2_n), self.o_state.current.eq(s2_i),
+            self.o_state.membrane.eq(lif.v_out), self.o_state.spike.eq(lif.spike),
+            self.o_state.psi.eq(lif.psi),
+            self.busy.eq(~replay.delivering | replay.pending),
+        ]
+        issue, commit = Signal(), Signal()      # set in SWEEP
+        self._sweep_ports(m, s, issue, commit, mem.v_rd, mem.v_wr)
+        m.d.comb += [mem.ref_rd.en.eq(issue), mem.ref_wr.en.eq(commit)]
+        m.d.sync += self.done.eq(0)
+        stages = SimpleNamespace(s1_i=s1_i, s1_v=s1_v, s1_v_int=s1_v_int, s2_i=s2_i,
+                                 s2_v=s2_v, s2_v_int=s2_v_int, s2_ref=s2_ref,
+                                 issue=issue, commit=commit)
+        self._step_fsm(m, s, stages, mem, replay)
+        return m
+
+    def _state_memories(self, m):
+        """The neurons' memories besides the crossbar's (:attr:`memory_shapes`): the write
+        and read ports of the membranes (None with two or more lanes), of the refractory
+        counters (stand-ins without them) and of the spike stack, and its pointer."""
+        N, lanes = self._neurons, self._crossbar.lanes
         depth = max(N, 2)                   # no 0-bit addresses when N = 1
-        W, xc = self._crossbar.current_words, xbar.cur     # words of all blocks
         # membranes: with two or more lanes, in the crossbar's lane memories (neuron
         # ``k*lanes + p`` in lane memory ``(p + 1) % lanes`` at ``user_base + k``, beside
         # its current in lane memory ``p`` at ``k``); with one lane, a memory of their own
-        shared = lanes > 1
-        if not shared:
+        v_wr = v_rd = None
+        if lanes == 1:
             m.submodules.membranes = v_mem = memory.Memory(
                 shape=signed(self._membrane_width), depth=depth, init=[], attrs=NO_RW_CHECK)
             v_wr = v_mem.write_port()
@@ -236,13 +253,19 @@ class NeuronCore(wiring.Component):
             ref_wr, ref_rd = _NoPort(depth), _NoPort(depth)
         # (the sweep reads and writes different addresses; the stack is written in the sweep
         # and read in delivery: no read meets a write)
-        sp = _Lfsr(N + 1)                   # the spike stack's pointer (below)
+        sp = StackPointer(N + 1)                   # the spike stack's pointer (_replay)
         m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=sp.depth,
                                                     init=[], attrs=NO_RW_CHECK)
         q_wr = q_mem.write_port()
         q_rd = read_port(m, q_mem, q_wr, collisions=False, name="q")
+        return SimpleNamespace(v_wr=v_wr, v_rd=v_rd, ref_wr=ref_wr, ref_rd=ref_rd, sp=sp,
+                               q_wr=q_wr, q_rd=q_rd)
 
-        # ---- previous step's spikes, replayed as local-row events -----------------------
+    def _replay(self, m, sp, q_rd):
+        """Delivery: the previous step's spikes replayed from the stack as local-row
+        events, ahead of the external ones. Returns its flags ``rp_valid``, ``pending``
+        and ``delivering`` (the step FSM's to drive)."""
+        xbar = self._crossbar
         # a stack: the sweep pushes its spikes, the replay pops them (the last first: the
         # order of a step's events does not matter, the sums are exact). Its pointer is a
         # maximal-length LFSR, stepped forward by a push and backward by a pop: no adders
@@ -266,36 +289,45 @@ class NeuronCore(wiring.Component):
             xbar.i_event.payload.row.eq(self.i_event.payload.row),
             self.i_event.ready.eq(xbar.i_event.ready & ~rp_valid & accepting),
         ]
-        qb = len(q_rd.data)
-        if len(self._local_base) > 1:        # a shared core: block b's local rows
-            nb = self._block_neurons
-            local_row = Signal.like(xbar.i_event.payload.row)
-            m.d.comb += local_row.eq(q_rd.data + self._local_base[0])
-            for b, base in enumerate(self._local_base[1:], 1):
-                with m.If(q_rd.data >= b * nb):
-                    m.d.comb += local_row.eq(q_rd.data + (base - b * nb))
-        elif self._n_ff % (1 << qb) == 0:     # n_ff + n is a concatenation: no adder
-            local_row = Cat(q_rd.data, C(self._n_ff >> qb, max(1, bits_for(self._n_ff >> qb))))
-        else:
-            local_row = self._n_ff + q_rd.data
+        local_row = self._local_row(m, q_rd.data)
         with m.If(rp_valid):
             m.d.comb += xbar.i_event.payload.row.eq(local_row)
         with m.If(self.update):
             m.d.sync += pending.eq(1)
+        return SimpleNamespace(rp_valid=rp_valid, delivering=delivering, pending=pending)
 
-        # ---- neuron sweep, three stages: read neuron n; integrate s1_n (leak, current,
-        # saturation: the memories' outputs into registers); fire s2_n (threshold, psi,
-        # reset; write back, emit) -------------------------------------------------------
+    def _local_row(self, m, neuron):
+        """The crossbar row of a local ``neuron``'s spike (its block's local rows), with
+        no adder where the row is a concatenation."""
+        qb = len(neuron)
+        if len(self._local_base) > 1:        # a shared core: block b's local rows
+            nb = self._block_neurons
+            local_row = Signal.like(self._crossbar.i_event.payload.row)
+            m.d.comb += local_row.eq(neuron + self._local_base[0])
+            for b, base in enumerate(self._local_base[1:], 1):
+                with m.If(neuron >= b * nb):
+                    m.d.comb += local_row.eq(neuron + (base - b * nb))
+            return local_row
+        if self._n_ff % (1 << qb) == 0:       # n_ff + n is a concatenation: no adder
+            return Cat(neuron, C(self._n_ff >> qb, max(1, bits_for(self._n_ff >> qb))))
+        return self._n_ff + neuron
+
+    def _sweep_counters(self):
+        """The sweep's neuron counter and stage indices, with each neuron's lane and word
+        (bits of the index when ``lanes`` is a power of two, else counters of their own)."""
+        N, lanes = self._neurons, self._crossbar.lanes
+        W = self._crossbar.current_words    # words of all blocks
         # CLEAR zeroes address n of every memory for n < clear_n (lane memories: currents
         # and membranes)
-        clear_n = max(N, xbar.lane_depth)
+        clear_n = max(N, self._crossbar.lane_depth)
         n = Signal(range(clear_n + 1))
         s1_valid, s2_valid = Signal(), Signal()
         s1_n = Signal(range(max(N, 2)))
         s2_n = Signal.like(s1_n)
-        wb = bits_for(max(W - 1, 1))        # bits of a word index (lane memory addresses)
+        wb = index_width(W)                 # bits of a word index (lane memory addresses)
         # neuron n is lane n % lanes of current word n // lanes
         derived = lanes & (lanes - 1) == 0          # a power of two: the bits of n
+        s1_word = None                      # (not needed when derived)
         if derived:
             k = lanes.bit_length() - 1
             lane, s1_lane = (n[:k], s1_n[:k]) if k else (C(0, 1), C(0, 1))
@@ -306,60 +338,41 @@ class NeuronCore(wiring.Component):
             word = Signal(range(max(W, 2)))
             s1_lane, s2_lane = Signal.like(lane), Signal.like(lane)
             s1_word, s2_word = Signal.like(word), Signal.like(word)
-        cw, mw, aw = self._current_width, self._membrane_width, xbar.acc_width
+        return SimpleNamespace(clear_n=clear_n, n=n, s1_valid=s1_valid, s2_valid=s2_valid,
+                               s1_n=s1_n, s2_n=s2_n, wb=wb, derived=derived, lane=lane,
+                               s1_lane=s1_lane, s2_lane=s2_lane, word=word, s1_word=s1_word,
+                               s2_word=s2_word)
 
-        def cur_of(data):                   # a stored current (``aw`` bits: it is exact)
-            return data[:aw].as_signed()
-
-        s1_i = Signal(signed(aw))
-        s1_v = Signal(signed(mw))
-        if shared:
+    def _sweep_ports(self, m, s, issue, commit, v_rd, v_wr):
+        """The sweep's accesses: read neuron n (``issue``), write back s2_n (``commit``)."""
+        xc, lanes, lif = self._crossbar.cur, self._crossbar.lanes, self._lif
+        if lanes > 1:
             mem_lane = [(q - 1) % lanes for q in range(lanes)]   # whose membrane q holds
-            with m.Switch(s1_lane):
-                for p in range(lanes):
-                    with m.Case(p):
-                        m.d.comb += [s1_i.eq(cur_of(xc.data[p])),
-                                     s1_v.eq(xc.data[(p + 1) % lanes][:mw].as_signed())]
-        else:
-            m.d.comb += [s1_i.eq(cur_of(xc.data[0])), s1_v.eq(v_rd.data)]
-        s1_v_int = leak_integrate(s1_v, s1_i, self.params.leak_shift, mw)
-        s2_i = Signal(signed(aw))           # sign-extended on ``o_state.current``
-        s2_v_int = Signal(signed(mw))
-        s2_v = Signal(signed(mw))           # held while refractory (only with the counters)
-        s2_ref = Signal(REF_WIDTH)
-        m.d.comb += [
-            lif.v.eq(s2_v), lif.ref.eq(s2_ref), lif.v_int.eq(s2_v_int),
-            ref_rd.addr.eq(n), ref_wr.addr.eq(s2_n), ref_wr.data.eq(lif.ref_out),
-            q_wr.addr.eq(sp.state), q_wr.data.eq(s2_n),
-            self.o_spike.payload.neuron.eq(s2_n),
-            self.o_state.neuron.eq(s2_n), self.o_state.current.eq(s2_i),
-            self.o_state.membrane.eq(lif.v_out), self.o_state.spike.eq(lif.spike),
-            self.o_state.psi.eq(lif.psi),
-            self.busy.eq(~delivering | pending),
-        ]
-        issue, commit = Signal(), Signal()      # set in SWEEP
-        # the sweep's accesses: read neuron n (``issue``), write back s2_n (``commit``)
-        if shared:
             for q in range(lanes):
-                cur_r, mem_r = lane == q, lane == mem_lane[q]
-                cur_w, mem_w = s2_lane == q, s2_lane == mem_lane[q]
+                cur_r, mem_r = s.lane == q, s.lane == mem_lane[q]
+                cur_w, mem_w = s.s2_lane == q, s.s2_lane == mem_lane[q]
                 m.d.comb += [
-                    xc.addr[q].eq(Cat(word[:wb], ~cur_r)),
+                    xc.addr[q].eq(Cat(s.word[:s.wb], ~cur_r)),
                     xc.en[q].eq(issue & (cur_r | mem_r)),
                     # the current is zeroed behind the sweep, the membrane written back
-                    xc.waddr[q].eq(Cat(s2_word[:wb], mem_w)),
+                    xc.waddr[q].eq(Cat(s.s2_word[:s.wb], mem_w)),
                     xc.we[q].eq(commit & (cur_w | mem_w)),
                     xc.wdata[q].eq(Mux(mem_w, lif.v_out, 0)),
                 ]
         else:
             m.d.comb += [
-                v_rd.addr.eq(n), v_rd.en.eq(issue),
-                v_wr.addr.eq(s2_n), v_wr.data.eq(lif.v_out), v_wr.en.eq(commit),
-                xc.addr[0].eq(word), xc.en[0].eq(issue),
-                xc.waddr[0].eq(s2_word), xc.we[0].eq(commit),
+                v_rd.addr.eq(s.n), v_rd.en.eq(issue),
+                v_wr.addr.eq(s.s2_n), v_wr.data.eq(lif.v_out), v_wr.en.eq(commit),
+                xc.addr[0].eq(s.word), xc.en[0].eq(issue),
+                xc.waddr[0].eq(s.s2_word), xc.we[0].eq(commit),
             ]
-        m.d.comb += [ref_rd.en.eq(issue), ref_wr.en.eq(commit)]
-        m.d.sync += self.done.eq(0)
+
+    def _step_fsm(self, m, s, st, mem, rp):
+        """The step's sequence (module docstring): CLEAR, then DELIVER and SWEEP in turn.
+        ``s``: the sweep counters; ``st``: the stage registers and strobes; ``mem``: the
+        memory ports; ``rp``: the replay's flags."""
+        N, lanes, xbar, lif = self._neurons, self._crossbar.lanes, self._crossbar, self._lif
+        xc, n = xbar.cur, s.n
 
         def on_clear():                     # last in every state, so it takes precedence
             with m.If(self.clear):
@@ -369,60 +382,62 @@ class NeuronCore(wiring.Component):
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
                 # wait for events in flight, then zero one address of every memory a cycle
-                m.d.sync += [rp_valid.eq(0), pending.eq(0), sp.state.eq(sp.empty_state)]
+                m.d.sync += [rp.rp_valid.eq(0), rp.pending.eq(0),
+                             mem.sp.state.eq(mem.sp.empty_state)]
                 with m.If(xbar.idle):
                     for q in range(lanes):
                         m.d.comb += [xc.waddr[q].eq(n), xc.wdata[q].eq(0), xc.we[q].eq(1)]
-                    if not shared:
-                        m.d.comb += [v_wr.addr.eq(n), v_wr.data.eq(0), v_wr.en.eq(1)]
-                    m.d.comb += [ref_wr.addr.eq(n), ref_wr.data.eq(0), ref_wr.en.eq(1)]
+                    if lanes == 1:
+                        m.d.comb += [mem.v_wr.addr.eq(n), mem.v_wr.data.eq(0),
+                                     mem.v_wr.en.eq(1)]
+                    m.d.comb += [mem.ref_wr.addr.eq(n), mem.ref_wr.data.eq(0),
+                                 mem.ref_wr.en.eq(1)]
                     m.d.sync += n.eq(n + 1)
-                    with m.If(n == clear_n - 1):
+                    with m.If(n == s.clear_n - 1):
                         m.d.sync += n.eq(0)
                         m.next = "DELIVER"
                 on_clear()
 
             with m.State("DELIVER"):
-                m.d.comb += delivering.eq(1)
-                with m.If(pending & ~rp_valid & sp.empty & xbar.idle):
-                    m.d.sync += [pending.eq(0), n.eq(0), s1_valid.eq(0),
-                                 s2_valid.eq(0)]
-                    if not derived:
-                        m.d.sync += [lane.eq(0), word.eq(0)]
+                m.d.comb += rp.delivering.eq(1)
+                with m.If(rp.pending & ~rp.rp_valid & mem.sp.empty & xbar.idle):
+                    m.d.sync += [rp.pending.eq(0), n.eq(0), s.s1_valid.eq(0),
+                                 s.s2_valid.eq(0)]
+                    if not s.derived:
+                        m.d.sync += [s.lane.eq(0), s.word.eq(0)]
                     m.next = "SWEEP"
                 on_clear()
 
             with m.State("SWEEP"):
                 # a spike the consumer does not take stalls all three stages (the memories'
                 # read ports hold their data while not enabled)
-                advance = ~(s2_valid & lif.spike & ~self.o_spike.ready)
-                m.d.comb += [issue.eq(advance & (n < N)), commit.eq(s2_valid & advance),
-                             self.o_spike.valid.eq(s2_valid & lif.spike),
-                             self.o_state.valid.eq(commit)]
+                advance = ~(s.s2_valid & lif.spike & ~self.o_spike.ready)
+                m.d.comb += [st.issue.eq(advance & (n < N)),
+                             st.commit.eq(s.s2_valid & advance),
+                             self.o_spike.valid.eq(s.s2_valid & lif.spike),
+                             self.o_state.valid.eq(st.commit)]
                 with m.If(advance):
-                    m.d.sync += [s1_valid.eq(issue), s1_n.eq(n),
-                                 s2_valid.eq(s1_valid), s2_n.eq(s1_n),
-                                 s2_i.eq(s1_i), s2_v_int.eq(s1_v_int)]
+                    m.d.sync += [s.s1_valid.eq(st.issue), s.s1_n.eq(n),
+                                 s.s2_valid.eq(s.s1_valid), s.s2_n.eq(s.s1_n),
+                                 st.s2_i.eq(st.s1_i), st.s2_v_int.eq(st.s1_v_int)]
                     if self._refractory_memory:
-                        m.d.sync += [s2_v.eq(s1_v), s2_ref.eq(ref_rd.data)]
-                    if not derived:
-                        m.d.sync += [s1_lane.eq(lane), s1_word.eq(word),
-                                     s2_lane.eq(s1_lane), s2_word.eq(s1_word)]
-                with m.If(issue):
+                        m.d.sync += [st.s2_v.eq(st.s1_v), st.s2_ref.eq(mem.ref_rd.data)]
+                    if not s.derived:
+                        m.d.sync += [s.s1_lane.eq(s.lane), s.s1_word.eq(s.word),
+                                     s.s2_lane.eq(s.s1_lane), s.s2_word.eq(s.s1_word)]
+                with m.If(st.issue):
                     m.d.sync += n.eq(n + 1)
-                    if not derived:
-                        with m.If(lane == lanes - 1):
-                            m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                    if not s.derived:
+                        with m.If(s.lane == lanes - 1):
+                            m.d.sync += [s.lane.eq(0), s.word.eq(s.word + 1)]
                         with m.Else():
-                            m.d.sync += lane.eq(lane + 1)
-                with m.If(commit):
-                    m.d.comb += q_wr.en.eq(lif.spike)
+                            m.d.sync += s.lane.eq(s.lane + 1)
+                with m.If(st.commit):
+                    m.d.comb += mem.q_wr.en.eq(lif.spike)
                     with m.If(lif.spike):
-                        m.d.sync += sp.state.eq(sp.forth)
-                    with m.If(s2_n == N - 1):
-                        m.d.sync += [self.done.eq(1), n.eq(0), s1_valid.eq(0),
-                                     s2_valid.eq(0)]
+                        m.d.sync += mem.sp.state.eq(mem.sp.forth)
+                    with m.If(s.s2_n == N - 1):
+                        m.d.sync += [self.done.eq(1), n.eq(0), s.s1_valid.eq(0),
+                                     s.s2_valid.eq(0)]
                         m.next = "DELIVER"
                 on_clear()
-
-        return m

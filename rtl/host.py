@@ -13,9 +13,13 @@ The chip side is :class:`BusSignature` (seen from the host link): ``req`` with `
 ``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it); ``run``
 (strobe) starts a sample, ``run_done`` (strobe) ends it; ``learn`` is the RUN flag, ``label`` its second byte.
 """
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from gen.util import index_width
 
 __all__ = ["HostLink", "BusSignature", "SYNC", "CMD_PING", "CMD_WRITE", "CMD_READ", "CMD_RUN",
            "STATUS", "crc8", "MAX_WRITE_WORDS"]
@@ -81,7 +85,33 @@ class HostLink(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
+        r = self._registers()
+        in_range = self._range_check(m, r)
+
+        # ---- byte out: one byte offered at a time, CRC over all but the sync --------
+        tx_byte = Signal(8)
+        tx_valid = Signal()
+        m.d.comb += [self.o.payload.eq(tx_byte), self.o.valid.eq(tx_valid)]
+        sent = tx_valid & self.o.ready
+        self._bus_outputs(m, r)
+        rx = self.i
+
+        # one CRC network each way, on the byte that moves
+        tx_crc = Signal()
+        with m.If(sent & tx_crc):
+            m.d.sync += r.out_crc.eq(_crc8_hw(r.out_crc, tx_byte))
+        rx_crc_next = _crc8_hw(r.crc, rx.payload)
+        r.tx = SimpleNamespace(byte=tx_byte, valid=tx_valid, crc=tx_crc, sent=sent)
+
+        with m.FSM():
+            self._receive_states(m, r, rx_crc_next)
+            self._check_states(m, r, in_range)
+            self._reply_states(m, r)
+        return m
+
+    def _registers(self):
+        """The frame's registers, shared by the receive, check and reply states: the
+        payload buffer (and the fields it holds), the header, the counters."""
         nbuf = 4 + 4 * MAX_WRITE_WORDS
         buf = Array(Signal(8, name=f"buf{k}") for k in range(nbuf))
         cmd = Signal(8)
@@ -98,196 +128,205 @@ class HostLink(wiring.Component):
         byte_i = Signal(2)
         reply_len = Signal(max(10, len(self._info).bit_length()))
         out_crc = Signal(8)
+        return SimpleNamespace(nbuf=nbuf, buf=buf, cmd=cmd, length=length, count=count,
+                               crc=crc, timer=timer, status=status, space=space, bank=bank,
+                               base=base, k=k, nwords=nwords, word=word, byte_i=byte_i,
+                               reply_len=reply_len, out_crc=out_crc)
 
-        # ---- address range check: addr + n <= depth of (space, bank) ----------------
+    def _range_check(self, m, r):
+        """``in_range``: ``addr + n <= depth`` of (space, bank), from registers (state
+        LIMIT waits for them), so the check is off the path into the state machine."""
         depth = Signal(17)
         m.d.comb += depth.eq(0)
-        with m.Switch(space):
+        with m.Switch(r.space):
             for s, banks in self._depths.items():
                 with m.Case(s):
-                    with m.Switch(bank):
+                    with m.Switch(r.bank):
                         for b, d in enumerate(banks):
                             with m.Case(b):
                                 m.d.comb += depth.eq(d)
-        # registered (state LIMIT waits for them): off the path into the state machine
         depth_q = Signal(17)
         end_q = Signal(17)
-        m.d.sync += [depth_q.eq(depth), end_q.eq(base + nwords)]
+        m.d.sync += [depth_q.eq(depth), end_q.eq(r.base + r.nwords)]
         in_range = Signal()
-        m.d.comb += in_range.eq((nwords != 0) & (end_q <= depth_q))
+        m.d.comb += in_range.eq((r.nwords != 0) & (end_q <= depth_q))
+        return in_range
 
-        # ---- byte out: one byte offered at a time, CRC over all but the sync --------
-        tx_byte = Signal(8)
-        tx_valid = Signal()
-        m.d.comb += [self.o.payload.eq(tx_byte), self.o.valid.eq(tx_valid)]
-        sent = tx_valid & self.o.ready
-
-        m.d.comb += [bus.space.eq(space), bus.bank.eq(bank), bus.addr.eq(base + k),
+    def _bus_outputs(self, m, r):
+        """The bus's address and write data (word ``k`` of the payload) and the RUN
+        flag and label, all straight from the payload buffer."""
+        bus, buf = self.bus, r.buf
+        m.d.comb += [bus.space.eq(r.space), bus.bank.eq(r.bank), bus.addr.eq(r.base + r.k),
                      bus.wdata.eq(Cat(buf[4 + 0], buf[5], buf[6], buf[7]))]
-        with m.Switch(k[:3]):
+        with m.Switch(r.k[:3]):
             for w in range(MAX_WRITE_WORDS):
                 with m.Case(w):
                     m.d.comb += bus.wdata.eq(Cat(*(buf[4 + 4 * w + j] for j in range(4))))
-
         # the RUN flag and label, held with the payload
         m.d.comb += [bus.learn.eq(buf[0][0]), bus.label.eq(buf[1])]
-        info = Array(Const(b, 8) for b in (self._info or b"\0"))
+
+    def _receive(self, m, r, rx_crc_next, then):
+        """Takes a frame byte into the CRC and calls ``then``; no byte for ``timeout``
+        cycles ends the frame as truncated."""
         rx = self.i
+        m.d.comb += rx.ready.eq(1)
+        with m.If(rx.valid):
+            m.d.sync += [r.crc.eq(rx_crc_next), r.timer.eq(self._timeout)]
+            then()
+        with m.Elif(r.timer == 0):
+            m.d.sync += r.status.eq(STATUS["timeout"])
+            m.next = "REPLY"
+        with m.Else():
+            m.d.sync += r.timer.eq(r.timer - 1)
 
-        # one CRC network each way, on the byte that moves
-        tx_crc = Signal()
-        with m.If(sent & tx_crc):
-            m.d.sync += out_crc.eq(_crc8_hw(out_crc, tx_byte))
-        rx_crc_next = _crc8_hw(crc, rx.payload)
+    def _receive_states(self, m, r, rx_crc_next):
+        """SYNC to CRC: the command frame, byte by byte, the payload into the buffer."""
+        rx = self.i
+        with m.State("SYNC"):
+            m.d.comb += rx.ready.eq(1)
+            with m.If(rx.valid & (rx.payload == SYNC)):
+                m.d.sync += [r.crc.eq(0), r.count.eq(0), r.timer.eq(self._timeout)]
+                m.next = "CMD"
 
-        def emit(value, next_state, crc_it=True):
-            m.d.comb += [tx_byte.eq(value), tx_valid.eq(1), tx_crc.eq(int(crc_it))]
-            with m.If(sent):
-                m.next = next_state
-
-        with m.FSM():
-            with m.State("SYNC"):
-                m.d.comb += rx.ready.eq(1)
-                with m.If(rx.valid & (rx.payload == SYNC)):
-                    m.d.sync += [crc.eq(0), count.eq(0), timer.eq(self._timeout)]
-                    m.next = "CMD"
-
-            def receive(then):
-                m.d.comb += rx.ready.eq(1)
-                with m.If(rx.valid):
-                    m.d.sync += [crc.eq(rx_crc_next), timer.eq(self._timeout)]
-                    then()
-                with m.Elif(timer == 0):
-                    m.d.sync += status.eq(STATUS["timeout"])
-                    m.next = "REPLY"
+        with m.State("CMD"):
+            def got_cmd():
+                m.d.sync += r.cmd.eq(rx.payload)
+                m.next = "LEN0"
+            self._receive(m, r, rx_crc_next, got_cmd)
+        with m.State("LEN0"):
+            def got_len0():
+                m.d.sync += r.length[:8].eq(rx.payload)
+                m.next = "LEN1"
+            self._receive(m, r, rx_crc_next, got_len0)
+        with m.State("LEN1"):
+            def got_len1():
+                m.d.sync += r.length[8:].eq(rx.payload)
+                with m.If(Cat(r.length[:8], rx.payload) == 0):
+                    m.next = "CRC"
                 with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
+                    m.next = "PAYLOAD"
+            self._receive(m, r, rx_crc_next, got_len1)
+        with m.State("PAYLOAD"):
+            def got_byte():
+                with m.Switch(r.count):
+                    for j in range(r.nbuf):
+                        with m.Case(j):
+                            m.d.sync += r.buf[j].eq(rx.payload)
+                m.d.sync += r.count.eq(r.count + 1)
+                with m.If(r.count + 1 == r.length):
+                    m.next = "CRC"
+            self._receive(m, r, rx_crc_next, got_byte)
+        with m.State("CRC"):
+            def got_crc():
+                m.next = "CHECK"
+            self._receive(m, r, rx_crc_next, got_crc)
 
-            with m.State("CMD"):
-                def got_cmd():
-                    m.d.sync += cmd.eq(rx.payload)
-                    m.next = "LEN0"
-                receive(got_cmd)
-            with m.State("LEN0"):
-                def got_len0():
-                    m.d.sync += length[:8].eq(rx.payload)
-                    m.next = "LEN1"
-                receive(got_len0)
-            with m.State("LEN1"):
-                def got_len1():
-                    m.d.sync += length[8:].eq(rx.payload)
-                    with m.If(Cat(length[:8], rx.payload) == 0):
-                        m.next = "CRC"
-                    with m.Else():
-                        m.next = "PAYLOAD"
-                receive(got_len1)
-            with m.State("PAYLOAD"):
-                def got_byte():
-                    with m.Switch(count):
-                        for j in range(nbuf):
-                            with m.Case(j):
-                                m.d.sync += buf[j].eq(rx.payload)
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count + 1 == length):
-                        m.next = "CRC"
-                receive(got_byte)
-            with m.State("CRC"):
-                def got_crc():
-                    m.next = "CHECK"
-                receive(got_crc)
-            with m.State("CHECK"):
-                # crc now covers the CRC byte too: zero when it matched
-                m.d.sync += [status.eq(STATUS["ok"]), k.eq(0),
-                             nwords.eq(Mux(cmd == CMD_READ, buf[4], (length - 4)[2:10]))]
-                with m.If(crc != 0):
-                    m.d.sync += status.eq(STATUS["bad_crc"])
-                with m.Elif(cmd == CMD_PING):
-                    with m.If(length != 0):
-                        m.d.sync += status.eq(STATUS["bad_length"])
-                with m.Elif(cmd == CMD_WRITE):
-                    with m.If((length < 8) | (length > nbuf) | (length[:2] != 0)):
-                        m.d.sync += status.eq(STATUS["bad_length"])
-                with m.Elif(cmd == CMD_READ):
-                    with m.If(length != 5):
-                        m.d.sync += status.eq(STATUS["bad_length"])
-                with m.Elif(cmd == CMD_RUN):
-                    with m.If(length != 2):
-                        m.d.sync += status.eq(STATUS["bad_length"])
-                with m.Else():
-                    m.d.sync += status.eq(STATUS["bad_command"])
-                m.next = "LIMIT"
-            with m.State("LIMIT"):            # depth_q and end_q take nwords in
-                m.next = "RANGE"
-            with m.State("RANGE"):
-                with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &
-                          ~in_range):
-                    m.d.sync += status.eq(STATUS["bad_address"])
-                m.next = "EXEC"
-            with m.State("EXEC"):
-                with m.If(status != 0):
-                    m.next = "REPLY"
-                with m.Elif(cmd == CMD_WRITE):
-                    m.d.comb += [bus.req.eq(1), bus.we.eq(1)]
-                    with m.If(bus.ack):
-                        m.d.sync += k.eq(k + 1)
-                        with m.If(k + 1 == nwords):
-                            m.next = "REPLY"
-                with m.Elif(cmd == CMD_RUN):
-                    m.d.comb += bus.run.eq(1)
-                    m.next = "RUNNING"
-                with m.Else():
-                    m.next = "REPLY"
-            with m.State("RUNNING"):
-                with m.If(bus.run_done):
-                    m.next = "REPLY"
-
-            # ---- reply --------------------------------------------------------------
-            with m.State("REPLY"):
-                m.d.sync += [out_crc.eq(0), k.eq(0), byte_i.eq(0),
-                             reply_len.eq(Mux(status != 0, 0,
-                                          Mux(cmd == CMD_PING, len(self._info),
-                                              Mux(cmd == CMD_READ, nwords << 2, 0))))]
-                m.next = "T_SYNC"
-            with m.State("T_SYNC"):
-                emit(C(SYNC, 8), "T_STATUS", crc_it=False)
-            with m.State("T_STATUS"):
-                emit(status, "T_CMD")
-            with m.State("T_CMD"):
-                emit(cmd, "T_LEN0")
-            with m.State("T_LEN0"):
-                emit(reply_len[:8], "T_LEN1")
-            with m.State("T_LEN1"):
-                emit(reply_len[8:], "T_CRC")
-                with m.If(sent & (reply_len != 0)):
-                    m.next = "T_BODY"
-            with m.State("T_BODY"):
-                with m.If(cmd == CMD_PING):
-                    emit(info[k[:max(1, (len(info) - 1).bit_length())]], "T_BODY")
-                    with m.If(sent):
-                        m.d.sync += k.eq(k + 1)
-                        with m.If(k + 1 == len(self._info)):
-                            m.next = "T_CRC"
-                with m.Else():
-                    m.next = "T_FETCH"
-            with m.State("T_FETCH"):
-                m.d.comb += bus.req.eq(1)
+    def _check_states(self, m, r, in_range):
+        """CHECK to RUNNING: the frame's CRC, length and address range, then the command
+        (nothing is changed unless all of them are right)."""
+        bus, cmd, length, status = self.bus, r.cmd, r.length, r.status
+        with m.State("CHECK"):
+            # crc now covers the CRC byte too: zero when it matched
+            m.d.sync += [status.eq(STATUS["ok"]), r.k.eq(0),
+                         r.nwords.eq(Mux(cmd == CMD_READ, r.buf[4], (length - 4)[2:10]))]
+            with m.If(r.crc != 0):
+                m.d.sync += status.eq(STATUS["bad_crc"])
+            with m.Elif(cmd == CMD_PING):
+                with m.If(length != 0):
+                    m.d.sync += status.eq(STATUS["bad_length"])
+            with m.Elif(cmd == CMD_WRITE):
+                with m.If((length < 8) | (length > r.nbuf) | (length[:2] != 0)):
+                    m.d.sync += status.eq(STATUS["bad_length"])
+            with m.Elif(cmd == CMD_READ):
+                with m.If(length != 5):
+                    m.d.sync += status.eq(STATUS["bad_length"])
+            with m.Elif(cmd == CMD_RUN):
+                with m.If(length != 2):
+                    m.d.sync += status.eq(STATUS["bad_length"])
+            with m.Else():
+                m.d.sync += status.eq(STATUS["bad_command"])
+            m.next = "LIMIT"
+        with m.State("LIMIT"):            # depth_q and end_q take nwords in
+            m.next = "RANGE"
+        with m.State("RANGE"):
+            with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &
+                      ~in_range):
+                m.d.sync += status.eq(STATUS["bad_address"])
+            m.next = "EXEC"
+        with m.State("EXEC"):
+            with m.If(status != 0):
+                m.next = "REPLY"
+            with m.Elif(cmd == CMD_WRITE):
+                m.d.comb += [bus.req.eq(1), bus.we.eq(1)]
                 with m.If(bus.ack):
-                    m.d.sync += [word.eq(bus.rdata), byte_i.eq(0)]
-                    m.next = "T_WORD"
-            with m.State("T_WORD"):
-                emit(word.word_select(byte_i, 8), "T_WORD")
+                    m.d.sync += r.k.eq(r.k + 1)
+                    with m.If(r.k + 1 == r.nwords):
+                        m.next = "REPLY"
+            with m.Elif(cmd == CMD_RUN):
+                m.d.comb += bus.run.eq(1)
+                m.next = "RUNNING"
+            with m.Else():
+                m.next = "REPLY"
+        with m.State("RUNNING"):
+            with m.If(bus.run_done):
+                m.next = "REPLY"
+
+    def _emit(self, m, r, value, next_state, crc_it=True):
+        """Offers ``value`` as the next reply byte (into the reply's CRC unless
+        ``crc_it`` is False); moves on to ``next_state`` once it is taken."""
+        m.d.comb += [r.tx.byte.eq(value), r.tx.valid.eq(1), r.tx.crc.eq(int(crc_it))]
+        with m.If(r.tx.sent):
+            m.next = next_state
+
+    def _reply_states(self, m, r):
+        """REPLY to T_CRC: the reply frame, with PING's info or READ's words as body."""
+        bus, cmd, k, sent = self.bus, r.cmd, r.k, r.tx.sent
+        info = Array(Const(b, 8) for b in (self._info or b"\0"))
+        with m.State("REPLY"):
+            m.d.sync += [r.out_crc.eq(0), k.eq(0), r.byte_i.eq(0),
+                         r.reply_len.eq(Mux(r.status != 0, 0,
+                                        Mux(cmd == CMD_PING, len(self._info),
+                                            Mux(cmd == CMD_READ, r.nwords << 2, 0))))]
+            m.next = "T_SYNC"
+        with m.State("T_SYNC"):
+            self._emit(m, r, C(SYNC, 8), "T_STATUS", crc_it=False)
+        with m.State("T_STATUS"):
+            self._emit(m, r, r.status, "T_CMD")
+        with m.State("T_CMD"):
+            self._emit(m, r, cmd, "T_LEN0")
+        with m.State("T_LEN0"):
+            self._emit(m, r, r.reply_len[:8], "T_LEN1")
+        with m.State("T_LEN1"):
+            self._emit(m, r, r.reply_len[8:], "T_CRC")
+            with m.If(sent & (r.reply_len != 0)):
+                m.next = "T_BODY"
+        with m.State("T_BODY"):
+            with m.If(cmd == CMD_PING):
+                self._emit(m, r, info[k[:index_width(len(info))]], "T_BODY")
                 with m.If(sent):
-                    m.d.sync += byte_i.eq(byte_i + 1)
-                    with m.If(byte_i == 3):
-                        m.d.sync += k.eq(k + 1)
-                        m.next = "T_NEXT"
-            with m.State("T_NEXT"):
-                with m.If(k == nwords):
-                    m.next = "T_CRC"
-                with m.Else():
-                    m.next = "T_FETCH"
-            with m.State("T_CRC"):
-                emit(out_crc, "SYNC", crc_it=False)
-                with m.If(sent & (status != 0)):
-                    m.d.sync += self.errors.eq(self.errors + 1)
-        return m
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k + 1 == len(self._info)):
+                        m.next = "T_CRC"
+            with m.Else():
+                m.next = "T_FETCH"
+        with m.State("T_FETCH"):
+            m.d.comb += bus.req.eq(1)
+            with m.If(bus.ack):
+                m.d.sync += [r.word.eq(bus.rdata), r.byte_i.eq(0)]
+                m.next = "T_WORD"
+        with m.State("T_WORD"):
+            self._emit(m, r, r.word.word_select(r.byte_i, 8), "T_WORD")
+            with m.If(sent):
+                m.d.sync += r.byte_i.eq(r.byte_i + 1)
+                with m.If(r.byte_i == 3):
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "T_NEXT"
+        with m.State("T_NEXT"):
+            with m.If(k == r.nwords):
+                m.next = "T_CRC"
+            with m.Else():
+                m.next = "T_FETCH"
+        with m.State("T_CRC"):
+            self._emit(m, r, r.out_crc, "SYNC", crc_it=False)
+            with m.If(sent & (r.status != 0)):
+                m.d.sync += self.errors.eq(self.errors + 1)

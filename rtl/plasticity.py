@@ -37,103 +37,29 @@ data in the cycle after the address; ``trace_latency = 2`` allows the trace port
 cycle more (a row-source table in front of the trace memory), at one cycle more per row
 and one more per command.
 """
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from types import SimpleNamespace
+
+from amaranth.hdl import Array, C, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .hash import FeedbackPost, feedback_sum_bound
-from .lfsr import LFSR_WIDTH, lfsr_states
-from .lif import saturate
+from gen.util import ceil_div, index_width
+
+from .hash import FeedbackPost
+from .lfsr import LFSR_WIDTH
 from .memory import WeightPortSignature   # the sweep's port onto a weight bank
+from .plasticity_math import (ETA_WIDTH, SHIFT_MAX, TraceUpdate, post_shape, shift_clamp,
+                              term_shape, trace_update)
+from .plasticity_ports import (GatePortSignature, LfsrLoadSignature, MaskPortSignature,
+                               PlasticityParamsSignature, SweepCmdLayout,
+                               TracePortSignature)
+from .sweep_pipeline import WB_LATENCY, WordPipeline
 
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
            "SweepCmdLayout", "PlasticityUnit", "TraceUpdate", "trace_update",
            "post_shape", "term_shape", "shift_clamp", "SHIFT_MAX", "WB_LATENCY"]
-
-SHIFT_MAX = 16          # learning.eta_*_shift: 0..16 (the LFSR gives 16 rounding bits)
-ETA_WIDTH = 8           # learning.eta_*: 0..255
-WB_LATENCY = 5          # cycles from a weight word's read to its write-back (odd)
-
-
-def _idx(count: int):
-    return unsigned(max(1, bits_for(max(count, 1) - 1)))
-
-
-class TracePortSignature(wiring.Signature):
-    """A crossbar row's pre trace ``x`` (before this step's trace update) and whether
-    its source is a hidden neuron (``hidden``, for ``learn_recurrent``)."""
-
-    def __init__(self, depth: int, trace_width: int):
-        super().__init__({"addr": Out(range(max(depth, 2))),
-                          "x": In(trace_width), "hidden": In(1)})
-
-
-class GatePortSignature(wiring.Signature):
-    """A hidden neuron's post gate candidates: ``psi`` (phase 3) and ``xpos`` (its trace
-    is non-zero before this step's update); ``post_from_trace`` picks."""
-
-    def __init__(self, hidden: int):
-        super().__init__({"addr": Out(range(max(hidden, 2))), "psi": In(1), "xpos": In(1)})
-
-
-class MaskPortSignature(wiring.Signature):
-    """The readout synapse mask, one bit per lane, addressed like the readout bank's
-    weight words relative to its base (``row * words + k``)."""
-
-    def __init__(self, depth: int, lanes: int):
-        super().__init__({"addr": Out(range(max(depth, 2))), "data": In(lanes)})
-
-
-class PlasticityParamsSignature(wiring.Signature):
-    """Run-time learning parameters (``learning.*`` and ``seed``)."""
-
-    def __init__(self):
-        super().__init__({
-            "seed": Out(32),
-            "learn": Out(1),
-            "learn_hidden": Out(1), "learn_readout": Out(1), "learn_recurrent": Out(1),
-            "post_from_trace": Out(1),
-            "eta_hidden": Out(ETA_WIDTH), "eta_hidden_shift": Out(range(SHIFT_MAX + 1)),
-            "eta_readout": Out(ETA_WIDTH), "eta_readout_shift": Out(range(SHIFT_MAX + 1)),
-        })
-
-
-class LfsrLoadSignature(wiring.Signature):
-    def __init__(self, banks: int):
-        super().__init__({"en": Out(1), "bank": Out(_idx(banks)), "data": Out(LFSR_WIDTH)})
-
-
-class SweepCmdLayout(data.StructLayout):
-    """One bank's sweep: ``bank`` (its LFSR), ``readout``, ``base`` (first weight word),
-    ``rows``, ``cols``, ``words`` (``ceil(cols / lanes)``), ``j0`` (global hidden index of
-    column 0, for the hash and the gate port), ``trace_base`` (trace port address of row
-    0)."""
-
-    def __init__(self, *, banks, depth, max_rows, max_cols, hidden, trace_depth, lanes):
-        super().__init__({
-            "bank": _idx(banks),
-            "readout": 1,
-            "base": _idx(depth),
-            "rows": range(max_rows + 1),
-            "cols": range(max_cols + 1),
-            "words": range(-(-max_cols // lanes) + 1),
-            "j0": _idx(hidden),
-            "trace_base": _idx(trace_depth),
-        })
-
-
-def post_shape(classes: int):
-    """Signed shape of a post term: ``eta * sum_k Bc sig_k`` (hidden) or ``eta * sig``."""
-    return signed(term_shape(classes).width + ETA_WIDTH)
-
-
-def term_shape(classes: int):
-    """Signed shape of a post term without its ``eta``, as the post-term memory keeps it:
-    ``sum_k Bc[j,k] sig_k`` (hidden; ``|.| <= K*K``, rtl.hash.feedback_sum_bound) or
-    ``sig`` (readout)."""
-    return signed(bits_for(feedback_sum_bound(classes)) + 1)
 
 
 def _pow2(n: int) -> bool:
@@ -142,59 +68,6 @@ def _pow2(n: int) -> bool:
 
 def _log2(n: int) -> int:
     return n.bit_length() - 1
-
-
-def shift_clamp(value, shift, width: int):
-    """``clamp(value >> shift, -2^(width-1), 2^(width-1) - 1)`` (arithmetic shift) for a
-    signed ``value`` and an unsigned ``shift``: a logarithmic shifter whose stages drop the
-    bits that can only land above the result (they must be copies of the sign, or the
-    result saturates), so no stage is wider than the result needs."""
-    value = Value.cast(value)
-    shift = Value.cast(shift)
-    sign = value[-1]
-    lo = value[:-1]
-    over = C(0, 1)
-
-    def drop(lo, over, keep):
-        if len(lo) > keep:
-            over = over | (lo[keep:] != sign.replicate(len(lo) - keep))
-            lo = lo[:keep]
-        return lo, over
-
-    for i in reversed(range(len(shift))):
-        amt = 1 << i
-        # the stages left shift by at most 2*amt - 1 (this one included)
-        lo, over = drop(lo, over, width - 1 + 2 * amt - 1)
-        if amt >= len(lo):
-            shifted = sign.replicate(len(lo))
-        else:
-            shifted = Cat(lo[amt:], sign.replicate(amt))
-        lo = Mux(shift[i], shifted, lo)
-    lo, over = drop(lo, over, width - 1)
-    lo = Cat(lo, sign.replicate(width - 1 - len(lo)))
-    hi = C((1 << (width - 1)) - 1, width)
-    return Mux(over, Mux(sign, ~hi, hi), Cat(lo, sign)).as_signed()
-
-
-def trace_update(x, spike, shift, inc, width: int):
-    """Phase 6: ``sat_u(x - (x >> shift) + inc * spike, width)``."""
-    return saturate(x - (x >> shift) + Mux(spike, inc, 0), unsigned(width))
-
-
-class TraceUpdate(wiring.Component):
-    """Phase 6 for one trace (combinational): ``x_next`` from ``x`` and ``spike``."""
-
-    def __init__(self, trace_width: int):
-        self._w = trace_width
-        super().__init__({"x": In(trace_width), "spike": In(1),
-                          "shift": In(range(trace_width)), "inc": In(trace_width),
-                          "x_next": Out(trace_width)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.x_next.eq(trace_update(self.x, self.spike, self.shift, self.inc,
-                                                self._w))
-        return m
 
 
 class PlasticityUnit(wiring.Component):
@@ -260,7 +133,7 @@ class PlasticityUnit(wiring.Component):
             "gate": Out(GatePortSignature(hidden)),
             "mask": Out(MaskPortSignature(mask_depth, lanes)),
             "lfsr_load": In(LfsrLoadSignature(banks)),
-            "lfsr_sel": In(_idx(banks)),
+            "lfsr_sel": In(unsigned(index_width(banks))),
             "lfsr_state": Out(LFSR_WIDTH),
             "rows_swept": Out(counter_width),
             "weight_writes": Out(counter_width),
@@ -272,51 +145,101 @@ class PlasticityUnit(wiring.Component):
     def cmd_layout(self) -> SweepCmdLayout:
         return self._layout
 
+
+    @property
+    def memory_shapes(self) -> list:
+        """``(depth, width)`` of every block-RAM memory the unit builds (the weights,
+        traces, gates and mask are its owner's, behind the ports): the post-term row."""
+        return [self._post_row_shape()]
+
+    def _post_row_shape(self):
+        """``(depth, width)`` of the post-term memory: one weight row's words, ``lanes``
+        terms (:func:`term_shape`) a word; shared by :attr:`memory_shapes` and the
+        elaboration so the build's estimate cannot drift from what is built."""
+        words = ceil_div(self._cols, self._lanes)
+        return max(words, 2), self._lanes * term_shape(self._k).width
+
     def elaborate(self, platform):
         m = Module()
-        K, P, lanes, ww = self._k, self._p, self._lanes, self._ww
-        pr = self.params
-        wpr_max = -(-self._cols // lanes)
-        tshape = term_shape(K)
-        tw_ = tshape.width
+        K, lanes = self._k, self._lanes
+        tw_ = term_shape(K).width
+        cmd = Signal(self._layout)              # the running command
+        lfsr, sel_state, state = self._lfsr_registers(m, cmd)
 
-        # ---- per-bank LFSR states ---------------------------------------------------
+        # ---- post-term memory: one row of post terms (without eta), lanes per word ----
+        post_depth, post_width = self._post_row_shape()
+        m.submodules.post = post_mem = memory.Memory(shape=post_width, depth=post_depth,
+                                                     init=[])
+        p_wr = post_mem.write_port(granularity=tw_)
+        p_rd = post_mem.read_port()
+
+        m.submodules.fb = fb = FeedbackPost(classes=K, hidden=max(self._hidden, 1))
+        r = self._command_registers(m, cmd, fb)
+        pipe = WordPipeline(lanes=lanes, weight_width=self._ww, term_width=tw_,
+                            shift_by_multiply=self._shift_by_multiply).build(
+            m, r, state, p_rd.data, self.mem, self.mask, self.weight_writes)
+        self._step_lfsrs(m, r, pipe, lfsr, sel_state, state)
+
+        # ---- control ----------------------------------------------------------------
+        # the gate and trace ports are given the next column's / row's address in the
+        # states that may move on to it (whether they do is not waited for: a read is
+        # harmless), from registers, so no port address depends on the data read
+        m.d.comb += [
+            self.gate.addr.eq(Mux(self.cmd.ready, self.cmd.payload.j0, r.jn)),
+            self.trace.addr.eq(r.ta),
+            self.mem.addr.eq(Mux(pipe.v_w, r.wr_addr, r.waddr)),
+            self.mask.addr.eq(r.waddr - cmd.base),
+            p_rd.addr.eq(r.k),
+            self.mem.wdata.eq(pipe.wdata),
+            self.mem.re.eq(pipe.rd), p_rd.en.eq(pipe.rd), self.mem.we.eq(pipe.v_w),
+            p_wr.addr.eq(r.cw),
+        ]
+        term_value = Signal(term_shape(K))
+        write_post = Signal()
+        m.d.comb += [p_wr.data.eq(term_value.as_unsigned().replicate(lanes)),
+                     p_wr.en.eq(Mux(write_post, (C(1, lanes) << r.cl)[:lanes], 0))]
+        m.d.sync += self.done.eq(0)
+        self._sweep_fsm(m, r, pipe, fb, term_value, write_post)
+        m.d.comb += self.busy.eq(~self.cmd.ready)
+        with m.If(self.clear_counters):
+            m.d.sync += [self.rows_swept.eq(0), self.weight_writes.eq(0), self.sweeps.eq(0)]
+        return m
+
+    def _lfsr_registers(self, m, cmd):
+        """The per-bank LFSR states and their read mux, apart from their stepping (which
+        needs the datapath's lane states): returns ``(lfsr, sel_state, state)``."""
         # a register per bank; one read mux (the running command's bank while busy, else
         # lfsr_sel); one next-state value for all, each register with its own enable (a
         # word's LFSR step of its bank, or a load while idle). The datapath steps a copy of
         # the running command's state (``state``, off the read mux), which follows the
         # bank's register a cycle late and is stepped with it
-        cmd = Signal(self._layout)              # the running command
         lfsr = [Signal(LFSR_WIDTH, name=f"lfsr{b}", init=self._lfsr_init[b])
                 for b in range(self._banks)]
         sel_state = Signal(LFSR_WIDTH)
         state = Signal(LFSR_WIDTH)
         m.d.comb += [sel_state.eq(Array(lfsr)[Mux(self.busy, cmd.bank, self.lfsr_sel)]),
                      self.lfsr_state.eq(sel_state)]
+        return lfsr, sel_state, state
 
-        # ---- post-term memory: one row of post terms (without eta), lanes per word ----
-        m.submodules.post = post_mem = memory.Memory(shape=lanes * tw_,
-                                                     depth=max(wpr_max, 2), init=[])
-        p_wr = post_mem.write_port(granularity=tw_)
-        p_rd = post_mem.read_port()
-
-        m.submodules.fb = fb = FeedbackPost(classes=K, hidden=max(self._hidden, 1))
-
-        # ---- command registers ------------------------------------------------------
+    def _command_registers(self, m, cmd, fb):
+        """The running command's counters, addresses and run-time parameters, shared by
+        the datapath and the control (one namespace instead of two dozen arguments)."""
+        K, P, lanes, pr = self._k, self._p, self._lanes, self.params
+        wpr_max = ceil_div(self._cols, lanes)
         # the class signals m_k - m_(K+k), from m (held while commands run)
         sig = [Signal(signed(2), name=f"sig{k}") for k in range(K)]
         m.d.comb += [sig[i].eq(self.m[i] - self.m[K + i]) for i in range(K)]
         # column of the post phase; in the sweep, the word of the row (k)
         c = Signal(range(max(self._cols, wpr_max) + 1))
-        j = Signal(_idx(self._hidden))          # its hidden index, j0 + c
+        j = Signal(unsigned(index_width(self._hidden)))     # its hidden index, j0 + c
         if _pow2(lanes):                        # its word and lane
             cw, cl = c[_log2(lanes):], c[:_log2(lanes)]
         else:
-            cw, cl = Signal(range(wpr_max + 1)), Signal(range(lanes))
+            cw, cl = Signal(range(wpr_max + 1), name="cw"), Signal(range(lanes), name="cl")
         if _pow2(P):                            # its class (readout)
             cls, pc = c[_log2(P):], None
         else:
-            cls, pc = Signal(range(K)), Signal(range(P))
+            cls, pc = Signal(range(K), name="cls"), Signal(range(P), name="pc")
         rows_left = Signal(range(self._rows + 1))
         # the trace address given: POST, HASH: row 0's; ROW, RMW: the next row's;
         # ROW_WAIT: the row's
@@ -337,175 +260,77 @@ class PlasticityUnit(wiring.Component):
             fb.seed.eq(pr.seed), fb.j.eq(j),
         ]
         m.d.comb += [fb.sig[i].eq(sig[i]) for i in range(K)]
+        return SimpleNamespace(cmd=cmd, sig=sig, c=c, j=j, cw=cw, cl=cl, cls=cls, pc=pc,
+                               rows_left=rows_left, ta=ta, jn=jn, k=k, waddr=waddr,
+                               wr_addr=wr_addr, reading=reading, odd=odd, x=x,
+                               readout=readout, shift=shift, eta=eta)
 
-        # ---- datapath of one word: a pipeline from the read to the write-back ------------
-        # A word read in cycle t is written back in cycle t + WB_LATENCY (5, odd): E1 (t + 1,
-        # the read data, the post terms and the mask bits are valid) registers the products
-        # x*eta*term and the scaled rounding bits and steps the LFSR, E2 (t + 2) dw and the
-        # rounding carry, E3 (t + 3) the new word, E4 (t + 4) whether it changed; it is
-        # written in t + 5. Reads go in every other cycle, so the writes fall in the cycles
-        # between: a row of n words takes 2n + WB_LATENCY - 1 cycles.
-        # dw = (x*eta * term + R) >> shift, R = rnd & (2^shift - 1): the docstring's
-        # (x * post + R) >> shift. Only dw's clamp to ww + 1 bits matters for sat(w + dw).
-        rd = Signal()                           # a word is read this cycle
-        vs = [rd] + [Signal(name=f"v{i}") for i in range(1, WB_LATENCY + 1)]  # stage holds
-        lasts = [Signal(name=f"last{i}") for i in range(1, WB_LATENCY + 1)]  # ... row's last
-        last_word = Signal()
-        m.d.comb += last_word.eq(k + 1 == cmd.words)
-        m.d.sync += [vs[i + 1].eq(vs[i]) for i in range(WB_LATENCY)]
-        m.d.sync += lasts[0].eq(rd & last_word)
-        m.d.sync += [lasts[i + 1].eq(lasts[i]) for i in range(WB_LATENCY - 1)]
-        v1, v_w, last1, last_w = vs[1], vs[WB_LATENCY], lasts[0], lasts[-1]
-        lane_states = lfsr_states(m, state, lanes, name="lane")
-        nb = bits_for(lanes)
-        last_n = (cmd.cols - (cmd.words - 1) * lanes)[:nb]
-        n_valid = Signal(range(lanes + 1))      # of the word in E1
-        m.d.comb += n_valid.eq(Mux(last1, last_n, lanes))
-        if self._shift_by_multiply:
-            # no shifter: with P = x*eta*term, floor((P + R) / 2^shift) = floor(P / 2^shift)
-            # + carry, carry = [P mod 2^shift + R >= 2^shift]. Scaled by 2^(16 - shift)
-            # (multipliers: DSP blocks), y = P * 2^(16 - shift) holds floor(P / 2^shift)
-            # from bit 16 up and (P mod 2^shift) * 2^(16 - shift) below, and R * 2^(16 -
-            # shift) is the low half of rnd * 2^(16 - shift): carry is the carry out of a
-            # 16-bit add. shift 0: dw = P (R = 0); shift > SHIFT_MAX: scale 0, dw = 0.
-            # the running command's scale, registered (the shift's mux off the datapath)
-            scale = Signal(LFSR_WIDTH)          # 2^(16 - shift), 0 for shift 0 or > 16
-            no_shift = Signal()
-            m.d.sync += [scale.eq((C(1 << LFSR_WIDTH, LFSR_WIDTH + 1) >> shift)[:LFSR_WIDTH]),
-                         no_shift.eq(shift == 0)]
-        else:
-            rmask = Signal(LFSR_WIDTH)
-            m.d.comb += rmask.eq(((C(1, SHIFT_MAX + 1) << shift) - 1)[:SHIFT_MAX])
-        new_words, changed = [], []
-        for p in range(lanes):
-            # E1: the products, the old word, whether the lane is written
-            w_old = self.mem.rdata[p * ww:(p + 1) * ww].as_signed()
-            term = p_rd.data[p * tw_:(p + 1) * tw_].as_signed()
-            prod = Signal(signed(len(x) + tw_), name=f"prod{p}")
-            w1, w2, w3 = (Signal(signed(ww), name=f"w{i}_{p}") for i in (1, 2, 3))
-            live1, live2, live3 = (Signal(name=f"live{i}_{p}") for i in (1, 2, 3))
-            # (each stage's registers load when it holds a word, and keep it: a word
-            # moves on every other cycle)
-            with m.If(vs[1]):
-                m.d.sync += [prod.eq(x * term), w1.eq(w_old),
-                             live1.eq((n_valid > p) & (~readout | self.mask.data[p]))]
-            with m.If(vs[2]):
-                m.d.sync += [w2.eq(w1), live2.eq(live1)]
-            with m.If(vs[3]):
-                m.d.sync += [w3.eq(w2), live3.eq(live2)]
-            # E2: dw (clamped) and the rounding carry
-            dw = Signal(signed(ww + 1), name=f"dw{p}")
-            carry = Signal(name=f"carry{p}")
-            if self._shift_by_multiply:
-                rs = Signal(LFSR_WIDTH, name=f"rs{p}")      # R * 2^(16 - shift)
-                with m.If(vs[1]):
-                    m.d.sync += rs.eq((lane_states[p] * scale)[:LFSR_WIDTH])
-                y = Signal(signed(len(prod) + LFSR_WIDTH), name=f"y{p}")
-                m.d.comb += y.eq(prod * scale)
-                with m.If(vs[2]):
-                    m.d.sync += [
-                        carry.eq((y[:LFSR_WIDTH] + rs)[LFSR_WIDTH]),
-                        dw.eq(Mux(no_shift, saturate(prod, signed(ww + 1)),
-                                  saturate(y[LFSR_WIDTH:].as_signed(), signed(ww + 1)))),
-                    ]
-            else:
-                r_q = Signal(LFSR_WIDTH, name=f"r{p}")
-                with m.If(vs[1]):
-                    m.d.sync += r_q.eq(lane_states[p] & rmask)
-                v = Signal(signed(max(len(prod), LFSR_WIDTH + 1) + 1), name=f"v{p}")
-                m.d.comb += v.eq(prod + r_q)
-                with m.If(vs[2]):
-                    m.d.sync += [dw.eq(shift_clamp(v, shift, ww + 1)), carry.eq(0)]
-            # E3: the new weight
-            w_new = Signal(signed(ww), name=f"w_new{p}")
-            m.d.comb += w_new.eq(saturate(w2 + dw + carry, signed(ww)))
-            new_words.append(Mux(live2, w_new, w2))
-            # E4: did it change (counted the cycle after)
-            changed.append(live3 & (w3 != self.mem.wdata[p * ww:(p + 1) * ww].as_signed()))
-        wdata = Signal(lanes * ww)              # E3 -> the write-back
-        with m.If(vs[3]):
-            m.d.sync += wdata.eq(Cat(*new_words))
-        changed_q = Signal(lanes)
-        m.d.sync += [changed_q.eq(Mux(vs[4], Cat(*changed), 0)),
-                     self.weight_writes.eq(self.weight_writes + sum(changed_q))]
-        # the bank's LFSR steps past the word's lanes in E1
+    def _step_lfsrs(self, m, r, pipe, lfsr, sel_state, state):
+        """The bank's LFSR steps past the word's lanes in E1; a load sets one while idle."""
         lfsr_next = Signal(LFSR_WIDTH)
-        m.d.comb += lfsr_next.eq(Array([state, *lane_states])[n_valid])
+        m.d.comb += lfsr_next.eq(Array([state, *pipe.lane_states])[pipe.n_valid])
         stepping = Signal()
-        m.d.comb += stepping.eq(v1)
+        m.d.comb += stepping.eq(pipe.v1)
         lfsr_d = Signal(LFSR_WIDTH)
         m.d.comb += lfsr_d.eq(Mux(stepping, lfsr_next, self.lfsr_load.data))
         m.d.sync += state.eq(Mux(stepping, lfsr_next, sel_state))
         for b in range(self._banks):
-            with m.If((stepping & (cmd.bank == b)) |
+            with m.If((stepping & (r.cmd.bank == b)) |
                       (self.lfsr_load.en & (self.lfsr_load.bank == b))):
                 m.d.sync += lfsr[b].eq(lfsr_d)
 
-        # ---- control ----------------------------------------------------------------
-        # the gate and trace ports are given the next column's / row's address in the
-        # states that may move on to it (whether they do is not waited for: a read is
-        # harmless), from registers, so no port address depends on the data read
-        m.d.comb += [
-            self.gate.addr.eq(Mux(self.cmd.ready, self.cmd.payload.j0, jn)),
-            self.trace.addr.eq(ta),
-            self.mem.addr.eq(Mux(v_w, wr_addr, waddr)),
-            self.mask.addr.eq(waddr - cmd.base),
-            p_rd.addr.eq(k),
-            self.mem.wdata.eq(wdata),
-            self.mem.re.eq(rd), p_rd.en.eq(rd), self.mem.we.eq(v_w),
-            p_wr.addr.eq(cw),
-        ]
-        term_value = Signal(tshape)
-        write_post = Signal()
-        m.d.comb += [p_wr.data.eq(term_value.as_unsigned().replicate(lanes)),
-                     p_wr.en.eq(Mux(write_post, (C(1, lanes) << cl)[:lanes], 0))]
-        m.d.sync += self.done.eq(0)
-
-        def next_col():
-            m.d.comb += write_post.eq(1)
-            m.d.sync += [c.eq(c + 1), j.eq(j + 1), jn.eq(jn + 1)]
-            if not _pow2(lanes):
-                with m.If(cl == lanes - 1):
-                    m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
-                with m.Else():
-                    m.d.sync += cl.eq(cl + 1)
-            if not _pow2(P):
-                with m.If(pc == P - 1):
-                    m.d.sync += [pc.eq(0), cls.eq(cls + 1)]
-                with m.Else():
-                    m.d.sync += pc.eq(pc + 1)
-            with m.If(c + 1 == cmd.cols):
-                if self._trace_latency == 1:
-                    m.d.sync += ta.eq(ta + 1)
-                    m.next = "ROW"
-                else:       # row 0's address may have been given for one cycle only
-                    m.next = "ROW_WAIT"
+    def _next_col(self, m, r, write_post):
+        """Stores the column's post term and moves on to the next column, or to the rows
+        after the last one."""
+        m.d.comb += write_post.eq(1)
+        m.d.sync += [r.c.eq(r.c + 1), r.j.eq(r.j + 1), r.jn.eq(r.jn + 1)]
+        if not _pow2(self._lanes):
+            with m.If(r.cl == self._lanes - 1):
+                m.d.sync += [r.cl.eq(0), r.cw.eq(r.cw + 1)]
             with m.Else():
-                m.next = "POST"
-
-        def next_row():
-            with m.If(rows_left == 1):
-                m.next = "DONE"
+                m.d.sync += r.cl.eq(r.cl + 1)
+        if not _pow2(self._p):
+            with m.If(r.pc == self._p - 1):
+                m.d.sync += [r.pc.eq(0), r.cls.eq(r.cls + 1)]
             with m.Else():
-                m.d.sync += rows_left.eq(rows_left - 1)
-                if self._trace_latency == 1:
-                    m.d.sync += ta.eq(ta + 1)
-                    m.next = "ROW"
-                else:
-                    m.next = "ROW_WAIT"
+                m.d.sync += r.pc.eq(r.pc + 1)
+        with m.If(r.c + 1 == r.cmd.cols):
+            if self._trace_latency == 1:
+                m.d.sync += r.ta.eq(r.ta + 1)
+                m.next = "ROW"
+            else:       # row 0's address may have been given for one cycle only
+                m.next = "ROW_WAIT"
+        with m.Else():
+            m.next = "POST"
 
+    def _next_row(self, m, r):
+        """Moves on to the next row, or ends the command after the last one."""
+        with m.If(r.rows_left == 1):
+            m.next = "DONE"
+        with m.Else():
+            m.d.sync += r.rows_left.eq(r.rows_left - 1)
+            if self._trace_latency == 1:
+                m.d.sync += r.ta.eq(r.ta + 1)
+                m.next = "ROW"
+            else:
+                m.next = "ROW_WAIT"
+
+    def _sweep_fsm(self, m, r, pipe, fb, term_value, write_post):
+        """The command's sequence (module docstring): take it, the post terms column by
+        column, then the rows, each read-modify-written word by word."""
+        pr, cmd, readout = self.params, r.cmd, r.readout
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
                     pl = self.cmd.payload
-                    m.d.sync += [cmd.eq(pl), c.eq(0), j.eq(pl.j0), jn.eq(pl.j0 + 1),
-                                 rows_left.eq(pl.rows), ta.eq(pl.trace_base),
-                                 waddr.eq(pl.base)]
-                    if not _pow2(lanes):
-                        m.d.sync += [cw.eq(0), cl.eq(0)]
-                    if not _pow2(P):
-                        m.d.sync += [pc.eq(0), cls.eq(0)]
+                    m.d.sync += [cmd.eq(pl), r.c.eq(0), r.j.eq(pl.j0), r.jn.eq(pl.j0 + 1),
+                                 r.rows_left.eq(pl.rows), r.ta.eq(pl.trace_base),
+                                 r.waddr.eq(pl.base)]
+                    if not _pow2(self._lanes):
+                        m.d.sync += [r.cw.eq(0), r.cl.eq(0)]
+                    if not _pow2(self._p):
+                        m.d.sync += [r.pc.eq(0), r.cls.eq(0)]
                     enabled = pr.learn & Mux(pl.readout, pr.learn_readout, pr.learn_hidden)
                     with m.If(enabled):
                         m.d.sync += self.sweeps.eq(self.sweeps + 1)
@@ -515,49 +340,45 @@ class PlasticityUnit(wiring.Component):
             with m.State("POST"):
                 g = Mux(pr.post_from_trace, self.gate.xpos, self.gate.psi)
                 with m.If(readout):
-                    m.d.comb += term_value.eq(Array(sig)[cls])
-                    next_col()
+                    m.d.comb += term_value.eq(Array(r.sig)[r.cls])
+                    self._next_col(m, r, write_post)
                 with m.Elif(g):
                     m.d.comb += fb.start.eq(1)
                     m.next = "HASH"
                 with m.Else():
                     m.d.comb += term_value.eq(0)
-                    next_col()
+                    self._next_col(m, r, write_post)
             with m.State("HASH"):
                 with m.If(fb.done):
                     m.d.comb += term_value.eq(fb.acc)
-                    next_col()
+                    self._next_col(m, r, write_post)
             with m.State("ROW_WAIT"):      # trace_latency 2: the row's address is held
-                m.d.sync += ta.eq(ta + 1)
+                m.d.sync += r.ta.eq(r.ta + 1)
                 m.next = "ROW"
             with m.State("ROW"):
                 x_eff = Mux(~readout & self.trace.hidden & ~pr.learn_recurrent, 0,
                             self.trace.x)
                 with m.If(x_eff != 0):
-                    m.d.sync += [x.eq(x_eff * eta), k.eq(0), reading.eq(1), odd.eq(0),
-                                 wr_addr.eq(waddr),
+                    m.d.sync += [r.x.eq(x_eff * r.eta), r.k.eq(0), r.reading.eq(1),
+                                 r.odd.eq(0), r.wr_addr.eq(r.waddr),
                                  self.rows_swept.eq(self.rows_swept + 1)]
                     m.next = "RMW"
                 with m.Else():
-                    m.d.sync += waddr.eq(waddr + cmd.words)
-                    next_row()
+                    m.d.sync += r.waddr.eq(r.waddr + cmd.words)
+                    self._next_row(m, r)
             # the row's words: a read every other cycle (word k), the write-back of a word
             # WB_LATENCY cycles after its read, in the cycles between
             with m.State("RMW"):
-                m.d.comb += rd.eq(reading & ~odd)
-                m.d.sync += odd.eq(~odd)
-                with m.If(rd):
-                    m.d.sync += [waddr.eq(waddr + 1), k.eq(k + 1)]
-                    with m.If(last_word):
-                        m.d.sync += reading.eq(0)
-                with m.If(v_w):
-                    m.d.sync += wr_addr.eq(wr_addr + 1)
-                    with m.If(last_w):
-                        next_row()
+                m.d.comb += pipe.rd.eq(r.reading & ~r.odd)
+                m.d.sync += r.odd.eq(~r.odd)
+                with m.If(pipe.rd):
+                    m.d.sync += [r.waddr.eq(r.waddr + 1), r.k.eq(r.k + 1)]
+                    with m.If(pipe.last_word):
+                        m.d.sync += r.reading.eq(0)
+                with m.If(pipe.v_w):
+                    m.d.sync += r.wr_addr.eq(r.wr_addr + 1)
+                    with m.If(pipe.last_w):
+                        self._next_row(m, r)
             with m.State("DONE"):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
-        m.d.comb += self.busy.eq(~self.cmd.ready)
-        with m.If(self.clear_counters):
-            m.d.sync += [self.rows_swept.eq(0), self.weight_writes.eq(0), self.sweeps.eq(0)]
-        return m

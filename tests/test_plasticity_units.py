@@ -5,11 +5,12 @@ centred feedback against the golden model's ``feedback_centered``, the teacher a
 modulators against the model's ``_teach`` run, the trace update against ``_trace``."""
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment, MemoryInstance, Shape
 
 from gen.config import Config
 from rtl.hash import FeedbackPost, Oat32
 from rtl.lfsr import LfsrLanes
-from rtl.plasticity import TraceUpdate
+from rtl.plasticity import PlasticityUnit, TraceUpdate
 from rtl.teach import Teacher
 from sim.fixed import Lfsr, lfsr_seed, oat32
 from sim.model import Network
@@ -213,3 +214,24 @@ def test_trace_update_matches_model():
 
     simulate(dut, bench, clock=False)
     assert got == want
+
+
+def _memories(fragment):
+    """``(depth, width)`` of every memory in an elaborated fragment, its subfragments'
+    included (Amaranth 0.5 has no public accessor for a MemoryInstance's geometry)."""
+    if isinstance(fragment, MemoryInstance):
+        yield fragment._data.depth, Shape.cast(fragment._data.shape).width
+    for sub, _name, _src_loc in fragment.subfragments:
+        yield from _memories(sub)
+
+
+@pytest.mark.parametrize("lanes, classes, max_cols",
+                         [(1, 2, 1), (2, 10, 100), (3, 4, 20), (8, 10, 33), (8, 3, 8)])
+def test_plasticity_unit_memory_shapes_are_what_it_builds(lanes, classes, max_cols):
+    """``PlasticityUnit.memory_shapes`` (the build plan's estimate) lists exactly the
+    memories the elaborated unit instantiates."""
+    unit = PlasticityUnit(banks=3, classes=classes, per_class=2, hidden=40, max_rows=30,
+                          max_cols=max_cols, lanes=lanes, weight_width=8, trace_width=8,
+                          depth=500, trace_depth=50, mask_depth=60)
+    built = sorted(_memories(Fragment.get(unit, None)))
+    assert built == sorted(unit.memory_shapes)
