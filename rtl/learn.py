@@ -326,7 +326,8 @@ class LearningUnit(wiring.Component):
                      unit.trace.x.eq(t_rd.data), unit.trace.hidden.eq(hidden_q)]
 
         # ---- gate port: psi of the step, x_j > 0 (latency 1) --------------------------------
-        m.d.comb += [self.bits.hidden_addr.eq(unit.gate.addr), unit.gate.psi.eq(self.bits.hidden_psi)]
+        m.d.comb += [self.bits.hidden_addr.eq(unit.gate.addr),
+                     unit.gate.psi.eq(self.bits.hidden_psi)]
         if ln.post_from_trace:   # a second read port (a copy of the memory) only then
             g_rd = read_port(m, tmem, t_wr, collisions=False, name="gate")
             m.d.comb += g_rd.en.eq(1)

@@ -15,12 +15,14 @@ import struct
 
 import numpy as np
 
+from gen.util import ceil_div, index_width
 from rtl.address_map import SPACES, STATUS_REGS
 from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
                       SYNC, crc8)
 
 __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", "frame",
-           "parse_reply", "load_commands", "weight_words", "SPACES", "STATUS_REGS"]
+           "parse_reply", "load_commands", "weight_words", "pack_rows", "SPACES",
+           "STATUS_REGS"]
 
 STATUS_NAMES = {v: k for k, v in STATUS.items()}
 
@@ -283,15 +285,18 @@ def weight_words(net, lanes: int) -> list:
         cols = np.arange(g * s.neurons, (g + 1) * s.neurons)
         mat = np.array([(W.w_in if k == KIND_INPUT else W.w_hh)[src, cols]
                         for k, src in zip(rows.kind, rows.source)])
-        banks.append(_pack(mat, lanes, wb))
-    banks.append(_pack(np.asarray(W.w_ro), lanes, wb))
+        banks.append(pack_rows(mat, lanes, wb))
+    banks.append(pack_rows(np.asarray(W.w_ro), lanes, wb))
     return banks
 
 
-def _pack(mat, lanes, width):
+def pack_rows(mat, lanes: int, width: int) -> list:
+    """Crossbar weight words (rtl/crossbar.py layout): each row split into words of
+    ``lanes`` columns, column ``k*lanes + p`` in bits ``[p*width, (p+1)*width)``, the
+    last word padded with zeros."""
     mat = np.asarray(mat, dtype=np.int64)
     n_rows, n_cols = mat.shape
-    wpr = -(-n_cols // lanes)
+    wpr = ceil_div(n_cols, lanes)
     padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
     padded[:, :n_cols] = mat
     mask = (1 << width) - 1
@@ -305,8 +310,7 @@ def route_words(topo) -> tuple[list, list]:
     from gen.routing import RouterParams, routing_tables
     p = RouterParams.from_topology(topo, fifo_depth=2)
     index, entries = routing_tables(topo, p)
-    ob = max(1, (p.table_depth - 1).bit_length())
-    rb = max(1, (p.rows - 1).bit_length())
+    ob, rb = index_width(p.table_depth), index_width(p.rows)
     return ([off | cnt << ob for off, cnt in index], [row | dest << rb for dest, row in entries])
 
 
