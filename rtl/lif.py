@@ -3,7 +3,7 @@
 Everything here is combinational, so the neuron core can pipeline it as it likes and the
 unit tests can check it exhaustively for narrow widths against the golden model.
 """
-from amaranth.hdl import C, Cat, Module, Mux, Shape, Value, signed, unsigned
+from amaranth.hdl import C, Module, Mux, Shape, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -65,6 +65,22 @@ def leak_integrate(v, i, leak_shift, membrane_width: int):
     return saturate(v - (v >> leak_shift) + i, signed(membrane_width))
 
 
+def _lif_members(membrane_width: int, ref_width: int, **drive):
+    """The ports :class:`LifFire` and :class:`LifUpdate` share (a neuron's state and
+    parameters in, its next state out), with ``drive``, the one input that differs
+    (``v_int`` or ``i``), second in the port order."""
+    return {
+        "v": In(signed(membrane_width)),
+        **drive,
+        "ref": In(unsigned(ref_width)),
+        "params": In(NeuronParamsSignature(membrane_width, ref_width)),
+        "v_out": Out(signed(membrane_width)),
+        "ref_out": Out(unsigned(ref_width)),
+        "spike": Out(1),
+        "psi": Out(1),
+    }
+
+
 class LifFire(wiring.Component):
     """The second half of phase 3, combinational, from ``v_int`` (:func:`leak_integrate`
     of ``v``): threshold, ``psi``, reset and refractory. ``v`` is only used while
@@ -73,16 +89,8 @@ class LifFire(wiring.Component):
 
     def __init__(self, *, membrane_width: int, ref_width: int = REF_WIDTH):
         self._membrane_width = membrane_width
-        super().__init__({
-            "v": In(signed(membrane_width)),
-            "v_int": In(signed(membrane_width)),
-            "ref": In(unsigned(ref_width)),
-            "params": In(NeuronParamsSignature(membrane_width, ref_width)),
-            "v_out": Out(signed(membrane_width)),
-            "ref_out": Out(unsigned(ref_width)),
-            "spike": Out(1),
-            "psi": Out(1),
-        })
+        super().__init__(_lif_members(membrane_width, ref_width,
+                                      v_int=In(signed(membrane_width))))
 
     def elaborate(self, platform):
         m = Module()
@@ -123,16 +131,8 @@ class LifUpdate(wiring.Component):
             if not isinstance(value, int) or value < lo:
                 raise TypeError(f"{name} must be an integer >= {lo}, not {value!r}")
         self._membrane_width, self._ref_width = membrane_width, ref_width
-        super().__init__({
-            "v": In(signed(membrane_width)),
-            "i": In(signed(current_width)),
-            "ref": In(unsigned(ref_width)),
-            "params": In(NeuronParamsSignature(membrane_width, ref_width)),
-            "v_out": Out(signed(membrane_width)),
-            "ref_out": Out(unsigned(ref_width)),
-            "spike": Out(1),
-            "psi": Out(1),
-        })
+        super().__init__(_lif_members(membrane_width, ref_width,
+                                      i=In(signed(current_width))))
 
     def elaborate(self, platform):
         m = Module()
