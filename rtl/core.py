@@ -140,21 +140,12 @@ class NeuronCore(wiring.Component):
                    lanes=lanes, backend=backend, external_weights=external_weights,
                    refractory_memory=config.dynamics.refractory > 0)
 
-    @property
-    def crossbar(self) -> Crossbar:
-        return self._crossbar
-
-    @property
-    def neurons(self) -> int:
-        return self._neurons
-
-    @property
-    def external_weights(self) -> bool:
-        return self._crossbar.external_weights
-
-    @property
-    def refractory_memory(self) -> bool:
-        return self._refractory_memory
+    crossbar = property(lambda self: self._crossbar, doc="The core's :class:`Crossbar`.")
+    neurons = property(lambda self: self._neurons, doc="Neurons (of all logical cores).")
+    external_weights = property(lambda self: self._crossbar.external_weights,
+                                doc="The weights are outside, behind port ``weights``.")
+    refractory_memory = property(lambda self: self._refractory_memory,
+                                 doc="Refractory counters in a memory of their own.")
 
     @property
     def memory_shapes(self) -> list:

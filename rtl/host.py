@@ -9,9 +9,10 @@ write's address range is checked against the memory's depth before the first wor
 written, so a malformed, truncated (no byte for ``timeout`` cycles) or out-of-range
 command changes nothing and gets an error reply.
 
-The chip side is :class:`BusSignature` (seen from the host link): ``req`` with ``we``,
-``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it); ``run``
-(strobe) starts a sample, ``run_done`` (strobe) ends it; ``learn`` is the RUN flag, ``label`` its second byte.
+The chip side is :class:`BusSignature` (seen from the host link): ``access``
+(:class:`AccessSignature`: ``req`` with ``we``, ``space``, ``bank``, ``addr``, ``wdata``
+until ``ack``, ``rdata`` valid with it) and ``run`` (:class:`RunSignature`: ``start``
+begins a sample, ``done`` ends it; ``learn`` is the RUN flag, ``label`` its second byte).
 """
 from types import SimpleNamespace
 
@@ -21,8 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from gen.util import index_width
 
-__all__ = ["HostLink", "BusSignature", "SYNC", "CMD_PING", "CMD_WRITE", "CMD_READ", "CMD_RUN",
-           "STATUS", "crc8", "MAX_WRITE_WORDS"]
+__all__ = ["HostLink", "BusSignature", "AccessSignature", "RunSignature", "SYNC", "CMD_PING",
+           "CMD_WRITE", "CMD_READ", "CMD_RUN", "STATUS", "crc8", "MAX_WRITE_WORDS"]
 
 SYNC = 0xA5
 CMD_PING, CMD_WRITE, CMD_READ, CMD_RUN = 0x01, 0x10, 0x11, 0x20
@@ -60,13 +61,29 @@ def _crc8_hw(crc, byte):
     return Cat(*out)
 
 
-class BusSignature(wiring.Signature):
+class AccessSignature(wiring.Signature):
+    """One READ/WRITE word access from the host link's side: ``req`` with ``we``,
+    ``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it)."""
+
     def __init__(self):
-        super().__init__({
-            "req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8), "addr": Out(16),
-            "wdata": Out(32), "ack": In(1), "rdata": In(32),
-            "run": Out(1), "learn": Out(1), "label": Out(8), "run_done": In(1),
-        })
+        super().__init__({"req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8),
+                          "addr": Out(16), "wdata": Out(32), "ack": In(1), "rdata": In(32)})
+
+
+class RunSignature(wiring.Signature):
+    """A sample from the host link's side: ``start`` (strobe) with RUN's ``learn`` flag and
+    ``label``, ``done`` (strobe) at its end."""
+
+    def __init__(self):
+        super().__init__({"start": Out(1), "learn": Out(1), "label": Out(8), "done": In(1)})
+
+
+class BusSignature(wiring.Signature):
+    """The host link's side of the chip: word accesses (the host decoder's) and sample
+    runs (the sequencer's)."""
+
+    def __init__(self):
+        super().__init__({"access": Out(AccessSignature()), "run": Out(RunSignature())})
 
 
 class HostLink(wiring.Component):
@@ -156,14 +173,15 @@ class HostLink(wiring.Component):
         """The bus's address and write data (word ``k`` of the payload) and the RUN
         flag and label, all straight from the payload buffer."""
         bus, buf = self.bus, r.buf
-        m.d.comb += [bus.space.eq(r.space), bus.bank.eq(r.bank), bus.addr.eq(r.base + r.k),
-                     bus.wdata.eq(Cat(buf[4 + 0], buf[5], buf[6], buf[7]))]
+        acc = bus.access
+        m.d.comb += [acc.space.eq(r.space), acc.bank.eq(r.bank), acc.addr.eq(r.base + r.k),
+                     acc.wdata.eq(Cat(buf[4 + 0], buf[5], buf[6], buf[7]))]
         with m.Switch(r.k[:3]):
             for w in range(MAX_WRITE_WORDS):
                 with m.Case(w):
-                    m.d.comb += bus.wdata.eq(Cat(*(buf[4 + 4 * w + j] for j in range(4))))
+                    m.d.comb += acc.wdata.eq(Cat(*(buf[4 + 4 * w + j] for j in range(4))))
         # the RUN flag and label, held with the payload
-        m.d.comb += [bus.learn.eq(buf[0][0]), bus.label.eq(buf[1])]
+        m.d.comb += [bus.run.learn.eq(buf[0][0]), bus.run.label.eq(buf[1])]
 
     def _receive(self, m, r, rx_crc_next, then):
         """Takes a frame byte into the CRC and calls ``then``; no byte for ``timeout``
@@ -257,18 +275,18 @@ class HostLink(wiring.Component):
             with m.If(status != 0):
                 m.next = "REPLY"
             with m.Elif(cmd == CMD_WRITE):
-                m.d.comb += [bus.req.eq(1), bus.we.eq(1)]
-                with m.If(bus.ack):
+                m.d.comb += [bus.access.req.eq(1), bus.access.we.eq(1)]
+                with m.If(bus.access.ack):
                     m.d.sync += r.k.eq(r.k + 1)
                     with m.If(r.k + 1 == r.nwords):
                         m.next = "REPLY"
             with m.Elif(cmd == CMD_RUN):
-                m.d.comb += bus.run.eq(1)
+                m.d.comb += bus.run.start.eq(1)
                 m.next = "RUNNING"
             with m.Else():
                 m.next = "REPLY"
         with m.State("RUNNING"):
-            with m.If(bus.run_done):
+            with m.If(bus.run.done):
                 m.next = "REPLY"
 
     def _emit(self, m, r, value, next_state, crc_it=True):
@@ -310,9 +328,9 @@ class HostLink(wiring.Component):
             with m.Else():
                 m.next = "T_FETCH"
         with m.State("T_FETCH"):
-            m.d.comb += bus.req.eq(1)
-            with m.If(bus.ack):
-                m.d.sync += [r.word.eq(bus.rdata), r.byte_i.eq(0)]
+            m.d.comb += bus.access.req.eq(1)
+            with m.If(bus.access.ack):
+                m.d.sync += [r.word.eq(bus.access.rdata), r.byte_i.eq(0)]
                 m.next = "T_WORD"
         with m.State("T_WORD"):
             self._emit(m, r, r.word.word_select(r.byte_i, 8), "T_WORD")

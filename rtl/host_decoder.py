@@ -22,18 +22,11 @@ from amaranth.lib.wiring import In, Out
 from gen.util import index_width
 
 from .address_map import SPACES, STATUS_REGS
+from .host import AccessSignature
 from .learn import LearnRegsSignature, SweepPortSignature
 from .memory import WeightPortSignature
 
-__all__ = ["HostDecoder", "AccessSignature"]
-
-
-class AccessSignature(wiring.Signature):
-    """One READ/WRITE word access from the host link's side: ``req`` until ``ack``."""
-
-    def __init__(self):
-        super().__init__({"req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8),
-                          "addr": Out(16), "wdata": Out(32), "ack": In(1), "rdata": In(32)})
+__all__ = ["HostDecoder"]
 
 
 class HostDecoder(wiring.Component):

@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 from gen.util import index_width
 
 from .crossbar import EventLayout
+from .host import RunSignature
 from .learn import LearnControlSignature
 from .memory import WeightPortSignature
 
@@ -49,7 +50,7 @@ class Sequencer(wiring.Component):
         self.config, self.P, self.G, self.layer0 = config, cores, logical, layer0
         self.readout_rows, self.learning = readout_rows, learning
         members = {
-            "run": In(1), "run_done": Out(1), "running": Out(1),
+            "run": In(RunSignature()), "running": Out(1),
             # the cores and the readout
             "update": Out(1), "clear": Out(1), "hold": Out(1),
             "done": In(cores + 1),          # physical cores, then the readout
@@ -100,8 +101,10 @@ class Sequencer(wiring.Component):
         # RUN registered: no path from the host link's state machine into the clears of
         # the cores and the readout
         run_q = Signal()
-        m.d.sync += run_q.eq(self.run)
+        m.d.sync += run_q.eq(self.run.start)
         lu = self.learner if self.learning else None
+        if lu is not None:
+            m.d.comb += [lu.learn.eq(self.run.learn), lu.label.eq(self.run.label)]
         with m.If(self.spike_rotate):       # the learning unit's turn of the chain
             m.d.sync += self.s_in.eq(Cat(self.s_in[1:], self.s_in[0]))
 
@@ -211,7 +214,7 @@ class Sequencer(wiring.Component):
         with m.State("PREDICT"):
             with m.If(k == s.classes):
                 m.d.sync += [self.prediction.eq(best), self.running.eq(0)]
-                m.d.comb += self.run_done.eq(1)
+                m.d.comb += self.run.done.eq(1)
                 m.next = "IDLE"
             with m.Else():
                 cnt = Signal.like(self.counts[0])

@@ -33,7 +33,7 @@ from .address_map import PROTOCOL_VERSION, SPACES, STATUS_REGS
 from .core import NeuronCore
 from .event_slice import EventSlice
 from .host import BusSignature, HostLink
-from .host_decoder import AccessSignature, HostDecoder
+from .host_decoder import HostDecoder
 from .learn import LearningUnit
 from .memory import WeightBank
 from .readout import ReadoutCore
@@ -192,12 +192,9 @@ class Engine(wiring.Component):
         if lu is not None:
             m.submodules.learner = lu
         # the host link: its word accesses to the decoder, RUN to the sequencer
-        for name in AccessSignature().members:
-            src, dst = (self.bus, host.bus) if name not in ("ack", "rdata") else \
-                (host.bus, self.bus)
-            m.d.comb += getattr(dst, name).eq(getattr(src, name))
-        m.d.comb += [seq.run.eq(self.bus.run), self.bus.run_done.eq(seq.run_done),
-                     host.running.eq(seq.running)]
+        wiring.connect(m, wiring.flipped(self.bus.access), host.bus)
+        wiring.connect(m, wiring.flipped(self.bus.run), seq.run)
+        m.d.comb += host.running.eq(seq.running)
 
         # the cores, their weight banks, event slices and spike scanners
         for p, (core, bank, ev, scan) in enumerate(zip(self.cores, self.banks, self.slices,
@@ -260,9 +257,7 @@ class Engine(wiring.Component):
             wiring.connect(m, seq.learner, lu.control)
             wiring.connect(m, lu.sweep, host.sweep)
             wiring.connect(m, host.regs, lu.regs)
-            m.d.comb += [seq.learner.learn.eq(self.bus.learn),
-                         seq.learner.label.eq(self.bus.label),
-                         lu.bits.readout.eq(ro.spikes), lu.bits.input_head.eq(seq.s_in[0]),
+            m.d.comb += [lu.bits.readout.eq(ro.spikes), lu.bits.input_head.eq(seq.s_in[0]),
                          seq.spike_rotate.eq(lu.bits.input_rotate)]
             bits = hidden_bits(m, self.scanners, lu.bits.hidden_addr)
             m.d.comb += [lu.bits.hidden_spike.eq(bits[0]), lu.bits.hidden_psi.eq(bits[1])]

@@ -15,7 +15,8 @@ from gen.topology import make_topology
 from rtl.address_map import SPACES, STATUS_REGS
 from rtl.core import NeuronStateSignature
 from rtl.event_slice import EventSlice
-from rtl.host_decoder import AccessSignature, HostDecoder
+from rtl.host import AccessSignature
+from rtl.host_decoder import HostDecoder
 from rtl.memory import WeightBank
 from rtl.router import RouterInLayout, RouterOutLayout, TableWriteSignature
 from rtl.sequencer import Phase, Sequencer
@@ -308,9 +309,9 @@ def test_sequencer_runs_steps_in_phase_order_and_predicts_the_largest_count():
         ctx.set(dut.scans_done, 1)
         ctx.set(dut.slices_empty, 1)
         ctx.set(dut.ro_event.ready, 1)
-        ctx.set(dut.run, 1)
+        ctx.set(dut.run.start, 1)
         await ctx.tick()
-        ctx.set(dut.run, 0)
+        ctx.set(dut.run.start, 0)
         ctx.set(dut.step_done, 1)                 # the router is always drained
         phases, updates, answer, ends = [], 0, False, 0
         for _ in range(400):
@@ -321,9 +322,9 @@ def test_sequencer_runs_steps_in_phase_order_and_predicts_the_largest_count():
             ctx.set(dut.done, 0b11 if answer else 0)
             answer = bool(ctx.get(dut.update))
             updates += answer
-            if ctx.get(dut.run_done):
+            if ctx.get(dut.run.done):
                 break
-        assert ctx.get(dut.run_done) and updates == 3 and ends == 3
+        assert ctx.get(dut.run.done) and updates == 3 and ends == 3
         await ctx.tick()
         assert ctx.get(dut.steps_done) == 3
         assert ctx.get(dut.prediction) == 1     # 9 first at class 1 (lowest index on ties)

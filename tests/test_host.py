@@ -79,12 +79,12 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
             ctx.set(dut.o.ready, int(random.random() < 0.7))
 
     async def bus(ctx):
-        b = dut.bus
+        b, r = dut.bus.access, dut.bus.run
         countdown = None
         async for _, _, req, we, space, bank, addr, wdata, ack, run in ctx.tick().sample(
-                b.req, b.we, b.space, b.bank, b.addr, b.wdata, b.ack, b.run):
+                b.req, b.we, b.space, b.bank, b.addr, b.wdata, b.ack, r.start):
             ctx.set(b.ack, 0)
-            ctx.set(b.run_done, 0)
+            ctx.set(r.done, 0)
             if req and not ack:
                 if we:
                     mem[(space, bank, addr)] = wdata
@@ -93,11 +93,11 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
                 ctx.set(b.ack, 1)
             if run:
                 countdown = run_latency
-                runs.append((ctx.get(b.learn), ctx.get(b.label)))
+                runs.append((ctx.get(r.learn), ctx.get(r.label)))
             if countdown is not None:
                 countdown -= 1
                 if countdown == 0:
-                    ctx.set(b.run_done, 1)
+                    ctx.set(r.done, 1)
                     countdown = None
 
     sim.add_testbench(feed)
