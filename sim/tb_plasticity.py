@@ -259,18 +259,16 @@ def make_case(hw: PlasticityHardware, net, u, labels, *, learn=True, name="case"
         tr = tr[0] if learn else tr
         tr = {k: v[0] if v.ndim > 1 else v for k, v in tr.items()}
         steps = []
-        x_bias = np.zeros(1, np.int64)
         for t in range(s.steps):
             step = {"spikes": int(sum(int(v) << i for i, v in enumerate(tr["s_r"][t]))),
                     "m": int(sum(int(v) << i for i, v in enumerate(tr["m"][t]))),
                     "activity": [int(v) for v in tr["teach"][t]] if learn else None}
             if tr["m"][t].any() or not learn:
                 step["traces"] = row_traces(net, hw, banks, tr["x_in"][t], tr["x_h"][t],
-                                            x_bias[0])
+                                            tr["x_bias"][t][0])
                 step["gates"] = [int(p) | (int(x > 0) << 1)
                                  for p, x in zip(tr["psi"][t], tr["x_h"][t])]
             steps.append(step)
-            x_bias = net._trace(x_bias, 1)
         samples.append({"label": int(labels[b]) if labels is not None else 0,
                         "steps": steps})
     final = weight_image(net, hw, banks)
@@ -510,7 +508,7 @@ def sweep_cost(task: str, train: int = 100, samples: int = 50, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     pre = rng.choice(len(data.x_train), train, replace=False)
     net.run(data.x_train[pre], data.y_train[pre], learn=True)
-    net.stats.__init__()
+    net.stats.reset()
     pick = rng.choice(len(data.x_train), samples, replace=False)
     case = make_case(hw, net, data.x_train[pick], data.y_train[pick], learn=True,
                      cmd_fields=[])

@@ -190,7 +190,7 @@ def default_cases(hw, cmd_fields):
         rng = np.random.default_rng(len(out))
         pre = rng.choice(len(data.x_train), 20, replace=False)
         net.run(data.x_train[pre], data.y_train[pre], learn=True)
-        net.stats.__init__()
+        net.stats.reset()
         pick = rng.choice(len(data.x_train), 2, replace=False)
         out.append(make_case(hw, net, data.x_train[pick], data.y_train[pick], learn=learn,
                              name=f"{name}(seed={cfg.seed})", cmd_fields=cmd_fields))
