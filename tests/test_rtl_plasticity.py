@@ -13,7 +13,8 @@ import pytest
 from gen.config import Config
 from sim.harness import run
 from sim.model import Network
-from sim.tb_plasticity import PlasticityHardware, make_case, sweep_cycles
+from sim.plasticity_cases import make_case, sweep_cycles
+from sim.plasticity_dut import PlasticityHardware
 
 pytestmark = pytest.mark.rtl
 
