@@ -15,15 +15,13 @@ with both values), and per step the cycle count and the number of spike events.
 from __future__ import annotations
 
 import collections
-import json
-import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly
 
-from sim.harness import first_mismatch, pack_rows
+from sim.harness import first_mismatch, pack_rows, run_cases
 
 __all__ = ["WithWeightMemory", "CoreTB"]
 
@@ -315,16 +313,4 @@ class CoreTB(CycleTB):
 @cocotb.test()
 async def core_matches_golden_model(dut):
     """Every case of $SWIRL_CASES, one after another on the same core."""
-    with open(os.environ["SWIRL_CASES"]) as f:
-        cases = json.load(f)
-    tb = CoreTB(dut, seed=len(cases))
-    await tb.start()
-    results = []
-    for case in cases:
-        results.append(await tb.run_case(case))
-        dut._log.info("%s: %s", case["name"], "ok" if results[-1]["ok"] else
-                      results[-1]["error"])
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump(results, f)
-    failures = [r["error"] for r in results if not r["ok"]]
-    assert not failures, "\n".join(failures)
+    await run_cases(dut, lambda cases: CoreTB(dut, seed=len(cases)))

@@ -12,13 +12,12 @@ states and the counters with the model's final weights, LFSRs and ``net.stats``.
 """
 from __future__ import annotations
 
-import json
-import os
-
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
+
+from sim.harness import run_cases
 
 
 def _u(handle):
@@ -80,7 +79,14 @@ class PlasticityTB:
             await FallingEdge(self.dut.clk)
         return round((get_sim_time("ns") - t0) / 10)
 
-    async def run_case(self, case):
+    async def run_case(self, case) -> dict:
+        """One case; the result has the counters and the cycles per sweep when it passed."""
+        self.stats = {}
+        error = await self._check_case(case)
+        return {"name": case["name"], "ok": error is None, "error": error, **self.stats}
+
+    async def _check_case(self, case):
+        """Run ``case``; the first difference from the model, or None."""
         d = self.dut
         await self.reset()
         for k, v in case["tparams"].items():
@@ -149,18 +155,5 @@ class PlasticityTB:
 
 @cocotb.test()
 async def plasticity_matches_golden_model(dut):
-    with open(os.environ["SWIRL_CASES"]) as f:
-        cases = json.load(f)
-    tb = PlasticityTB(dut)
-    await tb.start()
-    results = []
-    for case in cases:
-        tb.stats = {}
-        error = await tb.run_case(case)
-        results.append({"name": case["name"], "ok": error is None, "error": error,
-                        **tb.stats})
-        dut._log.info("%s: %s", case["name"], "ok" if error is None else error)
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump(results, f)
-    failures = [r["error"] for r in results if not r["ok"]]
-    assert not failures, "\n".join(failures)
+    """Every case of $SWIRL_CASES, one after another on the same bench."""
+    await run_cases(dut, lambda cases: PlasticityTB(dut))

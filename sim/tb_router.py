@@ -15,13 +15,12 @@ outputs sampled in ReadOnly).
 """
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
 
+from sim.harness import run_cases
 from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource, _u
 
 
@@ -140,17 +139,7 @@ class RouterTB(CycleTB):
 
 @cocotb.test()
 async def router_matches_golden_model(dut):
-    """Every case of $SWIRL_CASES, one after another on the same router."""
-    with open(os.environ["SWIRL_CASES"]) as f:
-        cases = json.load(f)
-    tb = RouterTB(dut, cases[0]["src_cores"], cases[0]["dests"], seed=len(cases))
-    await tb.start()
-    results = []
-    for case in cases:
-        results.append(await tb.run_case(case))
-        dut._log.info("%s: %s", case["name"], "ok" if results[-1]["ok"] else
-                      results[-1]["error"])
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump(results, f)
-    failures = [r["error"] for r in results if not r["ok"]]
-    assert not failures, "\n".join(failures)
+    """Every case of $SWIRL_CASES, one after another on the same router (its ports are
+    the first case's)."""
+    await run_cases(dut, lambda cases: RouterTB(dut, cases[0]["src_cores"],
+                                                cases[0]["dests"], seed=len(cases)))
