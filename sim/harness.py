@@ -9,7 +9,7 @@ runner, and the comparison helpers the cocotb testbenches share.
   a JSON file of cases in and a JSON file of results out.
 * :func:`run_cases` is the other end of :func:`run`, the one cocotb test entry of every
   testbench: it reads the cases, runs them one after another on one testbench object and
-  writes the results.
+  writes the results; :func:`uint` reads a port's value.
 * :func:`first_mismatch` compares per-step arrays exactly and names the first
   (step, neuron, field) that differs.
 
@@ -33,8 +33,8 @@ import numpy as np
 from gen.config import Config
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
-           "verilator_env", "build", "run", "run_cases", "spram_model", "first_mismatch", "pack_rows",
-           "core_config", "waves_enabled"]
+           "verilator_env", "build", "run", "run_cases", "uint", "spram_model",
+           "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SIM_BUILD = REPO / "sim_build"
@@ -170,6 +170,12 @@ def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
         raise AssertionError("\n".join(failures) or
                              f"simulation failed (exit {exit_code}); see {log}")
     return results
+
+
+def uint(handle) -> int:
+    """A port's value as an unsigned integer: under cocotb 2 a 1-bit port reads as a
+    ``Logic`` and a wider one as a ``LogicArray``, and ``int`` of either is that."""
+    return int(handle.value)
 
 
 async def run_cases(dut, make_tb) -> list:

@@ -21,7 +21,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly
 
-from sim.harness import first_mismatch, pack_rows, run_cases
+from sim.harness import first_mismatch, pack_rows, run_cases, uint
 
 __all__ = ["WithWeightMemory", "CoreTB"]
 
@@ -70,12 +70,6 @@ def _port(dut, name):
     return getattr(dut, name)
 
 
-def _u(handle) -> int:
-    """Unsigned value of a port (a 1-bit port reads as a Logic, wider ones as LogicArray)."""
-    value = handle.value
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
-
-
 class StreamSource:
     """Drives ``<prefix>__valid/payload`` from a queue; ``gap`` is the chance of idling a
     cycle before offering the next item (once offered, an item stays until taken)."""
@@ -101,7 +95,7 @@ class StreamSource:
         self.valid.value = int(self.offered)
 
     def sample(self):
-        if self.offered and _u(self.ready):
+        if self.offered and uint(self.ready):
             self.queue.popleft()
             self.offered = False
             if not self.queue:
@@ -124,8 +118,8 @@ class StreamSink:
         self.ready.value = int(self.taking)
 
     def sample(self):
-        if self.taking and _u(self.valid):
-            self.items.append(_u(self.payload))
+        if self.taking and uint(self.valid):
+            self.items.append(uint(self.payload))
 
 
 class StateMonitor:
@@ -137,12 +131,12 @@ class StateMonitor:
 
     def sample(self):
         d = self.dut
-        if _u(d.o_state__valid):
-            self.records.append((_u(d.o_state__neuron),
+        if uint(d.o_state__valid):
+            self.records.append((uint(d.o_state__neuron),
                                  d.o_state__current.value.to_signed(),
                                  d.o_state__membrane.value.to_signed(),
-                                 _u(d.o_state__spike),
-                                 _u(d.o_state__psi)))
+                                 uint(d.o_state__spike),
+                                 uint(d.o_state__psi)))
 
 
 class PortWriter:
@@ -238,8 +232,8 @@ class CoreTB(CycleTB):
     def sample(self):
         for mon in self.monitors:
             mon.sample()
-        self.busy = bool(_u(self.dut.busy))
-        if _u(self.dut.done):
+        self.busy = bool(uint(self.dut.busy))
+        if uint(self.dut.done):
             self.dones.append(self.cycle)
 
     async def reset(self):

@@ -17,12 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
-from sim.harness import run_cases
-
-
-def _u(handle):
-    v = handle.value
-    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
+from sim.harness import run_cases, uint
 
 
 class PlasticityTB:
@@ -63,7 +58,7 @@ class PlasticityTB:
             else:
                 await self.cycle(wread_re=1, wread_addr=a)
             if prev is not None:
-                out.append(_u(self.dut.wread_data))
+                out.append(uint(self.dut.wread_data))
             prev = a
         return out
 
@@ -74,7 +69,7 @@ class PlasticityTB:
         await self.cycle(cmd__valid=1, cmd__payload=payload)
         t0 = get_sim_time("ns")
         await self.cycle(cmd__valid=0)
-        if not _u(self.dut.done):
+        if not uint(self.dut.done):
             await RisingEdge(self.dut.done)
             await FallingEdge(self.dut.clk)
         return round((get_sim_time("ns") - t0) / 10)
@@ -109,15 +104,15 @@ class PlasticityTB:
             for t, step in enumerate(sample["steps"]):
                 await self.cycle(spikes=step["spikes"], t_update=1)
                 await self.cycle(t_update=0)
-                while not _u(d.t_done):
+                while not uint(d.t_done):
                     await self.cycle()
                 await self.cycle()
-                got_m = _u(d.m)
+                got_m = uint(d.m)
                 where = f"{case['name']}: sample {si}, step {t}"
                 if got_m != step["m"]:
                     return f"{where}: modulator spikes RTL {got_m:#x}, model {step['m']:#x}"
                 if step["activity"] is not None:
-                    act = [_u(getattr(d, f"activity__{k}")) for k in range(case["classes"])]
+                    act = [uint(getattr(d, f"activity__{k}")) for k in range(case["classes"])]
                     if act != step["activity"]:
                         return f"{where}: teacher traces RTL {act}, model {step['activity']}"
                 if "traces" not in step:
@@ -140,16 +135,16 @@ class PlasticityTB:
         for b in range(len(case["banks"])):
             await self.cycle(lfsr_sel=b)
             await ReadOnly()
-            lfsr.append(_u(d.lfsr_state))
+            lfsr.append(uint(d.lfsr_state))
         if lfsr != exp["lfsr"]:
             return f"{case['name']}: LFSR states RTL {lfsr}, model {exp['lfsr']}"
         await self.cycle()
-        counters = {"rows_swept": _u(d.rows_swept), "weight_writes": _u(d.weight_writes),
-                    "modulator_events": _u(d.mod_events)}
+        counters = {"rows_swept": uint(d.rows_swept), "weight_writes": uint(d.weight_writes),
+                    "modulator_events": uint(d.mod_events)}
         for k, v in counters.items():
             if v != exp[k]:
                 return f"{case['name']}: {k} RTL {v}, model {exp[k]}"
-        self.stats = {**counters, "sweeps": _u(d.sweeps), "cycles": cycles}
+        self.stats = {**counters, "sweeps": uint(d.sweeps), "cycles": cycles}
         return None
 
 

@@ -20,8 +20,8 @@ from collections import Counter
 import cocotb
 from cocotb.clock import Clock
 
-from sim.harness import run_cases
-from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource, _u
+from sim.harness import run_cases, uint
+from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource
 
 
 class RouterTB(CycleTB):
@@ -59,12 +59,12 @@ class RouterTB(CycleTB):
             sink.sample()
             if len(sink.items) > n:
                 self.records.append((steps_done, port, sink.items[-1]))
-        if _u(self.dut.step_done):
+        if uint(self.dut.step_done):
             self.done_cycles.append(self.cycle)
 
     def counters(self):
         d = self.dut
-        return {k: _u(getattr(d, k)) for k in ("events", "deliveries", "stalls", "peak_level")}
+        return {k: uint(getattr(d, k)) for k in ("events", "deliveries", "stalls", "peak_level")}
 
     async def load(self, case):
         ob, eb = case["offset_bits"], case["row_bits"]
@@ -87,7 +87,7 @@ class RouterTB(CycleTB):
             s.gap = case["gap"]
         for s in self.sinks:
             s.pause = case["pause"]
-        await self.until(lambda: _u(self.dut.idle))
+        await self.until(lambda: uint(self.dut.idle))
         await self.load(case)
         nb, rb = case["neuron_bits"], case["row_bits"]
         base_done, base_rec = len(self.done_cycles), len(self.records)
