@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen.config import Config
+from gen.util import ceil_div
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
            "verilator_env", "build", "run", "run_cases", "uint", "spram_model",
@@ -222,7 +223,7 @@ def pack_rows(weights, lanes: int, width: int) -> list:
     last word padded with zeros."""
     weights = np.asarray(weights)
     n_rows, n_cols = weights.shape
-    wpr = -(-n_cols // lanes)
+    wpr = ceil_div(n_cols, lanes)
     padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
     padded[:, :n_cols] = weights
     mask = (1 << width) - 1
