@@ -3,12 +3,13 @@ with the default config and its overrides, online learning on `--train` samples 
 then the cost of `--samples` more.
 
     python bench/sweep_cost.py [--tasks digits mnist1d] [--train 100] [--samples 50]
+                               [--out bench/sweep_cost.json]
 
 Counts with the cycle formula of sim.plasticity_cases.sweep_cycles (which the Verilator
 tests check command for command), so nothing is simulated: seconds, not minutes. Prints
-one row per task (gated steps, modulator events and rows visited; cycles per gated step,
-per event and per sample; the cycles without row skipping and the saving) and writes
-them as JSON to bench/sweep_cost.json.
+the table of docs/plasticity.md, a row per task (gated steps, modulator events and rows
+visited; cycles per gated step, per event and per sample; the cycles without row
+skipping and the saving), and writes the figures as JSON (`--out`).
 """
 from __future__ import annotations
 
@@ -71,6 +72,22 @@ def sweep_cost(task: str, train: int = 100, samples: int = 50, seed: int = 0,
             "saving": 1 - cycles / max(cycles_no_skip, 1)}
 
 
+COLUMNS = ("task", "gated steps / sample", "events / gated step",
+           "rows visited / gated step (of all)", "cycles / gated step",
+           "cycles / modulator event", "cycles / sample", "without row skipping", "saving")
+
+
+def table_row(r: dict) -> list:
+    """One task's figures as docs/plasticity.md's table shows them."""
+    gated = max(r["gated_steps"], 1)
+    return [r["task"], f"{r['gated_steps'] / r['samples']:.2f} of {r['steps'] // r['samples']}",
+            f"{r['modulator_events'] / gated:.2f}",
+            f"{r['rows_per_gated_step']:.0f} of {r['rows_total']}",
+            *(f"{r[k]:,.0f}" for k in ("cycles_per_gated_step", "cycles_per_event",
+                                       "cycles_per_sample")),
+            f"{r['cycles_no_skip'] / r['samples']:,.0f} / sample", f"{100 * r['saving']:.0f} %"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=["digits", "mnist1d"])
@@ -78,22 +95,17 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lanes", type=int, default=8)
+    ap.add_argument("--out", type=pathlib.Path,
+                    default=pathlib.Path(__file__).with_suffix(".json"))
     args = ap.parse_args(argv)
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
     rows = []
     for task in args.tasks:
-        r = sweep_cost(task, args.train, args.samples, args.seed, args.lanes)
-        rows.append(r)
-        steps = r["steps"] // r["samples"]
-        print(f"{task:8} gated {r['gated_steps'] / r['samples']:.2f} of {steps} steps/sample"
-              f"  events/gated step {r['modulator_events'] / max(r['gated_steps'], 1):.2f}"
-              f"  rows visited/gated step {r['rows_per_gated_step']:.0f} of "
-              f"{r['rows_total']}  cycles/gated step {r['cycles_per_gated_step']:,.0f}"
-              f"  /event {r['cycles_per_event']:,.0f}  /sample {r['cycles_per_sample']:,.0f}"
-              f"  without row skipping {r['cycles_no_skip'] / r['samples']:,.0f}/sample"
-              f"  saving {100 * r['saving']:.0f} %", flush=True)
-    out = pathlib.Path(__file__).with_suffix(".json")
-    out.write_text(json.dumps(rows, indent=1))
-    print(f"wrote {out}")
+        rows.append(sweep_cost(task, args.train, args.samples, args.seed, args.lanes))
+        print("| " + " | ".join(table_row(rows[-1])) + " |", flush=True)
+    args.out.write_text(json.dumps(rows, indent=1))
+    print(f"wrote {args.out}")
     return 0
 
 
