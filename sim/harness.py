@@ -7,6 +7,9 @@ runner, and the comparison helpers the cocotb testbenches share.
   (and every later run) that asks for the same hardware.
 * :func:`run` runs a cocotb test module against a build, in its own test directory, with
   a JSON file of cases in and a JSON file of results out.
+* :func:`run_cases` is the other end of :func:`run`, the one cocotb test entry of every
+  testbench: it reads the cases, runs them one after another on one testbench object and
+  writes the results; :func:`uint` reads a port's value.
 * :func:`first_mismatch` compares per-step arrays exactly and names the first
   (step, neuron, field) that differs.
 
@@ -28,10 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen.config import Config
+from gen.util import ceil_div
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
-           "verilator_env", "build", "run", "spram_model", "first_mismatch", "pack_rows",
-           "core_config", "waves_enabled"]
+           "verilator_env", "build", "run", "run_cases", "uint", "spram_model",
+           "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SIM_BUILD = REPO / "sim_build"
@@ -169,6 +173,35 @@ def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
     return results
 
 
+def uint(handle) -> int:
+    """A port's value as an unsigned integer: under cocotb 2 a 1-bit port reads as a
+    ``Logic`` and a wider one as a ``LogicArray``, and ``int`` of either is that."""
+    return int(handle.value)
+
+
+async def run_cases(dut, make_tb) -> list:
+    """The cocotb side of :func:`run`, for a testbench module's ``@cocotb.test()``: the
+    cases of ``$SWIRL_CASES`` (a list, or one case as a dict) one after another on one
+    testbench ``make_tb(cases)``, which has ``async start()`` and ``async run_case(case)``
+    returning a result dict with ``ok`` and ``error``; each result is logged, all are
+    written to ``$SWIRL_RESULTS``, and the test fails with every failing case's error."""
+    cases = json.loads(pathlib.Path(os.environ["SWIRL_CASES"]).read_text())
+    if isinstance(cases, dict):
+        cases = [cases]
+    tb = make_tb(cases)
+    await tb.start()
+    results = []
+    for i, case in enumerate(cases):
+        result = await tb.run_case(case)
+        results.append(result)
+        dut._log.info("%s: %s", case.get("name", f"case {i}"),
+                      "ok" if result["ok"] else result["error"])
+    pathlib.Path(os.environ["SWIRL_RESULTS"]).write_text(json.dumps(results))
+    failures = [r["error"] for r in results if not r["ok"]]
+    assert not failures, "\n".join(failures)
+    return results
+
+
 def first_mismatch(expected: dict, actual: dict, fields) -> str | None:
     """Compare ``(steps, neurons)`` arrays field by field, step-major: the first
     (step, neuron, field) that differs, with both values; None when all agree."""
@@ -190,7 +223,7 @@ def pack_rows(weights, lanes: int, width: int) -> list:
     last word padded with zeros."""
     weights = np.asarray(weights)
     n_rows, n_cols = weights.shape
-    wpr = -(-n_cols // lanes)
+    wpr = ceil_div(n_cols, lanes)
     padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
     padded[:, :n_cols] = weights
     mask = (1 << width) - 1

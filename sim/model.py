@@ -6,10 +6,16 @@ int64 arrays with explicit widths and saturation; there are no floats in it.
 
 Inference is vectorised over a batch of samples; learning is online, one sample at a
 time, as the chip does it.
+
+Each phase of a time step is a public pure function of arrays and config values
+(:func:`encode_step`, :func:`deliver`, :func:`lif_step`, :func:`teacher_step`,
+:func:`modulator_step`, :func:`sweep_bank`, :func:`trace_step`, ...), the reference for the
+RTL block that implements it; :class:`Network` holds the state between them (weights,
+LFSRs, statistics) and composes them step by step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -45,6 +51,11 @@ class Stats:
     rows_swept: int = 0
     weight_writes: int = 0
 
+    def reset(self) -> None:
+        """Zero every count (a measurement that starts after some training)."""
+        for f in fields(self):
+            setattr(self, f.name, f.default)
+
     def as_dict(self) -> dict:
         return {
             "samples": self.samples,
@@ -55,6 +66,130 @@ class Stats:
         }
 
 
+# ---- the phases of one time step (docs/architecture.md section 4) --------------------
+# Pure functions of arrays and config values: the RTL blocks' unit tests check each one
+# against the block that implements its phase.
+def encode_step(acc, u, enc_theta: int):
+    """Phase 1, the rate encoder: accumulate the intensities ``u``, spike where the
+    accumulator reaches ``enc_theta``, subtract it there. Returns (acc, spikes)."""
+    acc = acc + u
+    spikes = (acc >= enc_theta).astype(I64)
+    return acc - spikes * enc_theta, spikes
+
+
+def deliver(s_in, s_h_prev, weights: Weights, *, last_layer_offset: int,
+            readout_bias: bool, current_width: int):
+    """Phase 2, the crossbars (rtl/crossbar.py) and the readout's: hidden currents from
+    this step's input spikes and the previous step's hidden spikes, readout currents from
+    the last hidden layer's previous spikes (plus the bias row, which spikes every step).
+    Returns (i_h, i_r), saturated to ``current_width``."""
+    i_h = sat_signed(s_in @ weights.w_in + s_h_prev @ weights.w_hh, current_width)
+    n_last = s_h_prev.shape[1] - last_layer_offset
+    i_r = s_h_prev[:, last_layer_offset:] @ weights.w_ro[:n_last]
+    if readout_bias:
+        i_r = i_r + weights.w_ro[n_last]
+    return i_h, sat_signed(i_r, current_width)
+
+
+def lif_step(v, ref, current, *, theta: int, leak_shift: int, psi_window: int,
+             refractory: int, reset_subtract: bool, membrane_width: int):
+    """Phase 3, one LIF update (rtl/lif.py ``LifUpdate``): leak, integrate, saturate,
+    fire, reset, for neurons whose refractory counter is zero; the others hold ``v`` and
+    count down. Returns (v, ref, spikes, psi), psi the boxcar pseudo-derivative."""
+    active = ref == 0
+    v_new = sat_signed(v - (v >> leak_shift) + current, membrane_width)
+    v = np.where(active, v_new, v)
+    psi = ((v >= theta - psi_window) & (v < theta + psi_window)).astype(I64) & active
+    spikes = (v >= theta) & active
+    v = np.where(spikes, v - theta, v) if reset_subtract else np.where(spikes, 0, v)
+    ref = np.where(spikes, refractory, np.where(active, 0, ref - 1))
+    return v, ref, spikes.astype(I64), psi
+
+
+def class_counts(s_r, classes: int, per_class: int):
+    """Readout spikes summed per class population, per sample: (B, R) -> (B, classes)."""
+    return s_r.reshape(len(s_r), classes, per_class).sum(2)
+
+
+def trace_step(x, spikes, *, shift: int, inc: int, width: int):
+    """Phase 6, a presynaptic trace (rtl/plasticity.py ``TraceUpdate``): decay by
+    ``x >> shift``, add ``inc`` on a spike, saturate to ``width`` unsigned bits."""
+    return sat_unsigned(x - (x >> shift) + spikes * inc, width)
+
+
+def teacher_step(activity, class_spikes, label: int, t: int, *, shift: int, width: int,
+                 teach_start: int, target: int, margin: int):
+    """Phase 4, the population winner-take-all teacher (rtl/teach.py ``Teacher``): one
+    sample's per-class activity traces, then the ternary error from step ``teach_start``
+    on: push the label's class up while it is below ``target``, push the strongest other
+    class (lowest index on ties) down while it is within ``margin`` of the label's.
+    Returns (activity, error), error in {-1, 0, +1} per class."""
+    activity = trace_step(activity, class_spikes, shift=shift, inc=1, width=width)
+    error = np.zeros(len(activity), I64)
+    if t < teach_start:
+        return activity, error
+    if activity[label] < target:
+        error[label] = 1
+    others = activity.copy()
+    others[label] = -1
+    k = int(np.argmax(others))
+    if activity[k] > 0 and activity[k] + margin >= activity[label]:
+        error[k] = -1
+    return activity, error
+
+
+def modulator_step(v, error, *, drive: int, leak_shift: int, theta: int,
+                   membrane_width: int):
+    """Phase 4, the modulator population (rtl/teach.py ``Teacher``): LIF neurons without
+    refractory period, reset by subtraction; modulator ``k`` is driven by a positive
+    error of class ``k``, modulator ``classes + k`` by a negative one. Returns (v, m)."""
+    current = np.concatenate([error > 0, error < 0]).astype(I64) * drive
+    v, _, m, _ = lif_step(v, np.zeros_like(v), current, theta=theta, leak_shift=leak_shift,
+                          psi_window=0, refractory=0, reset_subtract=True,
+                          membrane_width=membrane_width)
+    return v, m
+
+
+def class_signal(m, classes: int):
+    """Phase 5's per-class learning signal from the modulator spikes: +1, 0 or -1."""
+    return m[:classes] - m[classes:]
+
+
+def hidden_post(feedback_centered, signal, gate, eta: int):
+    """Phase 5's hidden post term (rtl/hash.py ``FeedbackPost``): the class signal
+    through the centred broadcast-alignment feedback, gated per neuron, times ``eta``."""
+    return (feedback_centered @ signal) * gate * eta
+
+
+def readout_post(signal, per_class: int, eta: int):
+    """Phase 5's readout post term: each readout neuron takes its own class's signal."""
+    return np.repeat(signal, per_class) * eta
+
+
+def sweep_bank(weights, x_rows, post, *, shift: int, weight_width: int, lfsr: Lfsr,
+               mask=None):
+    """Phase 5 in one weight bank, as rtl/plasticity.py's ``PlasticityUnit`` sweeps it:
+    the rows with a non-zero pre trace ``x_rows`` in row order, every column in order,
+    each visit consuming one state of ``lfsr`` (the one state this function advances)
+    whose low ``shift`` bits round ``x * post >> shift`` stochastically; weights saturate
+    to ``weight_width``, and synapses outside ``mask`` (if given) keep their value.
+    ``weights``: the bank's (rows, cols) matrix. Returns (new weights, rows visited,
+    weights whose value changed)."""
+    active = np.flatnonzero(x_rows)
+    if len(active) == 0:
+        return weights, 0, 0
+    r = lfsr.draw(len(active) * len(post)).reshape(len(active), len(post)) & \
+        ((1 << shift) - 1)
+    dw = (x_rows[active][:, None] * post[None, :] + r) >> shift
+    old = weights[active]
+    new_rows = sat_signed(old + dw, weight_width)
+    if mask is not None:
+        new_rows = np.where(mask[active], new_rows, old)
+    new = weights.copy()
+    new[active] = new_rows
+    return new, len(active), int((new_rows != old).sum())
+
+
 @dataclass
 class _Bank:
     """One weight memory: a hidden core's crossbar, or the readout."""
@@ -62,8 +197,19 @@ class _Bank:
     rows_kind: np.ndarray
     rows_src: np.ndarray
     cols: np.ndarray        # post neurons (global hidden index, or readout index)
-    in_rows: np.ndarray = field(default=None)   # row positions fed by input channels
-    hid_rows: np.ndarray = field(default=None)  # row positions fed by hidden neurons
+
+    def __post_init__(self):
+        self.in_rows = np.flatnonzero(self.rows_kind == KIND_INPUT)
+        self.hid_rows = np.flatnonzero(self.rows_kind == KIND_HIDDEN)
+
+    def pre_traces(self, x_in, x_h, hidden_rows: bool = True):
+        """Each row's presynaptic trace, in row order (zero for the rows fed by hidden
+        neurons when those do not learn)."""
+        x_rows = np.zeros(len(self.rows_src), I64)
+        x_rows[self.in_rows] = x_in[self.rows_src[self.in_rows]]
+        if hidden_rows:
+            x_rows[self.hid_rows] = x_h[self.rows_src[self.hid_rows]]
+        return x_rows
 
 
 class Network:
@@ -107,18 +253,34 @@ class Network:
     def reset_lfsrs(self) -> None:
         """Banks 0..L*C-1 are the hidden cores, bank L*C the readout."""
         s, topo = self.config.sizes, self.topology
-        self.banks = []
-        for gc, rows in enumerate(topo.cores):
-            bank = _Bank(Lfsr(lfsr_seed(self.config.seed, gc)), rows.kind, rows.source,
-                         np.arange(gc * s.neurons, (gc + 1) * s.neurons))
-            bank.in_rows = np.flatnonzero(rows.kind == KIND_INPUT)
-            bank.hid_rows = np.flatnonzero(rows.kind == KIND_HIDDEN)
-            self.banks.append(bank)
+        self.banks = [_Bank(Lfsr(lfsr_seed(self.config.seed, gc)), rows.kind, rows.source,
+                            np.arange(gc * s.neurons, (gc + 1) * s.neurons))
+                      for gc, rows in enumerate(topo.cores)]
         n_last = s.cores * s.neurons
         self.readout_bank = _Bank(Lfsr(lfsr_seed(self.config.seed, topo.readout_core)),
                                   np.full(n_last, KIND_HIDDEN, np.int8),
                                   np.arange(n_last) + topo.last_layer_offset,
                                   np.arange(s.readout))
+
+    def bank_weights(self, g: int) -> np.ndarray:
+        """Bank ``g``'s weights as its memory holds them: one row per crossbar row in row
+        order, one column per post neuron (the readout bank, ``g = L*C``: ``w_ro``)."""
+        if g == len(self.banks):
+            return self.weights.w_ro.copy()
+        bank, W = self.banks[g], self.weights
+        out = np.empty((len(bank.rows_src), len(bank.cols)), I64)
+        for rows, mat in ((bank.in_rows, W.w_in), (bank.hid_rows, W.w_hh)):
+            out[rows] = mat[np.ix_(bank.rows_src[rows], bank.cols)]
+        return out
+
+    def set_bank_weights(self, g: int, values: np.ndarray) -> None:
+        """Write bank ``g``'s weights back (the layout of :meth:`bank_weights`)."""
+        if g == len(self.banks):
+            self.weights.w_ro[:] = values
+            return
+        bank, W = self.banks[g], self.weights
+        for rows, mat in ((bank.in_rows, W.w_in), (bank.hid_rows, W.w_hh)):
+            mat[np.ix_(bank.rows_src[rows], bank.cols)] = values[rows]
 
     # ---- one sample ---------------------------------------------------------------
     def new_state(self, batch: int) -> dict:
@@ -175,39 +337,34 @@ class Network:
                              f" got {u.min()}..{u.max()}")
 
     def _present(self, u, label, learn, record):
+        """One sample (or a batch without learning), step by step, phase by phase."""
         c = self.config
-        s, d, w = c.sizes, c.dynamics, c.widths
-        W = self.weights
+        s, d, l, w = c.sizes, c.dynamics, c.learning, c.widths
         st = self.new_state(len(u))
-        last = self.topology.last_layer_offset
-        n_last = s.cores * s.neurons
-        bias = c.topology.readout_bias
         tr = {k: [] for k in ("s_in", "s_h", "s_r", "m", "v_h", "v_r", "i_h", "i_r",
                               "psi", "x_h", "x_in", "x_bias", "writes", "teach")} \
             if record else None
+        neuron = {"psi_window": l.psi_window, "refractory": d.refractory,
+                  "reset_subtract": d.reset_subtract, "membrane_width": w.membrane}
+        trace = {"shift": l.trace_shift, "inc": l.trace_inc, "width": w.trace}
         for t in range(s.steps):
-            # 1. encoder
-            st["enc"] = st["enc"] + u
-            s_in = (st["enc"] >= d.enc_theta).astype(I64)
-            st["enc"] -= s_in * d.enc_theta
-            # 2. delivery: input spikes of t, neuron spikes of t-1
-            i_h = sat_signed(s_in @ W.w_in + st["s_h"] @ W.w_hh, w.current)
-            i_r = st["s_h"][:, last:] @ W.w_ro[:n_last]
-            if bias:   # the bias row spikes every step
-                i_r = i_r + W.w_ro[n_last]
-            i_r = sat_signed(i_r, w.current)
-            # 3. neurons
-            s_h, psi = self._lif(st, "v_h", "ref_h", i_h, d.theta, d.leak_shift)
-            s_r, _ = self._lif(st, "v_r", "ref_r", i_r, d.theta_out, d.leak_shift_out)
-            st["counts"] += s_r.reshape(len(u), s.classes, s.per_class).sum(2)
+            st["enc"], s_in = encode_step(st["enc"], u, d.enc_theta)
+            i_h, i_r = deliver(s_in, st["s_h"], self.weights,
+                               last_layer_offset=self.topology.last_layer_offset,
+                               readout_bias=c.topology.readout_bias, current_width=w.current)
+            st["v_h"], st["ref_h"], s_h, psi = lif_step(
+                st["v_h"], st["ref_h"], i_h, theta=d.theta, leak_shift=d.leak_shift, **neuron)
+            st["v_r"], st["ref_r"], s_r, _ = lif_step(
+                st["v_r"], st["ref_r"], i_r, theta=d.theta_out, leak_shift=d.leak_shift_out,
+                **neuron)
+            st["counts"] += class_counts(s_r, s.classes, s.per_class)
             writes = 0
             m = np.zeros((len(u), s.modulators), I64)
             if learn:
-                # 4. teacher and modulators
                 m = self._teach(st, s_r, label, t)
-                # 5. gated plasticity
                 if m.any():
-                    writes = self._plasticity(st, m[0], psi[0])
+                    writes = self._plasticity(st["x_in"][0], st["x_h"][0],
+                                              st["x_bias"][0], m[0], psi[0])
                 self.stats.steps += 1
             if record:
                 for k, v in (("s_in", s_in), ("s_h", s_h), ("s_r", s_r), ("m", m),
@@ -216,10 +373,9 @@ class Network:
                              ("x_in", st["x_in"]), ("x_bias", st["x_bias"]),
                              ("writes", writes), ("teach", st["teach"])):
                     tr[k].append(np.array(v))
-            # 6. traces
-            st["x_in"] = self._trace(st["x_in"], s_in)
-            st["x_h"] = self._trace(st["x_h"], s_h)
-            st["x_bias"] = self._trace(st["x_bias"], 1)
+            st["x_in"] = trace_step(st["x_in"], s_in, **trace)
+            st["x_h"] = trace_step(st["x_h"], s_h, **trace)
+            st["x_bias"] = trace_step(st["x_bias"], 1, **trace)
             st["s_h"] = s_h
         if learn:
             self.stats.samples += 1
@@ -229,109 +385,53 @@ class Network:
                   for k, v in tr.items()}
         return preds, st["counts"], tr
 
-    def _lif(self, st, v_key, ref_key, current, theta, leak_shift):
-        """Leak, integrate, saturate, fire; returns (spikes, psi)."""
-        d, w, l = self.config.dynamics, self.config.widths, self.config.learning
-        v, ref = st[v_key], st[ref_key]
-        active = ref == 0
-        v_new = sat_signed(v - (v >> leak_shift) + current, w.membrane)
-        v = np.where(active, v_new, v)
-        psi = ((v >= theta - l.psi_window) & (v < theta + l.psi_window)).astype(I64) & active
-        spk = (v >= theta) & active
-        if d.reset_subtract:
-            v = np.where(spk, v - theta, v)
-        else:
-            v = np.where(spk, 0, v)
-        st[ref_key] = np.where(spk, d.refractory, np.where(active, 0, ref - 1))
-        st[v_key] = v
-        return spk.astype(I64), psi
-
-    def _trace(self, x, spikes):
-        l, w = self.config.learning, self.config.widths
-        return sat_unsigned(x - (x >> l.trace_shift) + spikes * l.trace_inc, w.trace)
-
     def _teach(self, st, s_r, label, t):
-        """Population winner-take-all teacher -> ternary error -> modulator LIF spikes."""
+        """Phase 4 for the one sample being learnt; returns the modulator spikes (1, 2K)."""
         s, d, l, w = self.config.sizes, self.config.dynamics, self.config.learning, \
             self.config.widths
-        counts = s_r.reshape(1, s.classes, s.per_class).sum(2)
-        a = sat_unsigned(st["teach"] - (st["teach"] >> l.teacher_shift) + counts, w.teacher)
-        st["teach"] = a
-        err = np.zeros(s.classes, I64)
-        a0 = a[0]
-        if t < l.teach_start:
-            pass
-        elif a0[label] < l.target:
-            err[label] = 1
-        others = a0.copy()
-        others[label] = -1
-        k = int(np.argmax(others))
-        if t >= l.teach_start and a0[k] > 0 and a0[k] + l.margin >= a0[label]:
-            err[k] = -1
-        drive = np.concatenate([(err > 0), (err < 0)]).astype(I64) * d.mod_drive
-        v = st["v_m"]
-        v = sat_signed(v - (v >> d.mod_leak_shift) + drive[None, :], w.membrane)
-        m = (v >= d.mod_theta).astype(I64)
-        st["v_m"] = v - m * d.mod_theta
+        activity, error = teacher_step(
+            st["teach"][0], class_counts(s_r, s.classes, s.per_class)[0], label, t,
+            shift=l.teacher_shift, width=w.teacher, teach_start=l.teach_start,
+            target=l.target, margin=l.margin)
+        v_m, m = modulator_step(st["v_m"][0], error, drive=d.mod_drive,
+                                leak_shift=d.mod_leak_shift, theta=d.mod_theta,
+                                membrane_width=w.membrane)
+        st["teach"], st["v_m"] = activity[None], v_m[None]
         self.stats.modulator_events += int(m.sum())
-        return m
+        return m[None]
 
-    def _plasticity(self, st, m, psi):
-        """Modulator-gated three-factor update of every bank; returns weights written."""
-        s, l, w = self.config.sizes, self.config.learning, self.config.widths
-        self.stats.gated_steps += 1
-        signal = m[:s.classes] - m[s.classes:]           # per class: +1, 0 or -1 (or both)
-        writes = 0
-        W = self.weights
-        x_in, x_h = st["x_in"][0], st["x_h"][0]
+    def _plasticity(self, x_in, x_h, x_bias, m, psi):
+        """Phase 5: every learning bank swept in bank order; returns the weights written."""
+        c = self.config
+        s, l, w = c.sizes, c.learning, c.widths
+        signal = class_signal(m, s.classes)
+        sweeps = []                     # (bank index, bank, pre traces, post, shift, mask)
         if l.learn_hidden:
-            if l.post_from_trace:   # post term: the neuron spiked recently (trace > 0)
-                psi = (x_h > 0).astype(I64)
-            post = (self.feedback_centered @ signal) * psi * l.eta_hidden
-            for bank in self.banks:
-                x_rows = np.zeros(len(bank.rows_src), I64)
-                x_rows[bank.in_rows] = x_in[bank.rows_src[bank.in_rows]]
-                if l.learn_recurrent:
-                    x_rows[bank.hid_rows] = x_h[bank.rows_src[bank.hid_rows]]
-                dw, active = self._sweep(bank, x_rows, post[bank.cols], l.eta_hidden_shift)
-                if dw is None:
-                    continue
-                rows = np.flatnonzero(active)
-                for sel, mat in ((np.isin(rows, bank.in_rows), W.w_in),
-                                 (np.isin(rows, bank.hid_rows), W.w_hh)):
-                    src = bank.rows_src[rows[sel]]
-                    old = mat[np.ix_(src, bank.cols)]
-                    new = sat_signed(old + dw[sel], w.weight)
-                    writes += int((new != old).sum())
-                    mat[np.ix_(src, bank.cols)] = new
+            gate = (x_h > 0).astype(I64) if l.post_from_trace else psi
+            post = hidden_post(self.feedback_centered, signal, gate, l.eta_hidden)
+            sweeps += [(g, bank, bank.pre_traces(x_in, x_h, l.learn_recurrent),
+                        post[bank.cols], l.eta_hidden_shift, None)
+                       for g, bank in enumerate(self.banks)]
         if l.learn_readout:
-            post = np.repeat(signal, s.per_class) * l.eta_readout
             bank = self.readout_bank
-            x_rows = x_h[bank.rows_src]
-            if self.config.topology.readout_bias:
-                x_rows = np.append(x_rows, st["x_bias"][0])
-            dw, active = self._sweep(bank, x_rows, post, l.eta_readout_shift)
-            if dw is not None:
-                rows = np.flatnonzero(active)
-                old = W.w_ro[rows]
-                new = np.where(self.ro_mask[rows], sat_signed(old + dw, w.weight), old)
-                writes += int((new != old).sum())
-                W.w_ro[rows] = new
+            x_rows = bank.pre_traces(x_in, x_h)
+            if c.topology.readout_bias:
+                x_rows = np.append(x_rows, x_bias)
+            sweeps.append((len(self.banks), bank, x_rows,
+                           readout_post(signal, s.per_class, l.eta_readout),
+                           l.eta_readout_shift, self.ro_mask))
+        writes = 0
+        for g, bank, x_rows, post, shift, mask in sweeps:
+            new, visited, written = sweep_bank(self.bank_weights(g), x_rows, post,
+                                               shift=shift, weight_width=w.weight,
+                                               lfsr=bank.lfsr, mask=mask)
+            if visited:
+                self.set_bank_weights(g, new)
+            self.stats.rows_swept += visited
+            writes += written
+        self.stats.gated_steps += 1
         self.stats.weight_writes += writes
         return writes
-
-    def _sweep(self, bank, x_rows, post, shift):
-        """Visit rows with a non-zero pre trace in row order, every column in order; each
-        visit consumes one LFSR state whose low ``shift`` bits round stochastically."""
-        active = x_rows != 0
-        n_rows = int(active.sum())
-        self.stats.rows_swept += n_rows
-        if n_rows == 0:
-            return None, active
-        n_cols = len(post)
-        r = bank.lfsr.draw(n_rows * n_cols).reshape(n_rows, n_cols) & ((1 << shift) - 1)
-        prod = x_rows[active][:, None] * post[None, :]
-        return (prod + r) >> shift, active
 
 
 def predict(net: Network, intensities: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -166,37 +166,50 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
     return out
 
 
+class ChipTB:
+    """Clock and reset of the chip; :meth:`run_case` runs one job: the host driver in a
+    worker thread on the simulated UART, a probe recording every step."""
+
+    def __init__(self, dut):
+        self.dut = dut
+
+    async def start(self):
+        dut = self.dut
+        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+        dut.rst.value = 1
+        dut.rx.value = 1
+        await Timer(5 * PERIOD_NS, unit="ns")
+        dut.rst.value = 0
+
+    async def run_case(self, job) -> dict:
+        from sim.host import Host
+        dut = self.dut
+        transport = CocotbTransport(job["divisor"])
+        probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
+        cocotb.start_soon(transport.receive(dut))
+        cocotb.start_soon(probe.watch())
+        result = {}
+
+        def worker():
+            try:
+                result.update(ok=True, **run_job(Host(transport, timeout=job["timeout"]),
+                                                job, probe))
+            except Exception:                       # reported, not raised in the thread
+                result.update(ok=False, error=traceback.format_exc())
+            finally:
+                with transport.lock:
+                    transport.finished = True
+                    transport.lock.notify_all()
+
+        thread = threading.Thread(target=worker, daemon=True)
+        thread.start()
+        await transport.serve(dut)
+        thread.join()
+        return result
+
+
 @cocotb.test()
 async def chip(dut):
-    from sim.host import Host
-    with open(os.environ["SWIRL_CASES"]) as f:
-        job = json.load(f)
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    dut.rst.value = 1
-    dut.rx.value = 1
-    await Timer(5 * PERIOD_NS, unit="ns")
-    dut.rst.value = 0
-    transport = CocotbTransport(job["divisor"])
-    probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
-    cocotb.start_soon(transport.receive(dut))
-    cocotb.start_soon(probe.watch())
-    result = {}
-
-    def worker():
-        try:
-            result.update(ok=True, **run_job(Host(transport, timeout=job["timeout"]), job,
-                                            probe))
-        except Exception:                       # reported, not raised in the thread
-            result.update(ok=False, error=traceback.format_exc())
-        finally:
-            with transport.lock:
-                transport.finished = True
-                transport.lock.notify_all()
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    await transport.serve(dut)
-    thread.join()
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump([result], f)
-    assert result["ok"], result.get("error")
+    """The job of $SWIRL_CASES (one case) on the chip."""
+    from sim.harness import run_cases
+    await run_cases(dut, lambda cases: ChipTB(dut))

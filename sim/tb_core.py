@@ -15,15 +15,13 @@ with both values), and per step the cycle count and the number of spike events.
 from __future__ import annotations
 
 import collections
-import json
-import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly
 
-from sim.harness import first_mismatch, pack_rows
+from sim.harness import first_mismatch, pack_rows, run_cases, uint
 
 __all__ = ["WithWeightMemory", "CoreTB"]
 
@@ -72,12 +70,6 @@ def _port(dut, name):
     return getattr(dut, name)
 
 
-def _u(handle) -> int:
-    """Unsigned value of a port (a 1-bit port reads as a Logic, wider ones as LogicArray)."""
-    value = handle.value
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
-
-
 class StreamSource:
     """Drives ``<prefix>__valid/payload`` from a queue; ``gap`` is the chance of idling a
     cycle before offering the next item (once offered, an item stays until taken)."""
@@ -103,7 +95,7 @@ class StreamSource:
         self.valid.value = int(self.offered)
 
     def sample(self):
-        if self.offered and _u(self.ready):
+        if self.offered and uint(self.ready):
             self.queue.popleft()
             self.offered = False
             if not self.queue:
@@ -126,8 +118,8 @@ class StreamSink:
         self.ready.value = int(self.taking)
 
     def sample(self):
-        if self.taking and _u(self.valid):
-            self.items.append(_u(self.payload))
+        if self.taking and uint(self.valid):
+            self.items.append(uint(self.payload))
 
 
 class StateMonitor:
@@ -139,12 +131,12 @@ class StateMonitor:
 
     def sample(self):
         d = self.dut
-        if _u(d.o_state__valid):
-            self.records.append((_u(d.o_state__neuron),
+        if uint(d.o_state__valid):
+            self.records.append((uint(d.o_state__neuron),
                                  d.o_state__current.value.to_signed(),
                                  d.o_state__membrane.value.to_signed(),
-                                 _u(d.o_state__spike),
-                                 _u(d.o_state__psi)))
+                                 uint(d.o_state__spike),
+                                 uint(d.o_state__psi)))
 
 
 class PortWriter:
@@ -240,8 +232,8 @@ class CoreTB(CycleTB):
     def sample(self):
         for mon in self.monitors:
             mon.sample()
-        self.busy = bool(_u(self.dut.busy))
-        if _u(self.dut.done):
+        self.busy = bool(uint(self.dut.busy))
+        if uint(self.dut.done):
             self.dones.append(self.cycle)
 
     async def reset(self):
@@ -315,16 +307,4 @@ class CoreTB(CycleTB):
 @cocotb.test()
 async def core_matches_golden_model(dut):
     """Every case of $SWIRL_CASES, one after another on the same core."""
-    with open(os.environ["SWIRL_CASES"]) as f:
-        cases = json.load(f)
-    tb = CoreTB(dut, seed=len(cases))
-    await tb.start()
-    results = []
-    for case in cases:
-        results.append(await tb.run_case(case))
-        dut._log.info("%s: %s", case["name"], "ok" if results[-1]["ok"] else
-                      results[-1]["error"])
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump(results, f)
-    failures = [r["error"] for r in results if not r["ok"]]
-    assert not failures, "\n".join(failures)
+    await run_cases(dut, lambda cases: CoreTB(dut, seed=len(cases)))

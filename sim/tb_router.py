@@ -15,14 +15,13 @@ outputs sampled in ReadOnly).
 """
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
 
-from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource, _u
+from sim.harness import run_cases, uint
+from sim.tb_core import CycleTB, PortWriter, StreamSink, StreamSource
 
 
 class RouterTB(CycleTB):
@@ -60,12 +59,12 @@ class RouterTB(CycleTB):
             sink.sample()
             if len(sink.items) > n:
                 self.records.append((steps_done, port, sink.items[-1]))
-        if _u(self.dut.step_done):
+        if uint(self.dut.step_done):
             self.done_cycles.append(self.cycle)
 
     def counters(self):
         d = self.dut
-        return {k: _u(getattr(d, k)) for k in ("events", "deliveries", "stalls", "peak_level")}
+        return {k: uint(getattr(d, k)) for k in ("events", "deliveries", "stalls", "peak_level")}
 
     async def load(self, case):
         ob, eb = case["offset_bits"], case["row_bits"]
@@ -88,7 +87,7 @@ class RouterTB(CycleTB):
             s.gap = case["gap"]
         for s in self.sinks:
             s.pause = case["pause"]
-        await self.until(lambda: _u(self.dut.idle))
+        await self.until(lambda: uint(self.dut.idle))
         await self.load(case)
         nb, rb = case["neuron_bits"], case["row_bits"]
         base_done, base_rec = len(self.done_cycles), len(self.records)
@@ -140,17 +139,7 @@ class RouterTB(CycleTB):
 
 @cocotb.test()
 async def router_matches_golden_model(dut):
-    """Every case of $SWIRL_CASES, one after another on the same router."""
-    with open(os.environ["SWIRL_CASES"]) as f:
-        cases = json.load(f)
-    tb = RouterTB(dut, cases[0]["src_cores"], cases[0]["dests"], seed=len(cases))
-    await tb.start()
-    results = []
-    for case in cases:
-        results.append(await tb.run_case(case))
-        dut._log.info("%s: %s", case["name"], "ok" if results[-1]["ok"] else
-                      results[-1]["error"])
-    with open(os.environ["SWIRL_RESULTS"], "w") as f:
-        json.dump(results, f)
-    failures = [r["error"] for r in results if not r["ok"]]
-    assert not failures, "\n".join(failures)
+    """Every case of $SWIRL_CASES, one after another on the same router (its ports are
+    the first case's)."""
+    await run_cases(dut, lambda cases: RouterTB(dut, cases[0]["src_cores"],
+                                                cases[0]["dests"], seed=len(cases)))

@@ -2,7 +2,8 @@
 """Level 2 of docs/architecture.md section 4 for the learning blocks, in the Amaranth
 simulator: the LFSR against sim.fixed.Lfsr, the hash against sim.fixed.oat32, the
 centred feedback against the golden model's ``feedback_centered``, the teacher and
-modulators against the model's ``_teach`` run, the trace update against ``_trace``."""
+modulators against the model's learning run, the trace update against
+``sim.model.trace_step``."""
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, MemoryInstance, Shape
@@ -13,7 +14,7 @@ from rtl.lfsr import LfsrLanes
 from rtl.plasticity import PlasticityUnit, TraceUpdate
 from rtl.teach import Teacher
 from sim.fixed import Lfsr, lfsr_seed, oat32
-from sim.model import Network
+from sim.model import Network, trace_step
 
 from amaranth_sim import simulate
 
@@ -192,17 +193,13 @@ def test_teacher_matches_model(seed):
 
 def test_trace_update_matches_model():
     """Phase 6 for every (x, spike) at 5 bits, several shifts and increments."""
-    cfg = Config().replace(**{"widths.trace": 5, "learning.trace_inc": 1}).validate()
-    dut = TraceUpdate(5)
+    width = 5
+    dut = TraceUpdate(width)
     got, want = [], []
 
     async def bench(ctx):
         for shift in (1, 2, 4):
             for inc in (1, 7, 31):
-                net_cfg = cfg.replace(**{"learning.trace_shift": shift,
-                                         "learning.trace_inc": inc})
-                net = Network.__new__(Network)
-                net.config = net_cfg
                 for x in range(32):
                     for spike in (0, 1):
                         ctx.set(dut.x, x)
@@ -210,7 +207,8 @@ def test_trace_update_matches_model():
                         ctx.set(dut.shift, shift)
                         ctx.set(dut.inc, inc)
                         got.append(ctx.get(dut.x_next))
-                        want.append(int(net._trace(np.int64(x), spike)))
+                        want.append(int(trace_step(np.int64(x), spike, shift=shift, inc=inc,
+                                                   width=width)))
 
     simulate(dut, bench, clock=False)
     assert got == want

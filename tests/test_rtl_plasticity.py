@@ -13,7 +13,8 @@ import pytest
 from gen.config import Config
 from sim.harness import run
 from sim.model import Network
-from sim.tb_plasticity import PlasticityHardware, make_case, sweep_cycles
+from sim.plasticity_cases import make_case, sweep_cycles
+from sim.plasticity_dut import PlasticityHardware
 
 pytestmark = pytest.mark.rtl
 
@@ -190,7 +191,7 @@ def default_cases(hw, cmd_fields):
         rng = np.random.default_rng(len(out))
         pre = rng.choice(len(data.x_train), 20, replace=False)
         net.run(data.x_train[pre], data.y_train[pre], learn=True)
-        net.stats.__init__()
+        net.stats.reset()
         pick = rng.choice(len(data.x_train), 2, replace=False)
         out.append(make_case(hw, net, data.x_train[pick], data.y_train[pick], learn=learn,
                              name=f"{name}(seed={cfg.seed})", cmd_fields=cmd_fields))

@@ -10,8 +10,8 @@ from rtl.crossbar import Crossbar
 from rtl.lif import LifUpdate, saturate
 from rtl.memory import WeightMemory
 from sim.fixed import sat_signed, sat_unsigned
-from sim.harness import core_config, pack_rows
-from sim.model import Network
+from sim.harness import pack_rows
+from sim.model import lif_step
 
 from amaranth_sim import simulate
 
@@ -73,12 +73,10 @@ def test_lif_update_matches_model(widths, param_sets):
     refs = np.array([0, 0, 1, 2])[rng.integers(0, 4, len(vs))]
     dut = LifUpdate(membrane_width=mb, current_width=cb)
     for theta, leak, window, refractory, subtract in param_sets:
-        cfg = core_config(n_in=1, neurons=2, weight=2 if mb <= 6 else 8, membrane=mb,
-                          current=cb, theta=theta, leak_shift=leak, psi_window=window,
-                          refractory=refractory, reset_subtract=subtract)
-        st = {"v": vs[None].copy(), "ref": refs[None].copy()}
-        spikes, psi = Network(cfg)._lif(st, "v", "ref", cs[None], theta, leak)
-        expect = np.stack([st["v"][0], st["ref"][0], spikes[0], psi[0]], 1).tolist()
+        v, ref, spikes, psi = lif_step(vs, refs, cs, theta=theta, leak_shift=leak,
+                                       psi_window=window, refractory=refractory,
+                                       reset_subtract=subtract, membrane_width=mb)
+        expect = np.stack([v, ref, spikes, psi], 1).tolist()
         got = []
 
         async def bench(ctx):
