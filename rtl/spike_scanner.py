@@ -13,7 +13,6 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .core import NeuronStateSignature
 from .crossbar import NO_RW_CHECK, read_port
 from .router import SkidBuffer
 

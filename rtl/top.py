@@ -184,7 +184,7 @@ class Engine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, lu, P = self.config, self.learner, len(self.cores)
+        lu = self.learner
         m.submodules.router = router = self.router
         m.submodules.readout = ro = self.readout
         m.submodules.sequencer = seq = self.sequencer

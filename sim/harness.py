@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen.config import Config
-from gen.util import ceil_div
+from sim.host import pack_rows  # noqa: F401  (re-exported: the testbenches' word packer)
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
            "verilator_env", "build", "run", "run_cases", "uint", "spram_model",
@@ -215,24 +215,6 @@ def first_mismatch(expected: dict, actual: dict, fields) -> str | None:
                 j = int(bad[0])
                 return f"step {t}, neuron {j}, {field}: model {int(e[j])}, RTL {int(a[j])}"
     return None
-
-
-def pack_rows(weights, lanes: int, width: int) -> list:
-    """Crossbar weight words (rtl/crossbar.py layout): each row split into words of
-    ``lanes`` columns, column ``k*lanes + p`` in bits ``[p*width, (p+1)*width)``, the
-    last word padded with zeros."""
-    weights = np.asarray(weights)
-    n_rows, n_cols = weights.shape
-    wpr = ceil_div(n_cols, lanes)
-    padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
-    padded[:, :n_cols] = weights
-    mask = (1 << width) - 1
-    words = []
-    for row in padded.tolist():
-        for k in range(wpr):
-            words.append(sum((v & mask) << (p * width)
-                             for p, v in enumerate(row[k * lanes:(k + 1) * lanes])))
-    return words
 
 
 def core_config(*, n_in: int, neurons: int, weight: int, membrane: int, current: int,

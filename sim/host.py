@@ -272,22 +272,13 @@ class Host:
             self.command(f[1], raw=f)
 
 
-# ---- images ---------------------------------------------------------------------------------------
+# ---- images --------------------------------------------------------------------------------
 def weight_words(net, lanes: int) -> list:
     """Per weight bank (hidden cores, then the readout) the memory words of the
     crossbar layout (rtl/crossbar.py) for the golden model's ``net`` weights."""
-    from gen.topology import KIND_INPUT
-    cfg, topo = net.config, net.topology
-    s, wb = cfg.sizes, cfg.widths.weight
-    W = net.weights
-    banks = []
-    for g, rows in enumerate(topo.cores):
-        cols = np.arange(g * s.neurons, (g + 1) * s.neurons)
-        mat = np.array([(W.w_in if k == KIND_INPUT else W.w_hh)[src, cols]
-                        for k, src in zip(rows.kind, rows.source)])
-        banks.append(pack_rows(mat, lanes, wb))
-    banks.append(pack_rows(np.asarray(W.w_ro), lanes, wb))
-    return banks
+    wb = net.config.widths.weight
+    return [pack_rows(net.bank_weights(g), lanes, wb)
+            for g in range(len(net.topology.cores) + 1)]
 
 
 def pack_rows(mat, lanes: int, width: int) -> list:

@@ -13,8 +13,6 @@ Run through :func:`sim.compare.run_chip` (job in ``SWIRL_CASES``, results to
 """
 from __future__ import annotations
 
-import json
-import os
 import threading
 import traceback
 

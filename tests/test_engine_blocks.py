@@ -5,13 +5,12 @@ read back from the RTL; the whole chip against the golden model is tests/test_ch
 import dataclasses
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from amaranth_sim import simulate
 from gen.config import default_config
-from gen.topology import make_topology
 from rtl.address_map import SPACES, STATUS_REGS
 from rtl.core import NeuronStateSignature
 from rtl.event_slice import EventSlice

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gen.topology import KIND_INPUT
+from gen.util import ceil_div
 from sim.harness import CoreHardware, build, run
 from sim.model import Network
 
@@ -157,7 +158,7 @@ def step_cycles(hw: CoreHardware, events: int) -> int:
     cycle it sees ``done`` to the next ``done``, with events offered back to back):
     ``W*E`` crossbar words, one more to drain the accumulate stage, ``N`` neurons, five
     of sequencing and pipeline (one of them the testbench's reaction to ``done``)."""
-    wpr = -(-hw.neurons // hw.lanes)
+    wpr = ceil_div(hw.neurons, hw.lanes)
     return wpr * events + (events > 0) + hw.neurons + 5
 
 

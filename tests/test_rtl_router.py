@@ -16,6 +16,7 @@ import pytest
 from gen.config import Config, ConfigError
 from gen.routing import RouterParams, expected_deliveries, routing_tables
 from gen.topology import make_topology
+from gen.util import index_width
 from sim.harness import NO_SPLIT, build, run
 from sim.model import Network
 
@@ -83,8 +84,8 @@ def make_case(hw: RouterParams, name: str, cfg: Config, s_h, *, gap=0.0, pause=0
                  f"density={t.readout_density:.2f}, seed={cfg.seed}, gap={gap}, "
                  f"pause={pause}, early={early})"),
         "src_cores": hw.src_cores, "dests": hw.dests, "fifo_depth": hw.fifo_depth,
-        "neuron_bits": hw.neuron_bits, "row_bits": max(1, (hw.rows - 1).bit_length()),
-        "offset_bits": max(1, (hw.table_depth - 1).bit_length()),
+        "neuron_bits": hw.neuron_bits, "row_bits": index_width(hw.rows),
+        "offset_bits": index_width(hw.table_depth),
         "index": index, "entries": entries, "steps": steps,
         "expected": expected_deliveries(topo, s_h),
         # expander cycles of each step: one per entry, one per event without entries
