@@ -151,8 +151,10 @@ class HostLink(wiring.Component):
                                reply_len=reply_len, out_crc=out_crc)
 
     def _range_check(self, m, r):
-        """``in_range``: ``addr + n <= depth`` of (space, bank), from registers (state
-        LIMIT waits for them), so the check is off the path into the state machine."""
+        """``in_range``: ``addr + n <= depth`` of (space, bank). The depth and the end
+        address are registered (state LIMIT waits for them), and so is the compare (state
+        COMPARE): the 17-bit compare and the status register's enable were the chip's
+        longest path."""
         depth = Signal(17)
         m.d.comb += depth.eq(0)
         with m.Switch(r.space):
@@ -166,7 +168,7 @@ class HostLink(wiring.Component):
         end_q = Signal(17)
         m.d.sync += [depth_q.eq(depth), end_q.eq(r.base + r.nwords)]
         in_range = Signal()
-        m.d.comb += in_range.eq((r.nwords != 0) & (end_q <= depth_q))
+        m.d.sync += in_range.eq((r.nwords != 0) & (end_q <= depth_q))
         return in_range
 
     def _bus_outputs(self, m, r):
@@ -243,6 +245,11 @@ class HostLink(wiring.Component):
         """CHECK to RUNNING: the frame's CRC, length and address range, then the command
         (nothing is changed unless all of them are right)."""
         bus, cmd, length, status = self.bus, r.cmd, r.length, r.status
+        # the word in flight is the last: registered (the compare and the state's enable
+        # were a long path). ``k`` moves only on an ack, and acks come at least two cycles
+        # apart (rtl/host_decoder.py answers a cycle after the access, then latches anew)
+        last_word = Signal()
+        m.d.sync += last_word.eq(r.k + 1 == r.nwords)
         with m.State("CHECK"):
             # crc now covers the CRC byte too: zero when it matched
             m.d.sync += [status.eq(STATUS["ok"]), r.k.eq(0),
@@ -265,6 +272,8 @@ class HostLink(wiring.Component):
                 m.d.sync += status.eq(STATUS["bad_command"])
             m.next = "LIMIT"
         with m.State("LIMIT"):            # depth_q and end_q take nwords in
+            m.next = "COMPARE"
+        with m.State("COMPARE"):          # in_range takes them in
             m.next = "RANGE"
         with m.State("RANGE"):
             with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &
@@ -278,7 +287,7 @@ class HostLink(wiring.Component):
                 m.d.comb += [bus.access.req.eq(1), bus.access.we.eq(1)]
                 with m.If(bus.access.ack):
                     m.d.sync += r.k.eq(r.k + 1)
-                    with m.If(r.k + 1 == r.nwords):
+                    with m.If(last_word):
                         m.next = "REPLY"
             with m.Elif(cmd == CMD_RUN):
                 m.d.comb += bus.run.start.eq(1)

@@ -63,26 +63,28 @@ class HostDecoder(wiring.Component):
         m = Module()
         bus, banks, P, G = self.bus, self.banks, self.P, len(self.core_of)
         host_rd_pending = Signal()
-        host_rd_bank = Signal(range(P + 2))
+        host_rd_bank = Signal(range(P + 1))
         rdata = Signal(32)
-        h_req, h_we, ack_q = Signal(), Signal(), Signal()
-        h_space, h_bank = Signal(8), Signal(8)
-        h_addr, h_wdata = Signal(16), Signal(32)
+        h_req, h_we, ack_q = Signal(name="h_req"), Signal(name="h_we"), Signal(name="ack_q")
+        h_space = Signal(8)
+        h_addr, h_wdata = Signal(16, name="h_addr"), Signal(32, name="h_wdata")
         h_waddr = Signal(range(self.depth + 1))
+        h_target = Signal(P)            # one-hot: the physical bank of a weights access
         rdata_q = Signal(32)
         with m.If(bus.req & ~h_req & ~ack_q):
             m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_space.eq(bus.space),
-                         h_bank.eq(bus.bank), h_addr.eq(bus.addr), h_wdata.eq(bus.wdata)]
-            # a weight word's address in its physical bank, added here (it was on the
-            # path into the SPRAM's address)
+                         h_addr.eq(bus.addr), h_wdata.eq(bus.wdata), h_target.eq(0)]
+            # a weight word's physical bank and its address there, found here (each was
+            # on the path into the SPRAM's chip select or address)
             m.d.sync += h_waddr.eq(bus.addr)
             with m.Switch(bus.bank):
-                for g in range(G):
-                    if self.word_base[g]:
-                        with m.Case(g):
-                            m.d.sync += h_waddr.eq(self.word_base[g] + bus.addr)
-                with m.Case(G):
-                    m.d.sync += h_waddr.eq(self.readout_base + bus.addr)
+                for g in range(G + 1):
+                    p = self.core_of[g] if g < G else P - 1
+                    base = self.word_base[g] if g < G else self.readout_base
+                    with m.Case(g):
+                        m.d.sync += h_target.eq(Mux(bus.space == SPACES["weights"], 1 << p, 0))
+                        if base:
+                            m.d.sync += h_waddr.eq(base + bus.addr)
         m.d.comb += [bus.ack.eq(ack_q), bus.rdata.eq(rdata_q)]
         m.d.sync += host_rd_pending.eq(0)
         self._lend(m, h_waddr, h_wdata)
@@ -92,8 +94,6 @@ class HostDecoder(wiring.Component):
                 for p in range(P):
                     with m.Case(p):
                         m.d.comb += rdata.eq(banks[p].rdata)
-                with m.Case(P):   # readout words: in the last bank
-                    m.d.comb += rdata.eq(banks[P - 1].rdata)
         ew = self.config.widths.encoder
         with m.If(h_space == SPACES["input"]):
             m.d.comb += rdata.eq(self.aux.rdata[:ew])
@@ -107,10 +107,13 @@ class HostDecoder(wiring.Component):
             """Answer with the bank's word the cycle after this read."""
             m.d.sync += [host_rd_pending.eq(1), host_rd_bank.eq(bank)]
 
-        with m.If(h_req & ~self.running & ~host_rd_pending):
+        serve = Signal()
+        m.d.comb += serve.eq(h_req & ~self.running & ~host_rd_pending)
+        self._weights(m, serve, h_target, h_we, h_waddr, ack, read_later)
+        with m.If(serve):
             with m.Switch(h_space):
                 with m.Case(SPACES["weights"]):
-                    self._weights(m, h_bank, h_we, h_waddr, ack, read_later)
+                    pass                    # above
                 for space in ("route_index", "route_entry"):
                     with m.Case(SPACES[space]):
                         load = getattr(self, "load_" + space.split("_")[1])
@@ -123,7 +126,7 @@ class HostDecoder(wiring.Component):
                         m.d.comb += ack.eq(1)
                     with m.Else():
                         m.d.comb += self.aux.re.eq(1)
-                        read_later(P + 1)
+                        read_later(P)
                 with m.Case(SPACES["counts"]):
                     sel = h_addr[:index_width(self.config.sizes.classes)]
                     m.d.comb += [ack.eq(1), rdata.eq(Array(self.counts)[sel])]
@@ -159,24 +162,18 @@ class HostDecoder(wiring.Component):
                                          lu.mem.rdata.eq(bank.rdata)]
         wiring.connect(m, wiring.flipped(self.enc_aux), wiring.flipped(self.aux))
 
-    def _weights(self, m, h_bank, h_we, h_waddr, ack, read_later):
-        """Space ``weights``: logical bank ``g`` is in physical bank ``core_of[g]``; bank
-        ``G`` (the readout's words) in the last one. A bank serves the host in a cycle
-        its crossbar leaves free (``bank_grant``)."""
-        G, P = len(self.core_of), self.P
-        with m.Switch(h_bank):
-            for g in range(G + 1):
-                p = self.core_of[g] if g < G else P - 1
-                bank = self.banks[p]
-                with m.Case(g):
-                    m.d.comb += [bank.we.eq(h_we), bank.re.eq(~h_we)]
-                    if g == G or self.word_base[g]:
-                        m.d.comb += bank.addr.eq(h_waddr)
-                    with m.If(self.bank_grant[p]):
-                        with m.If(h_we):
-                            m.d.comb += ack.eq(1)
-                        with m.Else():
-                            read_later(p if g < G else P)
+    def _weights(self, m, serve, h_target, h_we, h_waddr, ack, read_later):
+        """Space ``weights``: the word goes to physical bank ``h_target`` (logical bank
+        ``g`` is in ``core_of[g]``, the readout's words in the last one) in a cycle its
+        crossbar leaves free (``bank_grant``)."""
+        for p, bank in enumerate(self.banks):
+            with m.If(serve & h_target[p]):
+                m.d.comb += [bank.we.eq(h_we), bank.re.eq(~h_we), bank.addr.eq(h_waddr)]
+                with m.If(self.bank_grant[p]):
+                    with m.If(h_we):
+                        m.d.comb += ack.eq(1)
+                    with m.Else():
+                        read_later(p)
 
     def _learn_regs(self, m, h_we, h_addr, h_wdata, ack, rdata):
         """Spaces ``lfsr`` (word b: bank b's LFSR state) and ``rates`` (the shifts)."""
