@@ -202,6 +202,9 @@ class HostLink(wiring.Component):
     def _receive_states(self, m, r, rx_crc_next):
         """SYNC to CRC: the command frame, byte by byte, the payload into the buffer."""
         rx = self.i
+        # the next byte is the payload's last: a register kept with ``count`` (the 16-bit
+        # add and compare and the state's enable were the chip's longest path)
+        last_byte = Signal()
         with m.State("SYNC"):
             m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid & (rx.payload == SYNC)):
@@ -220,7 +223,8 @@ class HostLink(wiring.Component):
             self._receive(m, r, rx_crc_next, got_len0)
         with m.State("LEN1"):
             def got_len1():
-                m.d.sync += r.length[8:].eq(rx.payload)
+                m.d.sync += [r.length[8:].eq(rx.payload),
+                             last_byte.eq(Cat(r.length[:8], rx.payload) == 1)]
                 with m.If(Cat(r.length[:8], rx.payload) == 0):
                     m.next = "CRC"
                 with m.Else():
@@ -232,8 +236,8 @@ class HostLink(wiring.Component):
                     for j in range(r.nbuf):
                         with m.Case(j):
                             m.d.sync += r.buf[j].eq(rx.payload)
-                m.d.sync += r.count.eq(r.count + 1)
-                with m.If(r.count + 1 == r.length):
+                m.d.sync += [r.count.eq(r.count + 1), last_byte.eq(r.count + 2 == r.length)]
+                with m.If(last_byte):
                     m.next = "CRC"
             self._receive(m, r, rx_crc_next, got_byte)
         with m.State("CRC"):
@@ -245,11 +249,9 @@ class HostLink(wiring.Component):
         """CHECK to RUNNING: the frame's CRC, length and address range, then the command
         (nothing is changed unless all of them are right)."""
         bus, cmd, length, status = self.bus, r.cmd, r.length, r.status
-        # the word in flight is the last: registered (the compare and the state's enable
-        # were a long path). ``k`` moves only on an ack, and acks come at least two cycles
-        # apart (rtl/host_decoder.py answers a cycle after the access, then latches anew)
+        # the word in flight is the last: a register kept with ``k`` (the compare and the
+        # state's enable were a long path)
         last_word = Signal()
-        m.d.sync += last_word.eq(r.k + 1 == r.nwords)
         with m.State("CHECK"):
             # crc now covers the CRC byte too: zero when it matched
             m.d.sync += [status.eq(STATUS["ok"]), r.k.eq(0),
@@ -272,6 +274,7 @@ class HostLink(wiring.Component):
                 m.d.sync += status.eq(STATUS["bad_command"])
             m.next = "LIMIT"
         with m.State("LIMIT"):            # depth_q and end_q take nwords in
+            m.d.sync += last_word.eq(r.nwords == 1)
             m.next = "COMPARE"
         with m.State("COMPARE"):          # in_range takes them in
             m.next = "RANGE"
@@ -286,7 +289,7 @@ class HostLink(wiring.Component):
             with m.Elif(cmd == CMD_WRITE):
                 m.d.comb += [bus.access.req.eq(1), bus.access.we.eq(1)]
                 with m.If(bus.access.ack):
-                    m.d.sync += r.k.eq(r.k + 1)
+                    m.d.sync += [r.k.eq(r.k + 1), last_word.eq(r.k + 2 == r.nwords)]
                     with m.If(last_word):
                         m.next = "REPLY"
             with m.Elif(cmd == CMD_RUN):

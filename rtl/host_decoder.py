@@ -15,7 +15,10 @@ one is latched after that.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+import functools
+import operator
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,19 +64,21 @@ class HostDecoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus, banks, P, G = self.bus, self.banks, self.P, len(self.core_of)
+        bus, P, G = self.bus, self.P, len(self.core_of)
         host_rd_pending = Signal()
         host_rd_bank = Signal(range(P + 1))
-        rdata = Signal(32)
         h_req, h_we, ack_q = Signal(name="h_req"), Signal(name="h_we"), Signal(name="ack_q")
-        h_space = Signal(8)
+        # the space, one-hot: decoded when the request is latched (the 8-bit compares
+        # were on the paths into the read-back, the SPRAM's chip select and the LFSRs)
+        h_in = {name: Signal(name=f"h_{name}") for name in SPACES}
         h_addr, h_wdata = Signal(16, name="h_addr"), Signal(32, name="h_wdata")
         h_waddr = Signal(range(self.depth + 1))
         h_target = Signal(P)            # one-hot: the physical bank of a weights access
         rdata_q = Signal(32)
         with m.If(bus.req & ~h_req & ~ack_q):
-            m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_space.eq(bus.space),
-                         h_addr.eq(bus.addr), h_wdata.eq(bus.wdata), h_target.eq(0)]
+            m.d.sync += [h_req.eq(1), h_we.eq(bus.we), h_addr.eq(bus.addr),
+                         h_wdata.eq(bus.wdata), h_target.eq(0)]
+            m.d.sync += [h_in[name].eq(bus.space == v) for name, v in SPACES.items()]
             # a weight word's physical bank and its address there, found here (each was
             # on the path into the SPRAM's chip select or address)
             m.d.sync += h_waddr.eq(bus.addr)
@@ -89,17 +94,9 @@ class HostDecoder(wiring.Component):
         m.d.sync += host_rd_pending.eq(0)
         self._lend(m, h_waddr, h_wdata)
 
-        with m.If(host_rd_pending):
-            with m.Switch(host_rd_bank):
-                for p in range(P):
-                    with m.Case(p):
-                        m.d.comb += rdata.eq(banks[p].rdata)
-        ew = self.config.widths.encoder
-        with m.If(h_space == SPACES["input"]):
-            m.d.comb += rdata.eq(self.aux.rdata[:ew])
-
         ack = Signal()
-        m.d.sync += [ack_q.eq(ack), rdata_q.eq(rdata)]
+        m.d.sync += [ack_q.eq(ack),
+                     rdata_q.eq(self._read_back(h_in, h_addr, host_rd_pending, host_rd_bank))]
         with m.If(ack):
             m.d.sync += h_req.eq(0)
 
@@ -110,32 +107,29 @@ class HostDecoder(wiring.Component):
         serve = Signal()
         m.d.comb += serve.eq(h_req & ~self.running & ~host_rd_pending)
         self._weights(m, serve, h_target, h_we, h_waddr, ack, read_later)
+        ew = self.config.widths.encoder
         with m.If(serve):
-            with m.Switch(h_space):
-                with m.Case(SPACES["weights"]):
-                    pass                    # above
-                for space in ("route_index", "route_entry"):
-                    with m.Case(SPACES[space]):
-                        load = getattr(self, "load_" + space.split("_")[1])
-                        m.d.comb += [load.en.eq(h_we), load.addr.eq(h_addr),
-                                     load.data.eq(h_wdata), ack.eq(1)]
-                with m.Case(SPACES["input"]):
-                    m.d.comb += [self.aux.we.eq(h_we), self.aux.addr.eq(h_addr),
-                                 self.aux.wdata.eq(h_wdata[:ew])]
-                    with m.If(h_we):
-                        m.d.comb += ack.eq(1)
-                    with m.Else():
-                        m.d.comb += self.aux.re.eq(1)
-                        read_later(P)
-                with m.Case(SPACES["counts"]):
-                    sel = h_addr[:index_width(self.config.sizes.classes)]
-                    m.d.comb += [ack.eq(1), rdata.eq(Array(self.counts)[sel])]
-                with m.Case(SPACES["status"]):
-                    m.d.comb += [ack.eq(1), rdata.eq(Array(self.status)[h_addr[:4]])]
-                if self.learning:
-                    self._learn_regs(m, h_we, h_addr, h_wdata, ack, rdata)
-                with m.Default():
+            for name in ("route_index", "route_entry"):
+                with m.If(h_in[name]):
+                    load = getattr(self, "load_" + name.split("_")[1])
+                    m.d.comb += [load.en.eq(h_we), load.addr.eq(h_addr),
+                                 load.data.eq(h_wdata), ack.eq(1)]
+            with m.If(h_in["input"]):
+                m.d.comb += [self.aux.we.eq(h_we), self.aux.addr.eq(h_addr),
+                             self.aux.wdata.eq(h_wdata[:ew])]
+                with m.If(h_we):
                     m.d.comb += ack.eq(1)
+                with m.Else():
+                    m.d.comb += self.aux.re.eq(1)
+                    read_later(P)
+            with m.If(h_in["counts"] | h_in["status"]):
+                m.d.comb += ack.eq(1)
+            if self.learning:
+                self._learn_regs(m, h_in, h_we, h_addr, h_wdata, ack)
+            # any other space (the host link refuses them; this keeps the bus alive)
+            with m.If(~Cat(*(h_in[n] for n in SPACES if self.learning or n not in
+                             ("lfsr", "rates"))).any()):
+                m.d.comb += ack.eq(1)
         with m.If(host_rd_pending):
             m.d.comb += ack.eq(1)
         return m
@@ -175,15 +169,32 @@ class HostDecoder(wiring.Component):
                     with m.Else():
                         read_later(p)
 
-    def _learn_regs(self, m, h_we, h_addr, h_wdata, ack, rdata):
-        """Spaces ``lfsr`` (word b: bank b's LFSR state) and ``rates`` (the shifts)."""
+    def _read_back(self, h_in, h_addr, pending, bank):
+        """The word a read answers with, registered into ``bus.rdata`` (read with
+        ``ack``): the bank's word the cycle after its read (``pending``), the input's
+        intensity, a count, a status register, an LFSR state or a rate. An AND-OR of the
+        one-hot space bits: no priority chain behind a compare."""
+        s, ew = self.config.sizes, self.config.widths.encoder
+        terms = [Mux(pending & h_in["weights"], Array(b.rdata for b in self.banks)[bank], 0),
+                 Mux(h_in["input"], self.aux.rdata[:ew], 0),
+                 Mux(h_in["counts"], Array(self.counts)[h_addr[:index_width(s.classes)]], 0),
+                 Mux(h_in["status"], Array(self.status)[h_addr[:4]], 0)]
+        if self.learning:
+            regs = self.regs
+            terms += [Mux(h_in["lfsr"], regs.lfsr_state, 0),
+                      Mux(h_in["rates"], Mux(h_addr[0], regs.eta_readout_shift,
+                                             regs.eta_hidden_shift), 0)]
+        return functools.reduce(operator.or_, terms)
+
+    def _learn_regs(self, m, h_in, h_we, h_addr, h_wdata, ack):
+        """Spaces ``lfsr`` (word b: bank b's LFSR state) and ``rates`` (the shifts). The
+        LFSR read select is the latched address, always (the plasticity unit's LFSR
+        multiplexer takes it while idle)."""
         regs = self.regs
-        with m.Case(SPACES["lfsr"]):
-            m.d.comb += [ack.eq(1), regs.lfsr_sel.eq(h_addr), rdata.eq(regs.lfsr_state),
-                         regs.lfsr_load.en.eq(h_we), regs.lfsr_load.bank.eq(h_addr),
+        m.d.comb += regs.lfsr_sel.eq(h_addr)
+        with m.If(h_in["lfsr"]):
+            m.d.comb += [ack.eq(1), regs.lfsr_load.en.eq(h_we), regs.lfsr_load.bank.eq(h_addr),
                          regs.lfsr_load.data.eq(h_wdata)]
-        with m.Case(SPACES["rates"]):
+        with m.If(h_in["rates"]):
             m.d.comb += [ack.eq(1), regs.shift_we.eq(h_we), regs.shift_sel.eq(h_addr[0]),
-                         regs.shift_wdata.eq(h_wdata),
-                         rdata.eq(Mux(h_addr[0], regs.eta_readout_shift,
-                                      regs.eta_hidden_shift))]
+                         regs.shift_wdata.eq(h_wdata)]
