@@ -180,6 +180,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", type=_positive_int, default=1, metavar="S",
                    help="logical cores per physical core, as the chip is built (the UP5K "
                         "learning chip: sizes.cores; default: 1)")
+    lanes = p.add_mutually_exclusive_group()
+    lanes.add_argument("--board", choices=sorted(BOARDS),
+                       help="simulate the weight words as this board builds them (its "
+                            "lanes: 16 // widths.weight on the UP5K boards, else 2): "
+                            f"{known_boards()}")
+    lanes.add_argument("--lanes", type=_positive_int, metavar="L",
+                       help="weights per memory word, 1 .. 32 // widths.weight (default: "
+                            "2)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     _add_json_option(p)
@@ -466,11 +474,24 @@ def _report_fmax_hz(path: pathlib.Path = pathlib.Path("build") / "report.json"):
         return None
 
 
+def _compare_lanes(args, cfg: Config) -> int:
+    """The lanes ``compare`` simulates: ``--lanes``, the board's (``--board``), else
+    sim.compare.LANES (2); refused before anything is built if the host link cannot
+    carry that word."""
+    from sim.compare import LANES, check_lanes
+    if args.board is not None:
+        from boards import get_board
+        from .build import lanes_for
+        return check_lanes(cfg, lanes_for(cfg, get_board(args.board)))
+    return check_lanes(cfg, LANES if args.lanes is None else args.lanes)
+
+
 def cmd_compare(args) -> int:
     import time
     from sim.compare import compare, format_report
     cfg, net = _config_and_weights(args)
     weights = net.weights if net is not None else None
+    lanes = _compare_lanes(args, cfg)
     start = time.time()
 
     def progress(stage, seconds):
@@ -480,11 +501,11 @@ def cmd_compare(args) -> int:
         print(f"[{time.time() - start:6.1f} s] {what}: {seconds:.1f} s", file=sys.stderr,
               flush=True)
     print(f"compare: {args.samples} {args.task} samples, learning "
-          f"{'on' if args.learn else 'off'}; the first Verilator build of a config takes "
-          "minutes", file=sys.stderr, flush=True)
+          f"{'on' if args.learn else 'off'}, lanes {lanes}; the first Verilator build of a "
+          "config takes minutes", file=sys.stderr, flush=True)
     report = compare(cfg, task=args.task, samples=args.samples, learn=args.learn,
                      weights=weights, data=args.data, work=args.work, progress=progress,
-                     share=args.share)
+                     share=args.share, lanes=lanes)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
     if fmax:
         report["fmax_mhz"] = fmax / 1e6

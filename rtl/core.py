@@ -49,6 +49,14 @@ from .stack_pointer import StackPointer
 __all__ = ["NeuronCore", "SpikeLayout", "NeuronStateSignature"]
 
 
+def _bits(value, lo: int, width: int):
+    """``width`` bits of ``value`` from bit ``lo`` on, zero-extended: with one word a row
+    (``neurons <= lanes``) an index has no word bits, and a 0-bit word would shift the
+    bits ``Cat`` puts after it (the membranes' ``user_base`` address)."""
+    part = value[lo:lo + width]
+    return part if len(part) == width else Cat(part, C(0, width - len(part)))
+
+
 class _NoPort:
     """Stands in for both ports of an absent memory: assignments go to unused signals,
     ``data`` is never driven (always 0)."""
@@ -323,7 +331,7 @@ class NeuronCore(wiring.Component):
             k = lanes.bit_length() - 1
             lane, s1_lane = (n[:k], s1_n[:k]) if k else (C(0, 1), C(0, 1))
             s2_lane = s2_n[:k] if k else C(0, 1)
-            word, s2_word = n[k:k + wb], s2_n[k:k + wb]
+            word, s2_word = _bits(n, k, wb), _bits(s2_n, k, wb)
         else:
             lane = Signal(range(max(lanes, 2)))
             word = Signal(range(max(W, 2)))

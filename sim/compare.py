@@ -33,32 +33,45 @@ from .host import load_commands, weight_words
 from .model import Network
 
 __all__ = ["compare", "chip_build", "run_chip", "synaptic_events", "format_report",
-           "DIVISOR", "LANES"]
+           "DIVISOR", "LANES", "HOST_WORD_BITS", "check_lanes"]
 
 DIVISOR = 4          # UART bit time in cycles under simulation (the smallest rtl/uart.py takes)
-LANES = 2            # weights a word: one SPRAM word of 8-bit weights
+LANES = 2            # default weights a word: one SPRAM word of 8-bit weights
+HOST_WORD_BITS = 32  # a memory word on the host link (docs/host-protocol.md: 4 bytes)
 
 
-def chip_build(topo, share: int = 1) -> harness.Build:
+def check_lanes(config: Config, lanes: int) -> int:
+    """``lanes`` if a weight word of that many weights travels on the host link, else a
+    ValueError naming the limit (``compare`` loads and reads back every word)."""
+    limit = max(1, HOST_WORD_BITS // config.widths.weight)
+    if not isinstance(lanes, int) or not 1 <= lanes <= limit:
+        raise ValueError(f"--lanes must be 1..{limit} for widths.weight = "
+                         f"{config.widths.weight} (a host-link word holds {HOST_WORD_BITS} "
+                         f"bits), not {lanes!r}")
+    return lanes
+
+
+def chip_build(topo, share: int = 1, lanes: int = LANES) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
-    ``share`` logical cores per physical core (rtl/top.py ``Engine``)."""
+    ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
+    a memory word."""
     from rtl.top import SwirlChip
-    chip = SwirlChip(topo, divisor=DIVISOR, lanes=LANES, backend="memory", share=share)
+    chip = SwirlChip(topo, divisor=DIVISOR, lanes=lanes, backend="memory", share=share)
     return harness.build(chip, "chip")
 
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
-             work: pathlib.Path, share: int = 1) -> dict:
+             work: pathlib.Path, share: int = 1, lanes: int = LANES) -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
-    (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``:
-    as the chip was built (:func:`chip_build`)."""
+    (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``,
+    ``lanes``: as the chip was built (:func:`chip_build`)."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
     work.mkdir(parents=True, exist_ok=True)
     image = work / "load.bin"
-    image.write_bytes(b"".join(load_commands(net, LANES)))
+    image.write_bytes(b"".join(load_commands(net, lanes)))
     np.savez(work / "samples.npz", u=np.asarray(u), labels=np.asarray(labels))
-    banks = weight_words(net, LANES)
+    banks = weight_words(net, lanes)
     # a sample's worst case: every step sweeps every weight of every bank, twice over
     words = sum(len(b) for b in banks)
     run_timeout = s.steps * (50 * words + 200_000)
@@ -137,15 +150,17 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
-            progress=None, share: int = 1) -> dict:
+            progress=None, share: int = 1, lanes: int = LANES) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
     ``progress(stage, seconds)`` is called after each stage. ``share``: the chip's
-    logical cores per physical core (the UP5K learning chip's 2, gen/build.py)."""
+    logical cores per physical core (the UP5K learning chip's 2, gen/build.py);
+    ``lanes``: weights a memory word (a board's: gen.build.lanes_for)."""
     from .data import load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
+    check_lanes(config, lanes)
     topo = make_topology(config)
     net = Network(config, topo, weights.copy() if weights is not None else None)
     ds = load_task(task, data, levels=config.dynamics.enc_theta)
@@ -163,26 +178,27 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     if share < 1 or config.sizes.cores % share:
         raise ValueError(f"--share must divide sizes.cores = {config.sizes.cores}, "
                          f"not {share}")
-    b = chip_build(topo, share)
+    b = chip_build(topo, share, lanes)
     say("build", time.time() - t0)
 
     # the chip first, from the initial weights (the model changes them when learning)
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="swirl-compare-") as tmp:
         chip = run_chip(b, net, u, labels, [{"learn": learn}],
-                        pathlib.Path(work) if work else pathlib.Path(tmp), share)
+                        pathlib.Path(work) if work else pathlib.Path(tmp), share, lanes)
     say("chip", time.time() - t0)
     t0 = time.time()
-    report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share)
+    report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share,
+                          lanes=lanes)
     say("model", time.time() - t0)
     return report
 
 
 def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = "",
-                 share: int = 1) -> dict:
+                 share: int = 1, lanes: int = LANES) -> dict:
     """Run the golden model ``net`` on the samples and set it beside the chip's ``run``
     (one entry of :func:`run_chip`'s ``runs``); ``net`` must hold the weights the chip
-    started from. Returns the report."""
+    started from, ``lanes`` as the chip was built. Returns the report."""
     config, topo = net.config, net.topology
     samples = len(u)
     rows, model_rasters = [], []
@@ -220,7 +236,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
             "model_population_spikes": _population_counts(model_rasters[i], config),
             "chip_population_spikes": _population_counts(craster, config)})
     # weights and LFSRs after the run
-    want = weight_words(net, LANES)
+    want = weight_words(net, lanes)
     weight_diff = [int(sum(a != c for a, c in zip(w, got)))
                    for w, got in zip(want, run["weights"])]
     lfsr_model = rows[-1]["lfsr"]
@@ -232,7 +248,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
     events = sum(r["synaptic_events"] for r in report_rows)
     banks = len(topo.cores) // share      # physical banks: one word each a cycle
     return {
-        "share": share,
+        "share": share, "lanes": lanes,
         "config_seed": config.seed, "task": task, "samples": samples, "learn": learn,
         "bit_exact": bit_exact, "first_divergence": first,
         "accuracy": {"model": float(np.mean([r["model_pred"] == r["label"] for r in report_rows])),
@@ -241,15 +257,16 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         "cycles_per_sample": cycles / samples,
         "synaptic_events_per_sample": events / samples,
         "synaptic_events_per_cycle": events / cycles if cycles else 0.0,
-        "weight_ceiling_per_cycle": banks * LANES,
-        "weight_memory_utilisation": events / cycles / (banks * LANES) if cycles else 0.0,
+        "weight_ceiling_per_cycle": banks * lanes,
+        "weight_memory_utilisation": events / cycles / (banks * lanes) if cycles else 0.0,
         "rows": report_rows,
     }
 
 
 def format_report(r: dict, fmax_hz: float | None = None) -> str:
     """The readable side-by-side table."""
-    lines = [f"{r['task']}, {r['samples']} samples, learning {'on' if r['learn'] else 'off'}",
+    lines = [f"{r['task']}, {r['samples']} samples, learning {'on' if r['learn'] else 'off'}, "
+             f"lanes {r['lanes']}",
              f"{'#':>3} {'label':>5} {'model':>5} {'chip':>5}  {'counts (model | chip)':<32}"
              f" {'cycles':>8}  match"]
     for row in r["rows"]:

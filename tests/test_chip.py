@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from boards import get_board
+from gen.build import lanes_for
 from gen.config import Config
 from gen.topology import make_topology
 from sim.compare import chip_build, compare, run_chip, side_by_side
@@ -34,6 +36,13 @@ CONFIGS = {
                    "dynamics.refractory": 2, "dynamics.reset_subtract": False,
                    "topology.readout_bias": False, "learning.post_from_trace": True,
                    "learning.learn_recurrent": False},
+    # 2-bit weights, 8 neurons a core: on the UP5K boards 16 // 2 = 8 lanes, a crossbar row
+    # is one weight word that the row fills (issue 16)
+    "narrow_weights": {"sizes.neurons": 8, "widths.weight": 2, "widths.membrane": 8,
+                       "widths.current": 8, "init_scale": 2, "init_rec_scale": 1,
+                       "dynamics.theta": 4, "dynamics.theta_out": 2,
+                       "learning.psi_window": 6, "learning.eta_hidden_shift": 2,
+                       "learning.eta_readout_shift": 2},
 }
 
 
@@ -74,6 +83,23 @@ def test_shared_cores_learn_bit_exact(layers, share, dataset, tmp_path):
     r = compare(cfg.validate(), task="digits", data=dataset, samples=4, learn=True,
                 work=tmp_path, share=share)
     assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
+@pytest.mark.parametrize("share", [1, 3], ids=["own_cores", "shared_core"])
+def test_chip_at_the_boards_lanes_learns_bit_exact(share, dataset, tmp_path):
+    """``compare`` at the lanes the UP5K build uses (gen.build.lanes_for: 8 for 2-bit
+    weights): with a core each, N = lanes (not bit exact before the fix of issue 16: a
+    hidden spike differed by step 3 of every sample); with the three sharing one core
+    (the UP5K learning chip), 24 neurons on 3 words a row."""
+    cfg = small_config("narrow_weights")
+    lanes = lanes_for(cfg, get_board("ice40"))
+    assert lanes == 8 == cfg.sizes.neurons
+    r = compare(cfg, task="digits", data=dataset, samples=6, learn=True, work=tmp_path,
+                share=share, lanes=lanes)
+    assert r["bit_exact"], r["first_divergence"]
+    assert r["lanes"] == lanes and r["weight_ceiling_per_cycle"] == 3 // share * lanes
+    assert sum(sum(map(sum, row["chip_population_spikes"])) for row in r["rows"]) > 0
     assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 

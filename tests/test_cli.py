@@ -171,6 +171,55 @@ def test_build_refuses_a_bad_config_before_anything(tmp_path, capsys):
     assert "sizes.neurons = 0" in capsys.readouterr().err
 
 
+# ---- compare (the lanes it simulates; the chip runs are tests/test_chip.py) ---------------
+@pytest.fixture
+def compare_lanes(monkeypatch):
+    """``compare`` stubbed: records the lanes the command asks for, simulates nothing."""
+    import sim.compare
+    seen = []
+
+    def fake(config, *, lanes, **kw):
+        seen.append(lanes)
+        return {"bit_exact": True, "lanes": lanes, "synaptic_events_per_cycle": 0.0,
+                "cycles_per_sample": 1.0}
+    monkeypatch.setattr(sim.compare, "compare", fake)
+    return seen
+
+
+@pytest.mark.parametrize("options, weight, lanes", [
+    ([], 8, 2), (["--lanes", "4"], 8, 4), (["--board", "ice40"], 8, 2),
+    (["--board", "ice40"], 2, 8), (["--board", "upduino"], 4, 4),
+    (["--board", "ulx3s"], 2, 2),
+])
+def test_compare_simulates_the_boards_lanes(options, weight, lanes, compare_lanes, tmp_path,
+                                            capsys):
+    """The default stays 2; ``--board`` takes gen.build.lanes_for (16 // widths.weight on
+    the UP5K boards)."""
+    path = tmp_path / "c.toml"
+    Config().replace(**{"widths.weight": weight, "init_scale": 1, "init_rec_scale": 1}) \
+        .validate().save(path)
+    assert main(["compare", "--config", str(path), "--json", *options]) == 0
+    assert compare_lanes == [lanes]
+    assert json.loads(capsys.readouterr().out)["lanes"] == lanes
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--lanes", "5"], "--lanes must be 1..4 for widths.weight = 8 (a host-link word holds "
+                       "32 bits), not 5"),
+    (["--lanes", "0"], "argument --lanes: 0 must be >= 1"),
+    (["--lanes", "2", "--board", "ice40"], "--board: not allowed with argument --lanes"),
+    (["--board", "nope"], "invalid choice: 'nope'"),
+])
+def test_compare_refuses_bad_lanes_before_building(options, expected, compare_lanes, capsys):
+    try:
+        status = main(["compare", *options])
+    except SystemExit as e:                         # argparse's own checks
+        status = e.code
+    assert status == EXIT_ERROR and compare_lanes == []
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
 # ---- train and eval ---------------------------------------------------------------------
 def test_train_unknown_task_is_refused(capsys):
     with pytest.raises(SystemExit) as e:

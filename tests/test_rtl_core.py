@@ -58,6 +58,14 @@ HARDWARE = {
     # external port on the generic memory, with refractory counters (refractory > 0 runs)
     "odd_external": Hardware(n_in=9, neurons=13, weight=6, membrane=12, current=12, lanes=4,
                              external_weights=True),
+    # one weight word a row that the row fills or pads (N <= lanes) at lanes 2, 4 and 8:
+    # the word index has no bits of the neuron index (issue 16)
+    "one_neuron": CoreHardware(n_in=4, neurons=1, weight=4, membrane=8, current=10, lanes=2),
+    "one_word2": CoreHardware(n_in=3, neurons=2, weight=6, membrane=12, current=12, lanes=2),
+    "one_word4": CoreHardware(n_in=7, neurons=4, weight=4, membrane=10, current=10, lanes=4),
+    # the UP5K's lanes for 2-bit weights (16 // 2)
+    "one_word8": CoreHardware(n_in=8, neurons=8, weight=2, membrane=8, current=8, lanes=8),
+    "padded_word8": CoreHardware(n_in=5, neurons=5, weight=3, membrane=9, current=9, lanes=8),
 }
 KINDS = ("silent", "all_fire", "saturated", "negative", "random", "random")
 
