@@ -334,9 +334,9 @@ def pack_rows(mat, lanes: int, width: int) -> list:
     padded = np.zeros((n_rows, wpr * lanes), dtype=np.int64)
     padded[:, :n_cols] = mat
     mask = (1 << width) - 1
-    vals = (padded & mask).reshape(n_rows, wpr, lanes)
-    shifts = np.arange(lanes, dtype=np.int64) * width
-    return [int(x) for x in (vals << shifts).sum(-1).reshape(-1)]
+    vals = (padded & mask).reshape(-1, lanes).tolist()     # Python ints: a word may be
+    return [sum(v << (p * width) for p, v in enumerate(word))  # 64 bits or more
+            for word in vals]
 
 
 def route_words(topo) -> tuple[list, list]:

@@ -515,3 +515,14 @@ def test_chip_learns_bit_exact_with_rates_set_by_the_host(tiny_chip):
     with pytest.raises(HostError, match="rates word 0 = 17 is out of range 0..16"):
         host.set_learning_shifts(17, 3)
     host.set_learning_shifts(cfg.learning.eta_hidden_shift, cfg.learning.eta_readout_shift)
+
+
+def test_pack_rows_keeps_words_of_64_bits_and_more():
+    """The crossbar word packer works in Python ints: a word of 8 lanes x 8 bits (the
+    plasticity bench's) or wider must not wrap into a negative int64."""
+    import numpy as np
+
+    from sim.host import pack_rows
+    assert pack_rows(np.full((1, 8), -1), 8, 8) == [(1 << 64) - 1]
+    assert pack_rows(np.full((1, 9), -2), 9, 8) == [sum(0xFE << (8 * p) for p in range(9))]
+    assert pack_rows(np.array([[1, -1, 3]]), 2, 4) == [0xF1, 0x3]    # last word padded
