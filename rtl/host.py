@@ -5,9 +5,11 @@ Command frame (host -> chip): ``A5 cmd len_lo len_hi payload[len] crc``; reply (
 host): ``A5 status cmd len_lo len_hi payload[len] crc``. ``crc`` is CRC-8 (polynomial
 0x07, initial 0) over every byte after the sync byte. A frame is executed only once it
 is complete and its CRC and length are right; the whole payload is buffered first, and a
-write's address range is checked against the memory's depth before the first word is
-written, so a malformed, truncated (no byte for ``timeout`` cycles) or out-of-range
-command changes nothing and gets an error reply.
+write's address range and every word's value are checked before the first word is
+written, so a malformed, truncated (no byte for ``timeout`` cycles), out-of-range or
+out-of-limit command changes nothing and gets an error reply. The link takes every byte
+the cycle it comes: those that arrive between a command's CRC byte and the end of its
+reply are dropped (docs/host-protocol.md says why).
 
 The chip side is :class:`BusSignature` (seen from the host link): ``access``
 (:class:`AccessSignature`: ``req`` with ``we``, ``space``, ``bank``, ``addr``, ``wdata``
@@ -22,79 +24,68 @@ from amaranth.lib.wiring import In, Out
 
 from gen.util import index_width
 
+from .host_protocol import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
+                            SYNC, AccessSignature, BusSignature, RunSignature, _crc8_hw, crc8)
+
 __all__ = ["HostLink", "BusSignature", "AccessSignature", "RunSignature", "SYNC", "CMD_PING",
            "CMD_WRITE", "CMD_READ", "CMD_RUN", "STATUS", "crc8", "MAX_WRITE_WORDS"]
 
-SYNC = 0xA5
-CMD_PING, CMD_WRITE, CMD_READ, CMD_RUN = 0x01, 0x10, 0x11, 0x20
-STATUS = {"ok": 0, "bad_crc": 1, "bad_command": 2, "bad_length": 3, "timeout": 4,
-          "bad_address": 5}
-MAX_WRITE_WORDS = 2          # words per WRITE frame (the payload buffer is 4 + 4*2 bytes)
+def _zero_tests(v, cuts, given=None) -> dict:
+    """``{n: v[n:] == 0}`` for each cut ``n``, as one chain from the top bit down: each
+    test shares the ones above it instead of testing every bit above its cut again.
+    ``given``: ``(n, test)``, a test known already, the chain's top when no cut is
+    between it and ``len(v)`` (then no bit above ``n`` is read)."""
+    tests, top, above = {}, len(v), C(1)
+    if given is not None and all(n >= len(v) or n <= given[0] for n in cuts):
+        top, above = given
+    for n in sorted(set(cuts), reverse=True):
+        if n >= len(v):
+            tests[n] = C(1)
+            continue
+        if n < top:
+            above, top = above & (v[n:top] == 0), n
+        tests[n] = above
+    return tests
 
 
-def crc8(data: bytes, crc: int = 0) -> int:
-    """CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0, no reflection, no xor-out."""
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
+def _bound_cuts(lo: int, hi: int) -> tuple:
+    """The cuts :func:`_within` asks :func:`_zero_tests` for."""
+    return (max(hi.bit_length(), 1),) + ((lo.bit_length(),) if lo else ())
 
 
-def _crc8_hw(crc, byte):
-    """``crc8`` of one byte as an xor network: the CRC is linear over GF(2), so each
-    output bit is the xor of a fixed set of the 16 input bits (found by running the
-    bitwise algorithm on sets of bit indices)."""
-    c = [{j, 8 + j} for j in range(8)]          # bit j of crc ^ byte: crc[j], byte[j]
-    for _ in range(8):
-        top = c[7]
-        c = [set() if j == 0 else c[j - 1] for j in range(8)]     # shift left
-        for j in (0, 1, 2):                                        # ^ 0x07 when top set
-            c[j] = c[j] ^ top
-    bits = Cat(crc, Cat(byte, C(0, 8))[:8])      # byte zero-extended to 8 bits
-    out = []
-    for terms in c:
-        v = C(0, 1)
-        for t in sorted(terms):
-            v = v ^ bits[t]
-        out.append(v)
-    return Cat(*out)
-
-
-class AccessSignature(wiring.Signature):
-    """One READ/WRITE word access from the host link's side: ``req`` with ``we``,
-    ``space``, ``bank``, ``addr``, ``wdata`` until ``ack`` (``rdata`` valid with it)."""
-
-    def __init__(self):
-        super().__init__({"req": Out(1), "we": Out(1), "space": Out(8), "bank": Out(8),
-                          "addr": Out(16), "wdata": Out(32), "ack": In(1), "rdata": In(32)})
-
-
-class RunSignature(wiring.Signature):
-    """A sample from the host link's side: ``start`` (strobe) with RUN's ``learn`` flag and
-    ``label``, ``done`` (strobe) at its end."""
-
-    def __init__(self):
-        super().__init__({"start": Out(1), "learn": Out(1), "label": Out(8), "done": In(1)})
-
-
-class BusSignature(wiring.Signature):
-    """The host link's side of the chip: word accesses (the host decoder's) and sample
-    runs (the sequencer's)."""
-
-    def __init__(self):
-        super().__init__({"access": Out(AccessSignature()), "run": Out(RunSignature())})
+def _within(v, lo: int, hi: int, zero: dict):
+    """``lo <= v <= hi`` for constants: the bits above a bound's width all 0 (``zero``,
+    from :func:`_zero_tests`) and the rest compared, not a compare of ``len(v)`` bits."""
+    n = max(hi.bit_length(), 1)
+    ok = zero[n] if hi == (1 << n) - 1 else zero[n] & (v[:n] <= hi)
+    if lo:
+        n = lo.bit_length()
+        ok = ok & (~zero[n] | (v[:n] >= lo))
+    return ok
 
 
 class HostLink(wiring.Component):
     """``depths``: ``{space: [depth of bank 0, depth of bank 1, ...]}``, the words each
-    (space, bank) holds (writes and reads past it are refused); ``info``: the bytes PING
-    returns; ``timeout``: cycles without a byte that end a frame as truncated."""
+    (space, bank) holds (writes and reads past it are refused); ``limits``: ``{space:
+    (lowest, highest)}``, the values a WRITE's words may take there (others are refused,
+    bad_value); ``labels``: RUN with the learn flag needs ``label < labels`` (None: any);
+    ``info``: the bytes PING returns; ``timeout``: cycles without a byte that end a frame
+    as truncated. The sink of ``o`` must show ``ready`` when it is idle (rtl/uart.py
+    ``UartTx`` does): the link waits for that to know its reply has left."""
 
-    def __init__(self, *, depths: dict, info: bytes, timeout: int):
+    def __init__(self, *, depths: dict, info: bytes, timeout: int, limits: dict | None = None,
+                 labels: int | None = None):
         if not isinstance(timeout, int) or timeout < 2:
             raise TypeError(f"timeout must be an integer >= 2, not {timeout!r}")
         self._depths = {int(s): [int(d) for d in banks] for s, banks in depths.items()}
+        self._limits = {int(s): (int(lo), int(hi)) for s, (lo, hi) in (limits or {}).items()}
+        for s, (lo, hi) in self._limits.items():
+            if not 0 <= lo <= hi < 1 << 32:
+                raise ValueError(f"limits of space {s}: need 0 <= lowest <= highest < 2**32, "
+                                 f"not {lo}..{hi}")
+        if labels is not None and not 1 <= labels <= 256:
+            raise ValueError(f"labels must be 1..256, not {labels}")
+        self._labels = labels
         self._info = bytes(info)
         self._timeout = timeout
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
@@ -104,6 +95,7 @@ class HostLink(wiring.Component):
         m = Module()
         r = self._registers()
         in_range = self._range_check(m, r)
+        value_ok = self._value_check(m, r)
 
         # ---- byte out: one byte offered at a time, CRC over all but the sync --------
         tx_byte = Signal(8)
@@ -112,6 +104,9 @@ class HostLink(wiring.Component):
         sent = tx_valid & self.o.ready
         self._bus_outputs(m, r)
         rx = self.i
+        # every byte is taken the cycle it comes, so the UART never holds one: outside the
+        # receive states (from a command's CRC byte to the end of its reply) it is dropped
+        m.d.comb += rx.ready.eq(1)
 
         # one CRC network each way, on the byte that moves
         tx_crc = Signal()
@@ -122,7 +117,7 @@ class HostLink(wiring.Component):
 
         with m.FSM():
             self._receive_states(m, r, rx_crc_next)
-            self._check_states(m, r, in_range)
+            self._check_states(m, r, in_range, value_ok)
             self._reply_states(m, r)
         return m
 
@@ -145,16 +140,19 @@ class HostLink(wiring.Component):
         byte_i = Signal(2)
         reply_len = Signal(max(10, len(self._info).bit_length()))
         out_crc = Signal(8)
+        # a WRITE word's high half is 0: flagged as its bytes come, so that those bytes
+        # are kept only where the chip uses them (most spaces take 16 bits at the most)
+        high_zero = [Signal(name=f"word{w}_high_zero") for w in range(MAX_WRITE_WORDS)]
         return SimpleNamespace(nbuf=nbuf, buf=buf, cmd=cmd, length=length, count=count,
                                crc=crc, timer=timer, status=status, space=space, bank=bank,
                                base=base, k=k, nwords=nwords, word=word, byte_i=byte_i,
-                               reply_len=reply_len, out_crc=out_crc)
+                               reply_len=reply_len, out_crc=out_crc, high_zero=high_zero)
 
     def _range_check(self, m, r):
-        """``in_range``: ``addr + n <= depth`` of (space, bank). The depth and the end
-        address are registered (state LIMIT waits for them), and so is the compare (state
-        COMPARE): the 17-bit compare and the status register's enable were the chip's
-        longest path."""
+        """``in_range``: not a READ or WRITE, or ``addr + n <= depth`` of (space, bank).
+        The depth and the end address are registered (state LIMIT waits for them), and so
+        is the compare (state COMPARE): the 17-bit compare and the status register's
+        enable were the chip's longest path."""
         depth = Signal(17)
         m.d.comb += depth.eq(0)
         with m.Switch(r.space):
@@ -168,8 +166,34 @@ class HostLink(wiring.Component):
         end_q = Signal(17)
         m.d.sync += [depth_q.eq(depth), end_q.eq(r.base + r.nwords)]
         in_range = Signal()
-        m.d.sync += in_range.eq((r.nwords != 0) & (end_q <= depth_q))
+        m.d.sync += in_range.eq(((r.cmd != CMD_WRITE) & (r.cmd != CMD_READ)) |
+                                (end_q <= depth_q))
         return in_range
+
+    def _value_check(self, m, r):
+        """``value_ok``: every word of a WRITE within its space's ``limits``, and a
+        learning RUN's label below ``labels``. Registered twice like the range check: each
+        word against its space's (constant) limits, then the verdict (valid in RANGE: the
+        payload is still since the CRC byte, ``nwords`` from CHECK on)."""
+        word_ok = []
+        cuts = [n for lo, hi in self._limits.values() for n in _bound_cuts(lo, hi)]
+        for w in range(MAX_WRITE_WORDS):
+            value = Cat(*(r.buf[4 + 4 * w + j] for j in range(4)))
+            zero = _zero_tests(value, cuts, given=(16, r.high_zero[w]))
+            ok = Signal(name=f"word{w}_ok")
+            m.d.sync += ok.eq(1)
+            with m.Switch(r.space):
+                for s, (lo, hi) in self._limits.items():
+                    with m.Case(s):
+                        m.d.sync += ok.eq(_within(value, lo, hi, zero))
+            word_ok.append(ok | (r.nwords <= w))
+        label = r.buf[1]
+        label_ok = C(1) if self._labels is None else ~r.buf[0][0] | _within(
+            label, 0, self._labels - 1, _zero_tests(label, _bound_cuts(0, self._labels - 1)))
+        value_ok = Signal()
+        m.d.sync += value_ok.eq(Mux(r.cmd == CMD_RUN, label_ok,
+                                    (r.cmd != CMD_WRITE) | Cat(*word_ok).all()))
+        return value_ok
 
     def _bus_outputs(self, m, r):
         """The bus's address and write data (word ``k`` of the payload) and the RUN
@@ -189,7 +213,6 @@ class HostLink(wiring.Component):
         """Takes a frame byte into the CRC and calls ``then``; no byte for ``timeout``
         cycles ends the frame as truncated."""
         rx = self.i
-        m.d.comb += rx.ready.eq(1)
         with m.If(rx.valid):
             m.d.sync += [r.crc.eq(rx_crc_next), r.timer.eq(self._timeout)]
             then()
@@ -206,9 +229,10 @@ class HostLink(wiring.Component):
         # add and compare and the state's enable were the chip's longest path)
         last_byte = Signal()
         with m.State("SYNC"):
-            m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid & (rx.payload == SYNC)):
-                m.d.sync += [r.crc.eq(0), r.count.eq(0), r.timer.eq(self._timeout)]
+                # cmd 0 until the command byte comes: a timeout reply carries it
+                m.d.sync += [r.crc.eq(0), r.count.eq(0), r.timer.eq(self._timeout),
+                             r.cmd.eq(0)]
                 m.next = "CMD"
 
         with m.State("CMD"):
@@ -232,10 +256,15 @@ class HostLink(wiring.Component):
             self._receive(m, r, rx_crc_next, got_len1)
         with m.State("PAYLOAD"):
             def got_byte():
+                zero = rx.payload == 0
                 with m.Switch(r.count):
                     for j in range(r.nbuf):
                         with m.Case(j):
                             m.d.sync += r.buf[j].eq(rx.payload)
+                            w, b = divmod(j - 4, 4)
+                            if j >= 4 and b >= 2:       # bytes 2 and 3 of word w
+                                m.d.sync += r.high_zero[w].eq(
+                                    zero & (r.high_zero[w] if b == 3 else 1))
                 m.d.sync += [r.count.eq(r.count + 1), last_byte.eq(r.count + 2 == r.length)]
                 with m.If(last_byte):
                     m.next = "CRC"
@@ -245,13 +274,16 @@ class HostLink(wiring.Component):
                 m.next = "CHECK"
             self._receive(m, r, rx_crc_next, got_crc)
 
-    def _check_states(self, m, r, in_range):
-        """CHECK to RUNNING: the frame's CRC, length and address range, then the command
-        (nothing is changed unless all of them are right)."""
+    def _check_states(self, m, r, in_range, value_ok):
+        """CHECK to RUNNING: the frame's CRC, length, address range and values, then the
+        command (nothing is changed unless all of them are right)."""
         bus, cmd, length, status = self.bus, r.cmd, r.length, r.status
         # the word in flight is the last: a register kept with ``k`` (the compare and the
         # state's enable were a long path)
         last_word = Signal()
+        # a READ of no words, registered (the count byte is still since the CRC byte)
+        no_words = Signal()
+        m.d.sync += no_words.eq(r.buf[4] == 0)
         with m.State("CHECK"):
             # crc now covers the CRC byte too: zero when it matched
             m.d.sync += [status.eq(STATUS["ok"]), r.k.eq(0),
@@ -265,7 +297,7 @@ class HostLink(wiring.Component):
                 with m.If((length < 8) | (length > r.nbuf) | (length[:2] != 0)):
                     m.d.sync += status.eq(STATUS["bad_length"])
             with m.Elif(cmd == CMD_READ):
-                with m.If(length != 5):
+                with m.If((length != 5) | no_words):
                     m.d.sync += status.eq(STATUS["bad_length"])
             with m.Elif(cmd == CMD_RUN):
                 with m.If(length != 2):
@@ -276,12 +308,14 @@ class HostLink(wiring.Component):
         with m.State("LIMIT"):            # depth_q and end_q take nwords in
             m.d.sync += last_word.eq(r.nwords == 1)
             m.next = "COMPARE"
-        with m.State("COMPARE"):          # in_range takes them in
+        with m.State("COMPARE"):          # in_range and value_ok take them in
             m.next = "RANGE"
         with m.State("RANGE"):
-            with m.If((status == 0) & ((cmd == CMD_WRITE) | (cmd == CMD_READ)) &
-                      ~in_range):
-                m.d.sync += status.eq(STATUS["bad_address"])
+            with m.If(status == 0):
+                with m.If(~in_range):
+                    m.d.sync += status.eq(STATUS["bad_address"])
+                with m.Elif(~value_ok):
+                    m.d.sync += status.eq(STATUS["bad_value"])
             m.next = "EXEC"
         with m.State("EXEC"):
             with m.If(status != 0):
@@ -357,6 +391,9 @@ class HostLink(wiring.Component):
             with m.Else():
                 m.next = "T_FETCH"
         with m.State("T_CRC"):
-            self._emit(m, r, r.out_crc, "SYNC", crc_it=False)
+            self._emit(m, r, r.out_crc, "T_END", crc_it=False)
             with m.If(sent & (r.status != 0)):
                 m.d.sync += self.errors.eq(self.errors + 1)
+        with m.State("T_END"):            # the transmitter idle: the reply has left
+            with m.If(self.o.ready):
+                m.next = "SYNC"

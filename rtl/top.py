@@ -29,7 +29,7 @@ from gen.routing import RouterParams
 from gen.topology import Topology
 from gen.util import ceil_div
 
-from .address_map import PROTOCOL_VERSION, SPACES, STATUS_REGS
+from .address_map import PROTOCOL_VERSION, SPACES, STATUS_REGS, value_limits
 from .core import NeuronCore
 from .event_slice import EventSlice
 from .host import BusSignature, HostLink
@@ -182,6 +182,10 @@ class Engine(wiring.Component):
                if self.learner else {}),
         }
 
+    # what the host may write there: (lowest, highest) word per space
+    def limits(self) -> dict:
+        return value_limits(self.config.dynamics.enc_theta, learning=self.learner is not None)
+
     def elaborate(self, platform):
         m = Module()
         lu = self.learner
@@ -279,11 +283,13 @@ class Engine(wiring.Component):
 
 def info_bytes(engine: Engine) -> bytes:
     """What PING returns: b"SWRL", protocol version, classes, n_in, hidden cores, lanes,
-    steps (2 bytes, little endian), flags (bit 0: on-chip learning built in)."""
+    steps (2 bytes, little endian), flags (bit 0: on-chip learning built in), enc_theta
+    (2 bytes: the largest input intensity, for the driver's checks)."""
     s = engine.config.sizes
     return b"SWRL" + bytes([PROTOCOL_VERSION, s.classes, s.n_in & 0xFF,
                             engine.n_hidden_cores, engine.lanes]) + \
-        s.steps.to_bytes(2, "little") + bytes([int(engine.learner is not None)])
+        s.steps.to_bytes(2, "little") + bytes([int(engine.learner is not None)]) + \
+        engine.config.dynamics.enc_theta.to_bytes(2, "little")
 
 
 class SwirlChip(wiring.Component):
@@ -295,7 +301,8 @@ class SwirlChip(wiring.Component):
         self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
                              weights=weights, share=share)
         self.divisor = divisor
-        self.host = HostLink(depths=self.engine.depths(), info=info_bytes(self.engine),
+        self.host = HostLink(depths=self.engine.depths(), limits=self.engine.limits(),
+                             labels=topo.config.sizes.classes, info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
                           "probe": Out(ProbeSignature(topo.config))})

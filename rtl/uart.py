@@ -2,9 +2,13 @@
 
 ``UartRx``: ``rx`` (the line, idle high) in, ``o`` a stream of bytes out. A byte is
 offered until taken; a byte that completes while the previous one is still offered is
-dropped and counted in ``overrun`` (the host link takes every byte the cycle it comes, so
-this never happens there). The start bit is checked at mid-bit; a stop bit that is low
-counts in ``framing`` and drops the byte.
+dropped and counted in ``overrun``. In the chip no byte waits, so none is lost that way:
+the host link takes every byte the cycle it comes, and drops those it has no use for
+(rtl/host.py). Line errors: the start bit is checked at mid-bit, so a low glitch shorter
+than half a bit is no byte; a stop bit that is low counts in ``framing`` and drops the
+byte, and the receiver then looks for a start bit at once, so a break (the line held low)
+is a train of such dropped bytes, and its end may leave one byte of low bits 0 and high
+bits 1 (0x00, 0x80, 0xC0, ..., 0xFF: never the sync byte 0xA5).
 
 ``UartTx``: ``i`` a stream of bytes in, ``tx`` (idle high) out.
 

@@ -16,15 +16,21 @@ import struct
 import numpy as np
 
 from gen.util import ceil_div, index_width
-from rtl.address_map import SPACES, STATUS_REGS
+from rtl.address_map import SPACES, STATUS_REGS, value_limits
 from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
                       SYNC, crc8)
 
 __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", "frame",
-           "parse_reply", "load_commands", "weight_words", "pack_rows", "SPACES",
-           "STATUS_REGS"]
+           "write_frame", "read_frame", "parse_reply", "split_replies", "load_commands",
+           "weight_words", "pack_rows", "SPACES", "STATUS_REGS"]
 
 STATUS_NAMES = {v: k for k, v in STATUS.items()}
+SPACE_NAMES = {v: k for k, v in SPACES.items()}
+# why a space's words have their limits (rtl/address_map.py value_limits), for messages
+LIMIT_REASONS = {SPACES["input"]: "input intensities, at most dynamics.enc_theta",
+                 SPACES["lfsr"]: "16-bit LFSR states; 0 would stay 0",
+                 SPACES["rates"]: "word 0 eta_hidden_shift, word 1 eta_readout_shift; the "
+                                  "LFSR gives 16 rounding bits"}
 
 
 class HostError(RuntimeError):
@@ -41,6 +47,16 @@ def frame(cmd: int, payload: bytes = b"") -> bytes:
     return bytes([SYNC]) + body + bytes([crc8(body)])
 
 
+def write_frame(space: int, bank: int, addr: int, words) -> bytes:
+    """A WRITE of ``words`` (at most MAX_WRITE_WORDS, 32 bits each) from ``addr`` on."""
+    return frame(CMD_WRITE, struct.pack("<BBH", space, bank, addr) +
+                 struct.pack(f"<{len(words)}I", *words))
+
+
+def read_frame(space: int, bank: int, addr: int, count: int) -> bytes:
+    return frame(CMD_READ, struct.pack("<BBHB", space, bank, addr, count))
+
+
 def parse_reply(data: bytes) -> tuple[int, int, bytes, int]:
     """``(status, cmd, payload, bytes used)`` of the reply at the start of ``data``;
     raises HostError for a bad sync, length or CRC, and IndexError when incomplete."""
@@ -54,6 +70,16 @@ def parse_reply(data: bytes) -> tuple[int, int, bytes, int]:
     if crc8(data[1:end]) != 0:
         raise HostError(f"reply CRC mismatch: {data[:end].hex()}")
     return status, cmd, bytes(data[5:5 + n]), end
+
+
+def split_replies(data: bytes) -> list:
+    """``(status, cmd, payload)`` of every reply in ``data`` (a link test's raw bytes)."""
+    out = []
+    while data:
+        status, cmd, payload, used = parse_reply(data)
+        out.append((status, cmd, payload))
+        data = data[used:]
+    return out
 
 
 # ---- transports ------------------------------------------------------------------------------
@@ -170,6 +196,15 @@ class Host:
         self.timeout = timeout
         self.info: dict = {}           # what the last PING said
 
+    def limits(self) -> dict:
+        """``{space: (lowest, highest)}`` of the words :meth:`write` sends, as the chip
+        checks them (bad_value); the input's only once PING said ``enc_theta``."""
+        return value_limits(self.info.get("enc_theta"), self.info.get("learning", True))
+
+    def _refuse(self, what: str, value: int, lo: int, hi: int, why: str):
+        raise HostError(f"{what} = {value} is out of range {lo}..{hi} ({why}); not sent",
+                        STATUS["bad_value"])
+
     def command(self, cmd: int, payload: bytes = b"", timeout: float | None = None,
                 raw: bytes | None = None) -> bytes:
         self.t.write(raw if raw is not None else frame(cmd, payload))
@@ -199,28 +234,41 @@ class Host:
         self.info = {"version": p[4], "classes": p[5], "n_in": p[6], "cores": p[7],
                      "lanes": p[8], "steps": p[9] | p[10] << 8,
                      "learning": bool(p[11] & 1) if len(p) > 11 else False}
+        if len(p) > 13:                 # protocol version 3
+            self.info["enc_theta"] = p[12] | p[13] << 8
         return self.info
 
     def write(self, space: int, bank: int, addr: int, words) -> None:
-        words = [int(w) & 0xFFFFFFFF for w in words]
+        """Raises HostError before sending anything when a word is out of its space's
+        limits (:meth:`limits`)."""
+        words = [int(w) for w in words]
+        if space in self.limits():
+            lo, hi = self.limits()[space]
+            for k, w in enumerate(words):
+                if not lo <= w <= hi:
+                    self._refuse(f"{SPACE_NAMES[space]} word {addr + k}", w, lo, hi,
+                                 LIMIT_REASONS[space])
+        words = [w & 0xFFFFFFFF for w in words]     # elsewhere the chip uses the low bits
         for k in range(0, len(words), MAX_WRITE_WORDS):
-            chunk = words[k:k + MAX_WRITE_WORDS]
-            self.command(CMD_WRITE, struct.pack("<BBH", space, bank, addr + k) +
-                         struct.pack(f"<{len(chunk)}I", *chunk))
+            self.command(CMD_WRITE, raw=write_frame(space, bank, addr + k,
+                                                    words[k:k + MAX_WRITE_WORDS]))
 
     def read(self, space: int, bank: int, addr: int, count: int) -> list:
         out = []
         while count > 0:
             n = min(count, 255)
-            p = self.command(CMD_READ, struct.pack("<BBHB", space, bank, addr, n))
+            p = self.command(CMD_READ, raw=read_frame(space, bank, addr, n))
             out.extend(struct.unpack(f"<{n}I", p))
             addr, count = addr + n, count - n
         return out
 
     def run(self, learn: bool = False, label: int = 0, timeout: float | None = None) -> None:
-        """Run the loaded sample; with ``learn``, teach it as class ``label``."""
-        if not 0 <= int(label) < 256:
-            raise ValueError(f"label must be 0..255 (a class index), not {label}")
+        """Run the loaded sample; with ``learn``, teach it as class ``label`` (below
+        PING's ``classes``: the chip refuses others)."""
+        classes = self.info.get("classes") if learn else None
+        if not 0 <= int(label) < (classes or 256):
+            self._refuse("label", label, 0, (classes or 256) - 1,
+                         "a class index below PING's classes" if classes else "one byte")
         if learn and getattr(self, "info", {}).get("learning") is False:
             raise HostError("this chip was built without on-chip learning (PING flags "
                             "bit 0 is 0): run with learn=False, or build it with learning")
@@ -240,8 +288,7 @@ class Host:
         """Stream one sample, run it (teaching it as ``label`` with ``learn``), read
         prediction, class counts and counters."""
         if learn and not 0 <= int(label) < classes:
-            raise ValueError(f"label must be 0..{classes - 1} (sizes.classes = {classes}),"
-                             f" not {label}")
+            self._refuse("label", label, 0, classes - 1, f"sizes.classes = {classes}")
         self.load_input(intensities)
         self.run(learn=learn, label=label, timeout=timeout)
         return {"counts": self.counts(classes), **self.status()}
@@ -258,11 +305,7 @@ class Host:
 
     def set_learning_shifts(self, eta_hidden_shift: int, eta_readout_shift: int) -> None:
         """Set both learning-rate shifts (0..16), e.g. the decay between epochs
-        (sim.train.learning_rate_schedule)."""
-        for name, v in (("eta_hidden_shift", eta_hidden_shift),
-                        ("eta_readout_shift", eta_readout_shift)):
-            if not 0 <= int(v) <= 16:
-                raise ValueError(f"{name} must be 0..16, not {v}")
+        (sim.train.learning_rate_schedule); :meth:`write` checks them."""
         self.write(SPACES["rates"], 0, 0, [int(eta_hidden_shift), int(eta_readout_shift)])
 
     def load_image(self, commands) -> None:
@@ -311,10 +354,8 @@ def load_commands(net, lanes: int) -> list:
     frames = []
 
     def put(space, bank, words):
-        for k in range(0, len(words), MAX_WRITE_WORDS):
-            chunk = words[k:k + MAX_WRITE_WORDS]
-            frames.append(frame(CMD_WRITE, struct.pack("<BBH", space, bank, k) +
-                                struct.pack(f"<{len(chunk)}I", *chunk)))
+        frames.extend(write_frame(space, bank, k, words[k:k + MAX_WRITE_WORDS])
+                      for k in range(0, len(words), MAX_WRITE_WORDS))
 
     index, entries = route_words(net.topology)
     put(SPACES["route_index"], 0, index)

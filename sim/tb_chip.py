@@ -9,7 +9,9 @@ hidden spikes, the input spikes and the readout
 spikes: the per-step raster that sim/compare.py sets beside the golden model's.
 
 Run through :func:`sim.compare.run_chip` (job in ``SWIRL_CASES``, results to
-``SWIRL_RESULTS``, see sim/harness.py ``run``).
+``SWIRL_RESULTS``, see sim/harness.py ``run``). A job of kind ``link``
+(:func:`run_link_job`, tests/test_chip_link.py) sends raw bytes and line levels instead:
+the framing, the bytes during a reply, line errors.
 """
 from __future__ import annotations
 
@@ -26,12 +28,13 @@ PERIOD_NS = 10
 
 class CocotbTransport:
     """``sim.host.Transport`` over the simulated UART pins (8N1, ``divisor`` cycles a
-    bit). ``read(n, timeout)`` waits at most ``timeout`` simulated cycles."""
+    bit). ``read(n, timeout)`` waits at most ``timeout`` simulated cycles;
+    :meth:`write_line` sends raw line levels (glitches, low stop bits, breaks)."""
 
     def __init__(self, divisor: int):
         self.divisor = divisor
         self.lock = threading.Condition()
-        self.out = bytearray()          # host -> chip, not yet sent
+        self.out = []                   # host -> chip, not yet sent: bytes, (level, cycles)
         self.inbox = bytearray()        # chip -> host, not yet read
         self.want = None                # (bytes wanted, cycle deadline) of a blocked read
         self.cycles = 0                 # simulated cycles so far (the coroutine's clock)
@@ -43,6 +46,18 @@ class CocotbTransport:
         with self.lock:
             self.out.extend(data)
             self.lock.notify_all()
+
+    def write_line(self, segments) -> None:
+        """Hold ``rx`` at ``level`` for ``cycles``, for each ``(level, cycles)``."""
+        with self.lock:
+            self.out.extend((int(level), int(cycles)) for level, cycles in segments)
+            self.lock.notify_all()
+
+    def levels(self, item) -> list:
+        """``(level, cycles)`` of a queued item: a byte is 8N1, start bit first."""
+        if isinstance(item, tuple):
+            return [item]
+        return [(b, self.divisor) for b in [0] + [(item >> i) & 1 for i in range(8)] + [1]]
 
     def read(self, n: int, timeout: float) -> bytes:
         with self.lock:
@@ -60,21 +75,20 @@ class CocotbTransport:
     async def serve(self, dut) -> None:
         """Send queued bytes, wake a blocked read when its bytes came or its time ran out,
         and otherwise let the chip run; returns once the worker is finished."""
-        bit = self.divisor * PERIOD_NS
         dut.rx.value = 1
         while True:
             with self.lock:
                 if self.finished:
                     return
-                byte = self.out.pop(0) if self.out else None
-                if byte is None and self.want is None:
+                item = self.out.pop(0) if self.out else None
+                if item is None and self.want is None:
                     # the worker computes: wait for it without running the chip
                     self.lock.wait(timeout=0.05)
                     continue
-            if byte is not None:
-                for b in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
-                    dut.rx.value = b
-                    await Timer(bit, unit="ns")
+            if item is not None:
+                for level, cycles in self.levels(item):
+                    dut.rx.value = level
+                    await Timer(cycles * PERIOD_NS, unit="ns")
                 self._tick()
                 continue
             # a read waits: run until a byte arrives or its deadline
@@ -164,6 +178,24 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
     return out
 
 
+def run_link_job(transport: CocotbTransport, job: dict) -> dict:
+    """Raw traffic: for each of ``job["exchanges"]``, send its items (a byte, or a line
+    level ``[level, cycles]``) back to back and keep every byte the chip sends until
+    ``listen`` cycles after the last (hex, one string an exchange)."""
+    got = []
+    for ex in job["exchanges"]:
+        cycles = 0
+        for item in ex["send"]:
+            item = tuple(item) if isinstance(item, list) else item
+            if isinstance(item, tuple):
+                transport.write_line([item])
+            else:
+                transport.write(bytes([item]))
+            cycles += sum(n for _, n in transport.levels(item))
+        got.append(transport.read(1 << 30, cycles + ex["listen"]).hex())
+    return {"replies": got}
+
+
 class ChipTB:
     """Clock and reset of the chip; :meth:`run_case` runs one job: the host driver in a
     worker thread on the simulated UART, a probe recording every step."""
@@ -183,15 +215,21 @@ class ChipTB:
         from sim.host import Host
         dut = self.dut
         transport = CocotbTransport(job["divisor"])
-        probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
         cocotb.start_soon(transport.receive(dut))
-        cocotb.start_soon(probe.watch())
+        if job.get("kind") == "link":
+            def work():
+                return run_link_job(transport, job)
+        else:
+            probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
+            cocotb.start_soon(probe.watch())
+
+            def work():
+                return run_job(Host(transport, timeout=job["timeout"]), job, probe)
         result = {}
 
         def worker():
             try:
-                result.update(ok=True, **run_job(Host(transport, timeout=job["timeout"]),
-                                                job, probe))
+                result.update(ok=True, **work())
             except Exception:                       # reported, not raised in the thread
                 result.update(ok=False, error=traceback.format_exc())
             finally:

@@ -14,10 +14,13 @@ from gen.topology import make_topology
 from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, STATUS, HostLink, crc8)
 from rtl.uart import UartRx, UartTx, divisor_for
 from sim.host import (Host, HostError, SimTransport, frame, load_commands, parse_reply,
-                      split_frames, weight_words)
+                      read_frame, split_frames, weight_words, write_frame)
+from sim.host import split_replies as replies
 
 INFO = b"SWRLtest"
-DEPTHS = {0: [16, 8], 3: [4], 5: [2]}
+DEPTHS = {0: [16, 8], 3: [4], 5: [2], 6: [3], 7: [2]}
+LIMITS = {3: (0, 4), 6: (1, 0xFFFF), 7: (0, 16)}     # input, lfsr, rates: (lowest, highest)
+LABELS = 3
 TIMEOUT = 60
 
 
@@ -46,9 +49,11 @@ def test_frame_and_parse():
 
 # ---- HostLink alone, a Python model of the bus ---------------------------------------------
 def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
-    """Feed byte ``chunks`` (a pause of ``TIMEOUT * 2`` cycles between chunks) into a
-    HostLink; returns (reply bytes, bus memory, writes seen, runs seen)."""
-    dut = HostLink(depths=DEPTHS, info=INFO, timeout=TIMEOUT)
+    """Feed byte ``chunks`` into a HostLink, each once the link has been silent for
+    ``TIMEOUT * 2`` cycles after the one before (as a host waits for each reply: bytes
+    that come while the link works on a frame are dropped); returns (reply bytes, bus
+    memory, writes seen, runs seen)."""
+    dut = HostLink(depths=DEPTHS, info=INFO, timeout=TIMEOUT, limits=LIMITS, labels=LABELS)
     mem = {}
     writes, runs = [], []
     out = bytearray()
@@ -56,10 +61,15 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
+    async def quiet(ctx):
+        """Until no reply byte came for ``TIMEOUT * 2`` cycles."""
+        seen, still = len(out), 0
+        while still < TIMEOUT * 2:
+            await ctx.tick()
+            seen, still = len(out), (still + 1 if len(out) == seen else 0)
+
     async def feed(ctx):
-        for n, chunk in enumerate(chunks):
-            if n:
-                await ctx.tick().repeat(TIMEOUT * 2)
+        for chunk in chunks:
             for b in chunk:
                 ctx.set(dut.i.valid, 1)
                 ctx.set(dut.i.payload, b)
@@ -67,7 +77,7 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
                 ctx.set(dut.i.valid, 0)
                 if random.random() < 0.3:
                     await ctx.tick().repeat(random.randint(1, 5))
-        await ctx.tick().repeat(TIMEOUT * 3)
+            await quiet(ctx)
         done[0] = True
 
     async def collect(ctx):
@@ -108,30 +118,12 @@ def run_hostlink(chunks, *, max_cycles=20000, run_latency=7):
     return bytes(out), mem, writes, runs
 
 
-def replies(data):
-    out = []
-    while data:
-        status, cmd, payload, used = parse_reply(data)
-        out.append((status, cmd, payload))
-        data = data[used:]
-    return out
-
-
-def write_frame(space, bank, addr, words):
-    return frame(CMD_WRITE, struct.pack("<BBH", space, bank, addr) +
-                 struct.pack(f"<{len(words)}I", *words))
-
-
-def read_frame(space, bank, addr, n):
-    return frame(CMD_READ, struct.pack("<BBHB", space, bank, addr, n))
-
-
 def test_ping_write_read_run():
     random.seed(1)
     words = [0x11223344, 0xA5A5A5A5]
-    chunks = [b"\x00\x17" + frame(CMD_PING) +          # junk before a sync is skipped
-              write_frame(0, 1, 2, words) + read_frame(0, 1, 1, 4) +
-              frame(CMD_RUN, b"\x01\x07") + read_frame(5, 0, 0, 2)]
+    chunks = [b"\x00\x17" + frame(CMD_PING),          # junk before a sync is skipped
+              write_frame(0, 1, 2, words), read_frame(0, 1, 1, 4),
+              frame(CMD_RUN, b"\x01\x02"), read_frame(5, 0, 0, 2)]
     out, mem, writes, runs = run_hostlink(chunks)
     r = replies(out)
     assert r[0] == (0, CMD_PING, INFO)
@@ -140,7 +132,7 @@ def test_ping_write_read_run():
     got = struct.unpack("<4I", r[2][2])
     assert r[2][:2] == (0, CMD_READ)
     assert got == (0xDEAD0001, *words, 0xDEAD0004)
-    assert r[3] == (0, CMD_RUN, b"") and runs == [(1, 7)]
+    assert r[3] == (0, CMD_RUN, b"") and runs == [(1, 2)]
     assert r[4][0] == 0 and len(r[4][2]) == 8
     assert len(r) == 5
 
@@ -162,12 +154,105 @@ def test_ping_write_read_run():
 def test_malformed_command_changes_nothing(name, bad, status):
     random.seed(hash(name) & 0xFFFF)
     good = write_frame(0, 0, 3, [7, 8])
-    out, mem, writes, runs = run_hostlink([bad(good) + good])
+    out, mem, writes, runs = run_hostlink([bad(good), good])
     r = replies(out)
     assert r[0][0] == STATUS[status], (name, r)
     assert r[0][2] == b""
     assert r[1] == (0, CMD_WRITE, b"")          # the link recovers: the next frame works
     assert writes == [(0, 0, 3, 7), (0, 0, 4, 8)]
+
+
+def test_read_of_zero_words_is_bad_length():
+    """A 5-byte READ with count 0 is a length error in every space, also one that does
+    not exist (the doc's promise; the range stage answered bad_address)."""
+    random.seed(5)
+    spaces = [(s, b) for s, banks in DEPTHS.items() for b in range(len(banks))] + [(9, 0)]
+    out, mem, writes, runs = run_hostlink([read_frame(s, b, 0, 0) for s, b in spaces] +
+                                          [frame(CMD_PING)])
+    assert replies(out) == [(STATUS["bad_length"], CMD_READ, b"")] * len(spaces) + \
+        [(0, CMD_PING, INFO)]
+
+
+def _run(learn, label):
+    return frame(CMD_RUN, bytes([learn, label]))
+
+
+BAD_VALUES = {
+    "intensity above enc_theta": write_frame(3, 0, 0, [5]),
+    "intensity 255": write_frame(3, 0, 2, [2, 255]),       # the first word is fine
+    "intensity 256": write_frame(3, 0, 0, [0x100]),        # low byte 0
+    "lfsr state 0": write_frame(6, 0, 1, [0x1234, 0]),
+    "lfsr state past 16 bits": write_frame(6, 0, 0, [0x10001]),
+    "rate shift 17": write_frame(7, 0, 0, [17]),
+    "rate shift 32": write_frame(7, 0, 0, [3, 32]),        # low five bits 0
+    "rate shift 2**24": write_frame(7, 0, 0, [1 << 24]),   # low three bytes 0
+    "label = classes": _run(1, LABELS),
+    "label 255": _run(1, 255),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_out_of_range_value_changes_nothing(name):
+    """A value the chip cannot hold gets bad_value, and no word of the frame is written:
+    every word is checked before the first write."""
+    random.seed(hash(name) & 0xFFFF)
+    bad, good = BAD_VALUES[name], write_frame(0, 0, 3, [7, 8])
+    out, mem, writes, runs = run_hostlink([bad, good])
+    r = replies(out)
+    assert r[0] == (STATUS["bad_value"], bad[1], b""), (name, r)
+    assert r[1] == (0, CMD_WRITE, b"")
+    assert writes == [(0, 0, 3, 7), (0, 0, 4, 8)] and runs == []
+
+
+def test_values_at_their_limits_are_taken():
+    random.seed(6)
+    frames = [write_frame(3, 0, 2, [0, 4]), write_frame(6, 0, 1, [1, 0xFFFF]),
+              write_frame(7, 0, 0, [16, 0]), _run(1, LABELS - 1),
+              _run(0, 255),                   # no learning: the label is not used
+              write_frame(0, 0, 0, [0xFFFFFFFF])]   # weights: the chip uses the low bits
+    out, mem, writes, runs = run_hostlink(frames)
+    assert [st for st, _, _ in replies(out)] == [0] * len(frames)
+    assert writes == [(3, 0, 2, 0), (3, 0, 3, 4), (6, 0, 1, 1), (6, 0, 2, 0xFFFF),
+                      (7, 0, 0, 16), (7, 0, 1, 0), (0, 0, 0, 0xFFFFFFFF)]
+    assert runs == [(1, LABELS - 1), (0, 255)]
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["bits", "high half given"])
+def test_bound_compares(given):
+    """The host link's constant-bound compares (shared zero tests of the high bits, short
+    compares below) are ``lo <= v <= hi`` for any bounds, also with the high half's test
+    given (the chain then starts from it)."""
+    from amaranth.hdl import Signal
+    from rtl.host import _bound_cuts, _within, _zero_tests
+    bounds = [(0, 4), (1, 0xFFFF), (0, 16), (3, 200), (0, 0), (5, 5), (0, 0xFFFFFFFF),
+              (1, 1)] + ([] if given else [(256, 70000)])      # a cut past 16: no given
+    m, v = Module(), Signal(32)
+    cuts = [n for lo, hi in bounds for n in _bound_cuts(lo, hi)]
+    zero = _zero_tests(v, cuts, given=(16, v[16:] == 0) if given else None)
+    outs = [Signal(name=f"ok{i}") for i in range(len(bounds))]
+    m.d.comb += [o.eq(_within(v, lo, hi, zero)) for o, (lo, hi) in zip(outs, bounds)]
+    rng = random.Random(8)
+    values = sorted({x + d for lo, hi in bounds for x in (lo, hi, 1 << hi.bit_length())
+                     for d in (-1, 0, 1) if 0 <= x + d < 1 << 32} |
+                    {rng.randrange(1 << k) for k in range(1, 33) for _ in range(3)})
+
+    async def bench(ctx):
+        for x in values:
+            ctx.set(v, x)
+            assert [ctx.get(o) for o in outs] == [int(lo <= x <= hi) for lo, hi in bounds], x
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("cut,cmd", [(1, 0), (2, CMD_READ), (6, CMD_READ)])
+def test_timeout_reply_names_the_truncated_command(cut, cmd):
+    """A timeout reply carries the truncated frame's command byte, or 0 when the frame
+    ended before it (not the previous frame's)."""
+    random.seed(cut)
+    out, mem, writes, runs = run_hostlink([frame(CMD_PING), read_frame(3, 0, 0, 1)[:cut]])
+    assert replies(out) == [(0, CMD_PING, INFO), (STATUS["timeout"], cmd, b"")]
 
 
 def test_truncated_command_times_out():
@@ -180,14 +265,55 @@ def test_truncated_command_times_out():
     assert writes == [(0, 0, 0, 5), (0, 0, 1, 6)]  # only the complete frame wrote
 
 
+def test_bytes_during_a_reply_are_dropped():
+    """Bytes that come between a frame's CRC byte and the end of its reply are dropped,
+    a sync byte among them too: a host that does not wait gets no reply to them, and no
+    phantom frame (a timeout reply later)."""
+    random.seed(7)
+    bad = frame(CMD_PING)[:-1] + b"\x00"
+    out, mem, writes, runs = run_hostlink([bad + frame(CMD_PING), bad + b"\xA5",
+                                           read_frame(0, 0, 0, 2) + write_frame(0, 0, 0, [1]),
+                                           frame(CMD_PING)])
+    assert [r[:2] for r in replies(out)] == [(STATUS["bad_crc"], CMD_PING),
+                                             (STATUS["bad_crc"], CMD_PING),
+                                             (0, CMD_READ), (0, CMD_PING)]
+    assert writes == []
+
+
 def test_overlong_payload_is_skipped_whole():
     random.seed(4)
     # a 300-byte payload, full of sync bytes, must not be taken for frames
     junk = frame(CMD_WRITE, bytes([0xA5]) * 300)
-    out, mem, writes, runs = run_hostlink([junk + frame(CMD_PING)])
+    out, mem, writes, runs = run_hostlink([junk, frame(CMD_PING)])
     r = replies(out)
     assert r[0][0] == STATUS["bad_length"]
     assert r[1] == (0, CMD_PING, INFO) and writes == []
+
+
+class Unplugged:
+    """A transport that must not be used: the driver refuses before it sends."""
+
+    def write(self, data):
+        raise AssertionError(f"sent {data.hex()}")
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda h: h.load_input([0, 4, 5]), r"input word 2 = 5 is out of range 0\.\.4 "
+                                         r"\(input intensities, at most dynamics.enc_theta\)"),
+    (lambda h: h.set_lfsr_states([7, 0]), r"lfsr word 1 = 0 is out of range 1\.\.65535"),
+    (lambda h: h.set_learning_shifts(3, 32), r"rates word 1 = 32 is out of range 0\.\.16"),
+    (lambda h: h.run(learn=True, label=2), r"label = 2 is out of range 0\.\.1 \(a class"),
+    (lambda h: h.classify([0] * 6, 2, learn=True, label=7), r"label = 7 is out of range 0\.\.1"),
+    (lambda h: h.run(label=256), r"label = 256 is out of range 0\.\.255"),
+])
+def test_driver_refuses_values_the_chip_would(call, message):
+    """Host names the value and its limit (from PING: classes, enc_theta) and sends
+    nothing; the chip would answer bad_value."""
+    host = Host(Unplugged())
+    host.info = {"classes": 2, "enc_theta": 4, "learning": True}
+    with pytest.raises(HostError, match=message) as e:
+        call(host)
+    assert e.value.status == STATUS["bad_value"]
 
 
 # ---- UART ----------------------------------------------------------------------------------------
@@ -286,8 +412,9 @@ def test_chip_end_to_end(tiny_chip):
     cfg, net, host = tiny_chip
     info = host.ping()
     s = cfg.sizes
-    assert info == {"version": 2, "classes": s.classes, "n_in": s.n_in,
-                    "cores": s.layers * s.cores, "lanes": 2, "steps": s.steps, "learning": True}
+    assert info == {"version": 3, "classes": s.classes, "n_in": s.n_in,
+                    "cores": s.layers * s.cores, "lanes": 2, "steps": s.steps, "learning": True,
+                    "enc_theta": cfg.dynamics.enc_theta}
     host.load_image(load_commands(net, lanes=2))
     # weights read back equal what was loaded, bank by bank (readout included)
     for b, words in enumerate(weight_words(net, 2)):
@@ -385,7 +512,7 @@ def test_chip_learns_bit_exact_with_rates_set_by_the_host(tiny_chip):
     assert host.lfsr_states(banks) == [bk.lfsr.state for bk in net.banks] + \
         [net.readout_bank.lfsr.state]
     assert net.stats.weight_writes > 0
-    with pytest.raises(ValueError, match="eta_hidden_shift must be 0..16"):
+    with pytest.raises(HostError, match="rates word 0 = 17 is out of range 0..16"):
         host.set_learning_shifts(17, 3)
     host.set_learning_shifts(cfg.learning.eta_hidden_shift, cfg.learning.eta_readout_shift)
 
