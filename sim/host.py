@@ -17,8 +17,8 @@ import numpy as np
 
 from gen.util import ceil_div, index_width
 from rtl.address_map import SPACES, STATUS_REGS, value_limits
-from rtl.host import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS, STATUS,
-                      SYNC, crc8)
+from rtl.host_protocol import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS,
+                               STATUS, SYNC, crc8)
 
 __all__ = ["Host", "HostError", "Transport", "SerialTransport", "SimTransport", "frame",
            "write_frame", "read_frame", "parse_reply", "split_replies", "load_commands",
