@@ -145,7 +145,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="stop after the fit check (no elaboration or synthesis)")
     p.add_argument("--learning", choices=("auto", "on", "off"), default="auto",
                    help="build the on-chip learning unit (auto: the board's default, on "
-                        "for ulx3s, off for the UP5K boards, where it does not fit)")
+                        "for every board; off: the inference chip, on the UP5K with a "
+                        "physical core per logical one)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 

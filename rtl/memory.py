@@ -33,7 +33,7 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH",
+__all__ = ["WeightMemory", "block_ram_attrs", "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH",
            "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
@@ -71,6 +71,16 @@ def _uses_spram(backend, platform) -> bool:
         device = getattr(platform, "device", "") or ""
         return device.startswith("iCE40UP")
     return backend == "spram"
+
+
+def block_ram_attrs(platform) -> dict:
+    """Memory attributes that keep a small memory in block RAM on the iCE40, which has no
+    LUT RAM: yosys' memory_libmap puts one of 64 bits or fewer in flip-flops there (a
+    logic cell a bit, and the decoders around them; the inference chip's four 64 x 1
+    spike memories took 760 logic cells). Elsewhere nothing: yosys picks LUT RAM or block
+    RAM by cost, as gen/build.py ``memory_blocks`` estimates."""
+    device = getattr(platform, "device", "") or ""
+    return {"ram_style": "block"} if device.startswith("iCE40") else {}
 
 
 class WeightMemory(wiring.Component):

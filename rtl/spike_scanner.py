@@ -14,6 +14,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .crossbar import NO_RW_CHECK, read_port
+from .memory import block_ram_attrs
 from .router import SkidBuffer
 
 __all__ = ["SpikeScanner", "hidden_bits"]
@@ -50,9 +51,10 @@ class SpikeScanner(wiring.Component):
         m = Module()
         SN, N, st = self.SN, self.N, self.state
         (depth, width), = self.memory_shapes
-        m.submodules.bits = smem = memory.Memory(shape=width, depth=depth, init=[],
-                                                 attrs=NO_RW_CHECK)  # written in the sweep,
-        wr = smem.write_port()                                       # read after it
+        # written in the sweep, read after it
+        m.submodules.bits = smem = memory.Memory(
+            shape=width, depth=depth, init=[], attrs={**NO_RW_CHECK, **block_ram_attrs(platform)})
+        wr = smem.write_port()
         rd = read_port(m, smem, wr, collisions=False, name="bits")
         m.d.comb += [wr.addr.eq(st.neuron), wr.en.eq(st.valid),
                      wr.data.eq(Cat(st.spike, st.psi) if self.learning else st.spike),
