@@ -48,9 +48,8 @@ class SwirlICEBreaker(ICEBreakerPlatform):
 class SwirlUpduinoV3(UpduinoV3Platform):
     """UPduino v3 (iCE40 UP5K). The board's FTDI chip only reaches the SPI flash, so the
     host UART is on header J1: FPGA pin 4 (tx, to the adapter's RX) and pin 3 (rx),
-    for a 3.3 V USB-serial adapter. The clock is the internal SB_HFOSC divided by 2:
-    24 MHz, which the chip meets (about 30 MHz); 48 MHz it does not."""
-    hfosc_div = 1
+    for a 3.3 V USB-serial adapter. The clock comes from the internal 48 MHz SB_HFOSC
+    (rtl/clock.py), not from the 12 MHz oscillator, which needs a solder jumper."""
     resources = UpduinoV3Platform.resources + [
         Resource("uart", 0,
                  Subsignal("rx", Pins("3", dir="i")),
@@ -80,14 +79,27 @@ class Board:
     description: str
     platform: type
     limits: Limits
-    clock_hz: float          # default clock the design runs from
+    clock_hz: float          # default clock the design runs at (``build --clock``)
+    oscillator_hz: float     # the reference rtl/clock.py's PLL starts from
     toolchain: str           # "icestorm" (yosys, nextpnr-ice40, icepack) or "trellis"
     spram_weights: bool      # weights in SB_SPRAM256KA (iCE40 UP) or generic block RAM
+    clock_source: str = "pin"   # "pin" (the platform's default_clk) or "hfosc"
     learning: bool = True    # the on-chip learning unit is built by default (rtl/learn.py)
     extras: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def family(self) -> str:
+        return "ice40" if self.toolchain == "icestorm" else "ecp5"
+
+    def clock(self, clock_hz: float | None = None):
+        """The :class:`rtl.clock.ClockPlan` for ``clock_hz`` (default: ``clock_hz``)."""
+        from rtl.clock import plan_clock
+        return plan_clock(self.clock_source, self.oscillator_hz,
+                          self.clock_hz if clock_hz is None else clock_hz, self.family,
+                          pin=self.platform.default_clk)
 
 
 # Every board builds the learning chip by default. On the UP5K it fits because the four
@@ -99,19 +111,18 @@ class Board:
 _UP5K = Limits(luts=5280, ffs=5280, ebr=30, ebr_bits=4096, spram=4, dsp=8)
 _ECP5_85 = Limits(luts=83640, ffs=83640, ebr=208, ebr_bits=18432, spram=0, dsp=156)
 
+# The default clocks are what the default design meets with margin (docs/build.md,
+# "Clocks"): the PLL makes exactly these from each board's oscillator.
 BOARDS: dict[str, Board] = {
     "ice40": Board("ice40", "iCEBreaker (iCE40 UP5K)", SwirlICEBreaker, _UP5K,
-                   clock_hz=12e6, toolchain="icestorm", spram_weights=True),
+                   clock_hz=30e6, oscillator_hz=12e6, toolchain="icestorm",
+                   spram_weights=True),
     "upduino": Board("upduino", "UPduino v3 (iCE40 UP5K)", SwirlUpduinoV3, _UP5K,
-                     clock_hz=24e6, toolchain="icestorm", spram_weights=True,
-                     extras={
-                         "clock": "SB_HFOSC (internal 48 MHz oscillator) divided by 2 "
-                                  "(hfosc_div = 1): 24 MHz",
-                         "slower_clock": "SB_HFOSC divides by 1, 2, 4 or 8 (48, 24, 12, 6 "
-                                         "MHz: the platform's hfosc_div = 0..3, with "
-                                         "clock_hz to match)"}),
+                     clock_hz=30e6, oscillator_hz=48e6, clock_source="hfosc",
+                     toolchain="icestorm", spram_weights=True),
     "ulx3s": Board("ulx3s", "ULX3S (ECP5 LFE5U-85F)", SwirlULX3S, _ECP5_85,
-                   clock_hz=25e6, toolchain="trellis", spram_weights=False),
+                   clock_hz=100e6 / 3, oscillator_hz=25e6, toolchain="trellis",
+                   spram_weights=False),
 }
 
 

@@ -26,6 +26,7 @@ complete host-link command stream (docs/host-protocol.md) that loads the routing
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import re
@@ -37,6 +38,7 @@ import time
 from boards import Board
 from rtl.memory import SPRAM_DEPTH as SPRAM_WORDS
 from rtl.memory import SPRAM_WIDTH as SPRAM_BITS
+from rtl.uart import divisor_for
 
 from .config import Config, ConfigError
 from .topology import Topology, make_topology
@@ -357,11 +359,12 @@ def parse_nextpnr_report(report: dict, ffs: int | None = None) -> dict:
     return {"resources": res, "fmax": fmax}
 
 
-def timing_verdict(fmax: dict, board: Board) -> dict:
+def timing_verdict(fmax: dict, board: Board, clock_hz: float | None = None) -> dict:
     """Whether every clock meets its constraint (nextpnr runs with
     ``--timing-allow-fail``, so a bitstream is written either way). ``met`` is ``None``
-    when nextpnr reported no clock."""
-    board_mhz = round(board.clock_hz / 1e6, 2)
+    when nextpnr reported no clock. ``clock_hz`` is the clock the board runs at (the
+    PLL's output; default ``board.clock_hz``)."""
+    board_mhz = round((clock_hz or board.clock_hz) / 1e6, 2)
     if not fmax:
         return {"met": None, "board_clock_mhz": board_mhz,
                 "message": "nextpnr reported no clock: timing unknown"}
@@ -376,9 +379,8 @@ def timing_verdict(fmax: dict, board: Board) -> dict:
             f"timing NOT met: Fmax {worst['achieved_mhz']:.2f} MHz < "
             f"{worst['constraint_mhz']:.2f} MHz constraint (slack {out['slack_ns']} ns); "
             f"the bitstream was written anyway (--timing-allow-fail) but will not run "
-            f"reliably at {board_mhz:g} MHz on {board.name}")
-        if board.extras.get("slower_clock"):
-            out["message"] += f"; {board.extras['slower_clock']}"
+            f"reliably at {board_mhz:g} MHz on {board.name}; build again with "
+            f"--clock {math.floor(worst['achieved_mhz'] * 0.97):d} (MHz) or less")
     else:
         out["message"] = (f"timing met: Fmax {worst['achieved_mhz']:.2f} MHz >= "
                           f"{worst['constraint_mhz']:.2f} MHz")
@@ -454,8 +456,11 @@ def emit_verilog(config: Config, lanes: int = 2, learning: bool = True) -> str:
 
 
 def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
-              log=print, baud: int = 115200, learning: bool | None = None) -> dict:
-    """The whole flow; returns the report (also written to ``out/report.json``)."""
+              log=print, baud: int = 115200, learning: bool | None = None,
+              clock_hz: float | None = None) -> dict:
+    """The whole flow; returns the report (also written to ``out/report.json``).
+    ``clock_hz`` is the clock to run at (default ``board.clock_hz``; rtl/clock.py makes
+    the fastest its PLL can at or below it)."""
     from rtl.top import BoardTop
     t_all = time.monotonic()
     stages = []
@@ -474,15 +479,17 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
     plan = plan_build(config, board, topo, learning)
     check_fits(config, board, plan)
     tools = find_tools(board.toolchain)
+    clock = board.clock(clock_hz)
+    divisor_for(clock.f_out, baud)          # a baud the clock cannot make fails here
     end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
         f"physical, lanes {plan['lanes']}, "
-        f"~{plan['ebr_estimate_total']} EBR")
+        f"~{plan['ebr_estimate_total']} EBR; clock {clock.describe()}")
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = stage("elaborate")
     # trained weights become the block RAM's initial contents; SPRAM cannot take any
     in_bitstream = weights is not None and not board.spram_weights
-    top = BoardTop(topo, clock_hz=board.clock_hz, baud=baud, lanes=plan["lanes"],
+    top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
                    learning=plan["learning"], weights=weights if in_bitstream else None,
                    share=plan["share"])
     platform = board.platform()
@@ -524,16 +531,16 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         count_ffs(yosys_log)
     parsed = parse_nextpnr_report(pnr, ffs=ffs)
     parsed["resources"]["ffs"]["available"] = board.limits.ffs
-    timing = timing_verdict(parsed["fmax"], board)
+    timing = timing_verdict(parsed["fmax"], board, clock.f_out)
     log(("warning: " if timing["met"] is False else "") + timing["message"])
     clk = next(iter(parsed["fmax"].values()), None)
     fmax_hz = clk["achieved_mhz"] * 1e6 if clk else None
     perf = performance(config, topo, plan, fmax_hz, weights)
     perf_clock = {"at_fmax": perf}
     if fmax_hz:
-        perf_clock["board_clock_hz"] = board.clock_hz
+        perf_clock["board_clock_hz"] = clock.f_out
         perf_clock["samples_per_second_at_board_clock"] = round(
-            board.clock_hz / perf["cycles_per_sample"], 1)
+            clock.f_out / perf["cycles_per_sample"], 1)
         perf_clock["board_clock_met"] = bool(timing["met"])
     bitstream = _BITSTREAM[board.toolchain]
     if not (out / bitstream).exists():
@@ -554,6 +561,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
                             "kind": "yowasp" if "yowasp" in os.path.basename(p) else "native"}
                       for var, p in tools.items()},
         "resources": parsed["resources"], "fmax": parsed["fmax"], "timing": timing,
+        "clock": clock.as_dict(),
         "lc_packing": packing,
         "limits": board.limits.as_dict(),
         "neurons": {"input_channels": s.n_in, "hidden": s.hidden, "readout": s.readout,
@@ -602,6 +610,8 @@ def summary_text(r: dict) -> str:
         lines.append(f"          (logic cells = LUT4 + FF: {pk.get('lut4_only', 0)} LUT4 only, "
                      f"{pk.get('lut4_and_dff', 0)} LUT4 and FF, {pk.get('dff_only', 0)} FF "
                      f"only, {pk.get('carry_only', 0)} carry only)")
+    if "clock" in r:
+        lines.append(f"clock     {r['clock']['description']}")
     for clk, f in r["fmax"].items():
         ok = "met" if f["achieved_mhz"] >= f["constraint_mhz"] else "NOT met"
         lines.append(f"Fmax      {clk}: {f['achieved_mhz']:.2f} MHz "

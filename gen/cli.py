@@ -51,6 +51,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be > 0")
+    return value
+
+
 def _command(subparsers, name: str, help: str, example: str) -> argparse.ArgumentParser:
     return subparsers.add_parser(
         name, help=help, description=help[0].upper() + help[1:] + ".",
@@ -147,6 +157,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="build the on-chip learning unit (auto: the board's default, on "
                         "for every board; off: the inference chip, on the UP5K with a "
                         "physical core per logical one)")
+    p.add_argument("--clock", type=_positive_float, metavar="MHZ",
+                   help="the clock to run at: the board's PLL makes the fastest it can at "
+                        "or below this, and nextpnr checks the design against it (default: "
+                        + ", ".join(f"{k} {v.clock_hz / 1e6:.2f}" for k, v in
+                                    sorted(BOARDS.items())) + " MHz)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
@@ -432,13 +447,15 @@ def cmd_build(args) -> int:
     cfg, net = _config_and_weights(args)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
     learning = {"auto": None, "on": True, "off": False}[args.learning]
+    clock_hz = args.clock * 1e6 if args.clock else None
+    clock = board.clock(clock_hz)           # an impossible --clock fails before any work
     if args.check:
         from .topology import make_topology
         topo = make_topology(cfg)
         plan = b.plan_build(cfg, board, topo, learning)
         b.check_fits(cfg, board, plan)
         s = cfg.sizes
-        result = {"board": board.name, "fits": True, "plan": plan,
+        result = {"board": board.name, "fits": True, "plan": plan, "clock": clock.as_dict(),
                   "neurons": {"input_channels": s.n_in, "hidden": s.hidden,
                               "readout": s.readout, "modulators": s.modulators},
                   "synapses": topo.synapse_counts()}
@@ -451,10 +468,11 @@ def cmd_build(args) -> int:
                   f"{'core' if n_banks == 1 else 'cores'} and weight "
                   f"{'bank' if n_banks == 1 else 'banks'}, {plan['spram']} SPRAM, "
                   f"~{plan['ebr_estimate_total']} EBR of {board.limits.ebr}, "
-                  f"lanes {plan['lanes']})")
+                  f"lanes {plan['lanes']}; clock {clock.describe()})")
         return EXIT_OK
     try:
-        report = b.run_build(cfg, board, args.out, weights=net, log=log, learning=learning)
+        report = b.run_build(cfg, board, args.out, weights=net, log=log, learning=learning,
+                             clock_hz=clock_hz)
     except b.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

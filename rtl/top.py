@@ -21,7 +21,7 @@ and the learning unit use the same secondary port.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, ClockDomain, Module
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -322,21 +322,27 @@ class SwirlChip(wiring.Component):
 
 
 class BoardTop(wiring.Component):
-    """The chip on a board: the UART resource's pins, the default clock."""
+    """The chip on a board: the UART resource's pins and the clock of ``clock`` (a
+    :class:`rtl.clock.ClockPlan`: the board's oscillator, through a PLL where it has
+    to be); the UART's divisor follows that clock."""
 
-    def __init__(self, topo: Topology, *, clock_hz: float, baud: int = 115200,
+    def __init__(self, topo: Topology, *, clock, baud: int = 115200,
                  lanes: int = 2, backend: str = "auto", learning: bool = True,
                  weights=None, share: int = 1):
         from .uart import divisor_for
-        self.chip = SwirlChip(topo, divisor=divisor_for(clock_hz, baud), lanes=lanes,
+        self.clock = clock
+        self.chip = SwirlChip(topo, divisor=divisor_for(clock.f_out, baud), lanes=lanes,
                               backend=backend, learning=learning, weights=weights,
                               share=share)
         super().__init__({})
 
     def elaborate(self, platform):
+        from .clock import ClockGen
         m = Module()
         m.submodules.chip = chip = self.chip
         if platform is not None:
+            m.domains.sync = ClockDomain("sync")        # ClockGen drives its clock and reset
+            m.submodules.clock = ClockGen(self.clock)
             uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
             m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
             m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)

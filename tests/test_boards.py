@@ -31,18 +31,19 @@ def test_device_limits():
 
 
 def test_clocks_and_toolchains():
-    """The clock each board's design is built for is the platform's default clock."""
+    """Each board's default clock comes from its oscillator through the PLL
+    (rtl/clock.py), at a frequency the PLL makes exactly."""
     ice40, upduino, ulx3s = (BOARDS[n] for n in ("ice40", "upduino", "ulx3s"))
-    assert (ice40.clock_hz, ice40.toolchain) == (12e6, "icestorm")
-    assert ice40.platform().default_clk_frequency == 12e6
-    up = upduino.platform()
-    assert (upduino.clock_hz, upduino.toolchain) == (24e6, "icestorm")
-    assert up.default_clk == "SB_HFOSC" and up.hfosc_div == 1    # 48 MHz / 2
-    # the board's clock is the one the platform really makes
-    assert up.default_clk_frequency == upduino.clock_hz
-    assert "hfosc_div" in upduino.extras["slower_clock"]
-    assert (ulx3s.clock_hz, ulx3s.toolchain) == (25e6, "trellis")
-    assert ulx3s.platform().default_clk_frequency == 25e6
+    assert (ice40.toolchain, upduino.toolchain, ulx3s.toolchain) == \
+        ("icestorm", "icestorm", "trellis")
+    # the oscillators are the platforms' own
+    assert ice40.platform().default_clk_frequency == ice40.oscillator_hz == 12e6
+    assert ulx3s.platform().default_clk_frequency == ulx3s.oscillator_hz == 25e6
+    assert (upduino.clock_source, upduino.oscillator_hz) == ("hfosc", 48e6)
+    for b in BOARDS.values():
+        plan = b.clock()
+        assert plan.pll == b.family and plan.f_out == pytest.approx(b.clock_hz, abs=1), b.name
+    assert ice40.clock().f_out == upduino.clock().f_out == 30e6
 
 
 def test_every_board_has_a_uart():

@@ -268,7 +268,7 @@ def test_parse_ecp5_report():
     assert res["spram"] == {"used": 0, "available": None}
     assert parsed["fmax"] == {"$glbnet$cd_sync.clk": {
         "achieved_mhz": 47.91, "constraint_mhz": 25.0, "met": True}}
-    timing = b.timing_verdict(parsed["fmax"], ULX3S)
+    timing = b.timing_verdict(parsed["fmax"], ULX3S, 25e6)
     assert timing["met"] is True and timing["board_clock_mhz"] == 25.0
     assert timing["slack_ns"] == round(40 - 1e3 / 47.91, 2)
 
@@ -292,8 +292,9 @@ def _fake_report(board, fmax_report, luts_cell="ICESTORM_LC"):
 
 
 def test_timing_not_met_is_reported_clearly():
-    """The UPduino's 48 MHz SB_HFOSC above the design's Fmax: the build still writes
-    the bitstream (--timing-allow-fail), and the report and summary say NOT met."""
+    """A 48 MHz clock above the design's Fmax: the build still writes the bitstream
+    (--timing-allow-fail), and the report and summary say NOT met and which --clock to
+    build at instead."""
     rep = {"utilization": {"ICESTORM_LC": {"used": 5216, "available": 5280}},
            "fmax": {"cd_sync.clk": {"achieved": 19.13, "constraint": 48.0}}}
     r = _fake_report(UPDUINO, rep)
@@ -302,7 +303,7 @@ def test_timing_not_met_is_reported_clearly():
     assert t["worst_achieved_mhz"] == 19.13 and t["worst_constraint_mhz"] == 48.0
     assert t["slack_ns"] == round(1e3 / 48 - 1e3 / 19.13, 2) < 0
     assert "timing NOT met: Fmax 19.13 MHz < 48.00 MHz" in t["message"]
-    assert "--timing-allow-fail" in t["message"] and "hfosc_div" in t["message"]
+    assert "--timing-allow-fail" in t["message"] and "--clock 18 (MHz)" in t["message"]
     text = b.summary_text(r)
     assert text.splitlines()[1].startswith("TIMING    NOT MET: Fmax 19.13 MHz < 48.00 MHz")
     assert "cd_sync.clk: 19.13 MHz (constraint 48.00 MHz, NOT met)" in text
@@ -406,9 +407,12 @@ def test_default_ice40_build(default_build):
     assert res["spram"]["used"] == 2 and res["luts"]["used"] > 1000
     assert r["plan"]["share"] == 4 and r["plan"]["spram"] == 2
     (clk, f), = r["fmax"].items()
-    assert f["achieved_mhz"] >= 12.0, f                  # the iCEBreaker's clock
+    # the board runs at 30 MHz from the PLL (issue 12), and nextpnr checked that clock
+    assert r["clock"]["pll"] == "ice40" and r["clock"]["clock_hz"] == 30e6
+    assert f["constraint_mhz"] == pytest.approx(30.0, abs=0.05), f
     assert r["timing"]["met"] is True and f["met"] is True
     assert f["achieved_mhz"] >= 30.0, f                  # issue 6: at least 30 MHz
+    assert r["performance"]["board_clock_hz"] == 30e6
     assert set(r["toolchain"]) == {"YOSYS", "NEXTPNR_ICE40", "ICEPACK"}
     assert all(t["version"] != "unknown" and "Usage" not in t["version"]
                for t in r["toolchain"].values())
@@ -449,11 +453,12 @@ def test_default_ulx3s_build(ulx3s_build):
     assert res["spram"]["used"] == 0 and res["luts"]["used"] > 1000
     assert res["ebr"]["used"] >= r["plan"]["ebr_estimate"]["weights"]   # weights in EBR
     (clk, f), = r["fmax"].items()
-    assert f["constraint_mhz"] == 25.0 and f["achieved_mhz"] > 0, f      # the ULX3S clock
-    # whether 25 MHz is met is the design's business (docs/build.md has the figures);
-    # the report has to say it either way
-    assert r["timing"]["met"] == (f["achieved_mhz"] >= 25.0) == f["met"]
-    assert r["timing"]["met"] is True, r["timing"]      # the learning chip meets 25 MHz
+    # the 25 MHz oscillator through the EHXPLLL: 33.33 MHz, the clock nextpnr checks
+    assert r["clock"]["pll"] == "ecp5" and r["clock"]["clock_hz"] == pytest.approx(100e6 / 3)
+    assert f["constraint_mhz"] == pytest.approx(33.33, abs=0.05) and f["achieved_mhz"] > 0, f
+    # the report says whether it is met either way
+    assert r["timing"]["met"] == (f["achieved_mhz"] >= f["constraint_mhz"]) == f["met"]
+    assert r["timing"]["met"] is True, r["timing"]      # the learning chip meets it
     summary = (out / "summary.txt").read_text()
     assert ("NOT MET" in summary) == (not r["timing"]["met"])
     assert set(r["toolchain"]) == {"YOSYS", "NEXTPNR_ECP5", "ECPPACK"}
