@@ -118,7 +118,7 @@ BOARDS: dict[str, Board] = {
                    clock_hz=30e6, oscillator_hz=12e6, toolchain="icestorm",
                    spram_weights=True),
     "upduino": Board("upduino", "UPduino v3 (iCE40 UP5K)", SwirlUpduinoV3, _UP5K,
-                     clock_hz=30e6, oscillator_hz=48e6, clock_source="hfosc",
+                     clock_hz=24e6, oscillator_hz=48e6, clock_source="hfosc",
                      toolchain="icestorm", spram_weights=True),
     "ulx3s": Board("ulx3s", "ULX3S (ECP5 LFE5U-85F)", SwirlULX3S, _ECP5_85,
                    clock_hz=50e6, oscillator_hz=25e6, toolchain="trellis",

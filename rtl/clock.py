@@ -219,8 +219,9 @@ class ClockGen(wiring.Component):
                     m.d.comb += clk.eq(buf.i)
                 else:
                     m.submodules.pll = self._ecp5_pll(buf.i, clk, lock)
-        if p.pll is not None and platform is not None:
-            platform.add_clock_constraint(clk, p.f_out)
+        # no constraint of its own on ``clk``: nextpnr derives the PLL output's from the
+        # oscillator pin's (the platform's Clock) and the dividers, and the net's name
+        # does not survive synthesis anyway
 
         # power-on reset: counts in the new clock once the PLL has locked
         delay = max(1, int(POR_SECONDS * p.f_out))
