@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+# long runs: an optimised model pays for its compile here (sim/harness.py sim_opt)
+os.environ.setdefault("SWIRL_SIM_OPT", "-Os")
 
 from gen.config import Config  # noqa: E402
 from sim.compare import compare  # noqa: E402

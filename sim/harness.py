@@ -34,7 +34,7 @@ from gen.config import Config
 from sim.host import pack_rows  # noqa: F401  (re-exported: the testbenches' word packer)
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
-           "verilator_env", "build", "run", "run_cases", "uint", "spram_model",
+           "verilator_env", "sim_opt", "build", "run", "run_cases", "uint", "spram_model",
            "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -79,6 +79,14 @@ def spram_model(directory: pathlib.Path) -> pathlib.Path:
 # several make jobs. Forcing one C++ file is then no longer needed: NO_SPLIT stays, empty,
 # for the callers that pass it.
 MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include",)
+
+
+def sim_opt() -> str:
+    """The C++ optimisation of the Verilator model (``SWIRL_SIM_OPT``, default ``-O0``).
+    The test designs are small and their runs short, so compiling is most of a test's
+    time: ``-O0`` made tests/test_rtl_core.py 25 % and a whole-chip test 18 % faster
+    than Verilator's ``-Os``. Long runs (bench/compare.py) set ``-Os`` or ``-O2``."""
+    return os.environ.get("SWIRL_SIM_OPT", "-O0")
 NO_SPLIT: tuple = ()
 #: the old workaround (one C++ file, one compiler process): slower to build
 ONE_FILE = ("--output-split", "0", "--output-split-cfuncs", "0")
@@ -107,7 +115,10 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
     build_args = ["--x-assign", "unique", "--x-initial", "unique", "-Wno-fatal",
                   "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE",
                   *extra_args]
-    key = hashlib.sha256(json.dumps([text, spram, waves, build_args]).encode()).hexdigest()
+    opt = sim_opt()
+    overrides = [*MAKE_OVERRIDES, f"OPT_FAST={opt}", f"OPT_SLOW={opt}", f"OPT_GLOBAL={opt}"]
+    key = hashlib.sha256(json.dumps([text, spram, waves, build_args, overrides])
+                         .encode()).hexdigest()
     directory = SIM_BUILD / f"{name}-{key[:12]}"
     stamp = directory / "built"
     if stamp.exists():
@@ -121,7 +132,7 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
     # cocotb runs make itself (not verilator --build, so no -MAKEFLAGS): variable
     # definitions in the MAKEFLAGS environment act as make command-line overrides
     saved = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join([*MAKE_OVERRIDES, *([saved] if saved else [])])
+    os.environ["MAKEFLAGS"] = " ".join([*overrides, *([saved] if saved else [])])
     try:
         sim.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
                   build_args=build_args, waves=waves, log_file=directory / "build.log")

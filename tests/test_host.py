@@ -477,6 +477,9 @@ def test_spram_takes_no_initial_contents():
         WeightMemory(width=16, depth=4, backend="memory", init=[0] * 5)
 
 
+# one layer only: two-layer learning is checked bit exact under Verilator, where it is
+# ten times faster (tests/test_chip.py), and this test is about the host's rate writes
+@pytest.mark.parametrize("tiny_chip", ["one_layer"], indirect=True)
 def test_chip_learns_bit_exact_with_rates_set_by_the_host(tiny_chip):
     """Learning through the host driver (Amaranth simulator): every weight and LFSR state
     equals the golden model's, also after the host changed the learning-rate shifts as
