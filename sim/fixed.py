@@ -15,13 +15,15 @@ LFSR_PERIOD = 0xFFFF
 
 
 def sat_signed(x, bits: int):
-    """Clamp to a ``bits``-wide two's complement range."""
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return np.clip(x, lo, hi)
+    """Clamp to a ``bits``-wide two's complement range. (``np.minimum(np.maximum())``
+    rather than ``np.clip``: the same values and dtype, without ``np.clip``'s per-call
+    limit checks, which cost more than the clamp on the model's small arrays.)"""
+    return np.minimum(np.maximum(x, -(1 << (bits - 1))), (1 << (bits - 1)) - 1)
 
 
 def sat_unsigned(x, bits: int):
-    return np.clip(x, 0, (1 << bits) - 1)
+    """Clamp to ``0 .. 2**bits - 1``."""
+    return np.minimum(np.maximum(x, 0), (1 << bits) - 1)
 
 
 def oat32(seed, *key_bytes):

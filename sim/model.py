@@ -2,7 +2,11 @@
 
 It implements docs/architecture.md section by section and is the reference every RTL
 block is checked against. It imports nothing from ``rtl``. All datapath arithmetic is on
-int64 arrays with explicit widths and saturation; there are no floats in it.
+int64 arrays with explicit widths and saturation. The one place floats appear is the
+spike x weight products of phase 2 (:func:`spike_product`): BLAS sums integers in float32
+or float64 only where :func:`exact_float_dtype` proves every intermediate is an exactly
+representable integer, so the result is the int64 product, bit for bit. ``FAST = False``
+selects the reference paths (int64 ``@`` and the bank-layout plasticity sweep).
 
 Inference is vectorised over a batch of samples; learning is online, one sample at a
 time, as the chip does it.
@@ -77,18 +81,114 @@ def encode_step(acc, u, enc_theta: int):
     return acc - spikes * enc_theta, spikes
 
 
+# The spike x weight products (phase 2) are most of the model's time. numpy's int64 ``@``
+# has no BLAS; float32/float64 BLAS is exact on these integers within a bound, and at
+# batch 1 (learning presents one sample at a time) summing the weight rows of the neurons
+# that spiked beats any dense product.
+FAST = True
+"""Module-level switch: True uses :func:`spike_product`'s exact fast paths and the
+row-gathering plasticity sweep; False the reference paths (int64 ``@`` products, every
+bank copied out and back whole). Results are identical (tests/test_model_fast.py)."""
+
+_FLOAT_MANTISSA = ((np.float32, 24), (np.float64, 53))
+
+
+def exact_float_dtype(rows: int, max_a: int, max_b: int):
+    """The narrowest float dtype in which ``a @ b`` is computed exactly, for integer
+    matrices ``a`` (.., rows) and ``b`` (rows, ..) with ``|a| <= max_a``, ``|b| <= max_b``;
+    None when neither is (then the product must be taken in int64).
+
+    Why it is exact: each product ``a[i, k] * b[k, j]`` is an integer of magnitude at most
+    ``max_a * max_b``, and every partial sum, in whatever order and blocking BLAS adds the
+    terms (with or without fused multiply-adds), is an integer of magnitude at most
+    ``rows * max_a * max_b``. A float with a p-bit significand holds every integer of
+    magnitude <= 2**p exactly (p = 24 for float32, 53 for float64); an IEEE operation
+    whose exact result is representable returns it unrounded. So when that bound is
+    <= 2**p no step rounds, the float result is the integer sum, and converting it back
+    to int64 is exact. (This assumes BLAS computes sums of products with ordinary
+    multiplies and adds, as OpenBLAS and MKL do; none uses Strassen-like schemes.)
+    For the model's spikes, ``max_a = 1`` and ``max_b = 2**(widths.weight - 1)``."""
+    bound = int(rows) * int(max_a) * int(max_b)
+    for dtype, p in _FLOAT_MANTISSA:
+        if bound <= 1 << p:
+            return dtype
+    return None
+
+
+def _max_abs(x) -> int:
+    return int(np.abs(x).max(initial=0))
+
+
+class FloatWeights:
+    """Float copies of one :class:`Weights` for :func:`deliver`'s BLAS path, laid out as
+    one matrix so that a step is one product: rows ``[inputs; hidden]``, columns
+    ``[hidden | readout]`` (the readout block on the last layer's rows, zero elsewhere).
+
+    A snapshot: valid only while the weights it was made from do not change. The model
+    makes one per batch presented without learning (nothing writes weights then) and
+    drops it after the batch; learning runs (batch 1) use the event-driven path on the
+    live int64 weights instead, so no copy can go stale. ``dtype`` is None when
+    :func:`exact_float_dtype` refuses (the int64 path is used then)."""
+
+    def __init__(self, weights: Weights, last_layer_offset: int):
+        n_in, n_h = weights.w_in.shape
+        n_last = n_h - last_layer_offset
+        n_r = weights.w_ro.shape[1]
+        rows = n_in + n_h
+        self.dtype = exact_float_dtype(
+            rows, 1, max(_max_abs(weights.w_in), _max_abs(weights.w_hh),
+                         _max_abs(weights.w_ro[:n_last])))
+        self.n_h = n_h
+        if self.dtype is None:
+            self.w = None
+            return
+        w = np.zeros((rows, n_h + n_r), self.dtype)
+        w[:n_in, :n_h] = weights.w_in
+        w[n_in:, :n_h] = weights.w_hh
+        w[n_in + last_layer_offset:, n_h:] = weights.w_ro[:n_last]
+        self.w = w
+
+
+def spike_product(s, w):
+    """``s @ w`` in int64, exactly, for integer spikes ``s`` (B, rows) and integer weights
+    ``w`` (rows, cols). With :data:`FAST`: at batch 1 with 0/1 spikes, the sum of the rows
+    of ``w`` whose neuron spiked (event-driven, int64 throughout); at larger batches a
+    float BLAS product where :func:`exact_float_dtype` allows; otherwise, and without
+    :data:`FAST`, int64 ``@``."""
+    if FAST:
+        if len(s) == 1:
+            idx = np.flatnonzero(s[0])
+            if (s[0, idx] == 1).all():
+                return w[idx].sum(0, keepdims=True)
+        else:
+            dtype = exact_float_dtype(s.shape[1], _max_abs(s), _max_abs(w))
+            if dtype is not None:
+                return (s.astype(dtype) @ w.astype(dtype)).astype(I64)
+    return s @ w
+
+
 def deliver(s_in, s_h_prev, weights: Weights, *, last_layer_offset: int,
-            readout_bias: bool, current_width: int):
+            readout_bias: bool, current_width: int, floats: FloatWeights | None = None):
     """Phase 2, the crossbars (rtl/crossbar.py) and the readout's: hidden currents from
     this step's input spikes and the previous step's hidden spikes, readout currents from
     the last hidden layer's previous spikes (plus the bias row, which spikes every step).
-    Returns (i_h, i_r), saturated to ``current_width``."""
-    i_h = sat_signed(s_in @ weights.w_in + s_h_prev @ weights.w_hh, current_width)
+    Returns (i_h, i_r), saturated to ``current_width``. ``floats``: a
+    :class:`FloatWeights` snapshot of ``weights`` (batched inference), which turns the
+    three products into one exact BLAS product; the products are exact either way
+    (:func:`spike_product`)."""
     n_last = s_h_prev.shape[1] - last_layer_offset
-    i_r = s_h_prev[:, last_layer_offset:] @ weights.w_ro[:n_last]
+    if FAST and floats is not None and floats.dtype is not None and len(s_in) > 1 \
+            and _max_abs(s_in) <= 1 and _max_abs(s_h_prev) <= 1:
+        # 0/1 spikes: the bound FloatWeights checked holds for this product
+        s = np.concatenate([s_in, s_h_prev], axis=1).astype(floats.dtype)
+        i = (s @ floats.w).astype(I64)
+        i_h, i_r = i[:, :floats.n_h], i[:, floats.n_h:]
+    else:
+        i_h = spike_product(s_in, weights.w_in) + spike_product(s_h_prev, weights.w_hh)
+        i_r = spike_product(s_h_prev[:, last_layer_offset:], weights.w_ro[:n_last])
     if readout_bias:
         i_r = i_r + weights.w_ro[n_last]
-    return i_h, sat_signed(i_r, current_width)
+    return sat_signed(i_h, current_width), sat_signed(i_r, current_width)
 
 
 def lif_step(v, ref, current, *, theta: int, leak_shift: int, psi_window: int,
@@ -178,16 +278,25 @@ def sweep_bank(weights, x_rows, post, *, shift: int, weight_width: int, lfsr: Lf
     active = np.flatnonzero(x_rows)
     if len(active) == 0:
         return weights, 0, 0
-    r = lfsr.draw(len(active) * len(post)).reshape(len(active), len(post)) & \
-        ((1 << shift) - 1)
-    dw = (x_rows[active][:, None] * post[None, :] + r) >> shift
     old = weights[active]
-    new_rows = sat_signed(old + dw, weight_width)
-    if mask is not None:
-        new_rows = np.where(mask[active], new_rows, old)
+    new_rows = _sweep_rows(old, x_rows[active], post, shift=shift,
+                           weight_width=weight_width, lfsr=lfsr,
+                           mask=None if mask is None else mask[active])
     new = weights.copy()
     new[active] = new_rows
     return new, len(active), int((new_rows != old).sum())
+
+
+def _sweep_rows(old, x_active, post, *, shift: int, weight_width: int, lfsr: Lfsr,
+                mask=None):
+    """The arithmetic of :func:`sweep_bank` on the visited rows ``old`` (in row order,
+    pre traces ``x_active``, their ``mask`` rows): one LFSR state per visit, row-major."""
+    r = lfsr.draw(len(old) * len(post)).reshape(len(old), len(post)) & ((1 << shift) - 1)
+    dw = (x_active[:, None] * post[None, :] + r) >> shift
+    new = sat_signed(old + dw, weight_width)
+    if mask is not None:
+        new = np.where(mask, new, old)
+    return new
 
 
 @dataclass
@@ -347,11 +456,16 @@ class Network:
         neuron = {"psi_window": l.psi_window, "refractory": d.refractory,
                   "reset_subtract": d.reset_subtract, "membrane_width": w.membrane}
         trace = {"shift": l.trace_shift, "inc": l.trace_inc, "width": w.trace}
+        # a float snapshot of the weights for the batched BLAS path: only without
+        # learning, when nothing writes the weights until it is dropped after this batch
+        floats = FloatWeights(self.weights, self.topology.last_layer_offset) \
+            if FAST and not learn and len(u) > 1 else None
         for t in range(s.steps):
             st["enc"], s_in = encode_step(st["enc"], u, d.enc_theta)
             i_h, i_r = deliver(s_in, st["s_h"], self.weights,
                                last_layer_offset=self.topology.last_layer_offset,
-                               readout_bias=c.topology.readout_bias, current_width=w.current)
+                               readout_bias=c.topology.readout_bias, current_width=w.current,
+                               floats=floats)
             st["v_h"], st["ref_h"], s_h, psi = lif_step(
                 st["v_h"], st["ref_h"], i_h, theta=d.theta, leak_shift=d.leak_shift, **neuron)
             st["v_r"], st["ref_r"], s_r, _ = lif_step(
@@ -422,16 +536,51 @@ class Network:
                            l.eta_readout_shift, self.ro_mask))
         writes = 0
         for g, bank, x_rows, post, shift, mask in sweeps:
-            new, visited, written = sweep_bank(self.bank_weights(g), x_rows, post,
-                                               shift=shift, weight_width=w.weight,
-                                               lfsr=bank.lfsr, mask=mask)
-            if visited:
-                self.set_bank_weights(g, new)
+            if FAST:
+                visited, written = self._sweep_active_rows(g, x_rows, post, shift, mask)
+            else:
+                new, visited, written = sweep_bank(self.bank_weights(g), x_rows, post,
+                                                   shift=shift, weight_width=w.weight,
+                                                   lfsr=bank.lfsr, mask=mask)
+                if visited:
+                    self.set_bank_weights(g, new)
             self.stats.rows_swept += visited
             writes += written
         self.stats.gated_steps += 1
         self.stats.weight_writes += writes
         return writes
+
+
+    def _sweep_active_rows(self, g, x_rows, post, shift, mask):
+        """:func:`sweep_bank` on bank ``g`` in place, touching only the rows it visits:
+        the same LFSR draws, arithmetic and saturation (:func:`_sweep_rows`), but the
+        visited rows are gathered from and scattered back to the global matrices instead
+        of copying the whole bank out and back (``FAST``). Returns (rows visited,
+        weights whose value changed)."""
+        active = np.flatnonzero(x_rows)
+        if len(active) == 0:
+            return 0, 0
+        W, width = self.weights, self.config.widths.weight
+        if g == len(self.banks):            # the readout: bank rows are w_ro's rows
+            old = W.w_ro[active]
+            new = _sweep_rows(old, x_rows[active], post, shift=shift, weight_width=width,
+                              lfsr=self.readout_bank.lfsr,
+                              mask=None if mask is None else mask[active])
+            W.w_ro[active] = new
+            return len(active), int((new != old).sum())
+        bank = self.banks[g]
+        c0, c1 = int(bank.cols[0]), int(bank.cols[-1]) + 1   # a core's columns: a range
+        is_in = bank.rows_kind[active] == KIND_INPUT
+        src = bank.rows_src[active]
+        old = np.empty((len(active), c1 - c0), I64)
+        old[is_in] = W.w_in[src[is_in], c0:c1]
+        old[~is_in] = W.w_hh[src[~is_in], c0:c1]
+        new = _sweep_rows(old, x_rows[active], post, shift=shift, weight_width=width,
+                          lfsr=bank.lfsr,
+                          mask=None if mask is None else mask[active])
+        W.w_in[src[is_in], c0:c1] = new[is_in]
+        W.w_hh[src[~is_in], c0:c1] = new[~is_in]
+        return len(active), int((new != old).sum())
 
 
 def predict(net: Network, intensities: np.ndarray, batch: int = 256) -> np.ndarray:
