@@ -10,7 +10,7 @@ what SWIRL needs that the upstream class lacks (a UART on the UPduino v3's heade
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from amaranth.build import Attrs, Pins, Resource, Subsignal
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -85,7 +85,6 @@ class Board:
     spram_weights: bool      # weights in SB_SPRAM256KA (iCE40 UP) or generic block RAM
     clock_source: str = "pin"   # "pin" (the platform's default_clk) or "hfosc"
     learning: bool = True    # the on-chip learning unit is built by default (rtl/learn.py)
-    extras: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.description

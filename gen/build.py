@@ -475,12 +475,12 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         log(f"[{name}] done in {dt:.1f} s" + (f": {detail}" if detail else ""))
 
     t0 = stage("plan")
+    clock = board.clock(clock_hz)           # an impossible clock fails before any work
+    divisor_for(clock.f_out, baud)          # and so does a baud the clock cannot make
     topo = make_topology(config)
     plan = plan_build(config, board, topo, learning)
     check_fits(config, board, plan)
     tools = find_tools(board.toolchain)
-    clock = board.clock(clock_hz)
-    divisor_for(clock.f_out, baud)          # a baud the clock cannot make fails here
     end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
         f"physical, lanes {plan['lanes']}, "
         f"~{plan['ebr_estimate_total']} EBR; clock {clock.describe()}")

@@ -448,9 +448,9 @@ def cmd_build(args) -> int:
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
     learning = {"auto": None, "on": True, "off": False}[args.learning]
     clock_hz = args.clock * 1e6 if args.clock else None
-    clock = board.clock(clock_hz)           # an impossible --clock fails before any work
     if args.check:
         from .topology import make_topology
+        clock = board.clock(clock_hz)
         topo = make_topology(cfg)
         plan = b.plan_build(cfg, board, topo, learning)
         b.check_fits(cfg, board, plan)

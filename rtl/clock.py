@@ -40,7 +40,7 @@ class ClockError(ValueError):
 
 @dataclass(frozen=True)
 class PllLimits:
-    """Frequency ranges (Hz) and divider ranges of one PLL family."""
+    """Frequency ranges (Hz) of one PLL family (its divider ranges are in the solver)."""
     f_in: tuple
     f_pfd: tuple
     f_vco: tuple

@@ -33,8 +33,8 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "block_ram_attrs", "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH",
-           "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
+__all__ = ["WeightMemory", "block_ram_attrs", "WeightWriteSignature", "WeightPortSignature",
+           "SPRAM_WIDTH", "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
 SPRAM_DEPTH = 16384

@@ -53,7 +53,8 @@ class SpikeScanner(wiring.Component):
         (depth, width), = self.memory_shapes
         # written in the sweep, read after it
         m.submodules.bits = smem = memory.Memory(
-            shape=width, depth=depth, init=[], attrs={**NO_RW_CHECK, **block_ram_attrs(platform)})
+            shape=width, depth=depth, init=[],
+            attrs={**NO_RW_CHECK, **block_ram_attrs(platform)})
         wr = smem.write_port()
         rd = read_port(m, smem, wr, collisions=False, name="bits")
         m.d.comb += [wr.addr.eq(st.neuron), wr.en.eq(st.valid),

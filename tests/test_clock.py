@@ -19,36 +19,31 @@ from rtl.top import BoardTop
 MHZ = 1e6
 
 
+def _violations(limits, p, f_pfd, f_vco, f_out) -> list:
+    """The frequencies outside ``limits``, and a claimed output the dividers do not make."""
+    bad = [f"{name} {f / MHZ:g} MHz" for name, f, (lo, hi) in
+           (("pfd", f_pfd, limits.f_pfd), ("vco", f_vco, limits.f_vco),
+            ("out", f_out, limits.f_out)) if not lo <= f <= hi]
+    if abs(f_out - p["f_out"]) > 1:
+        bad.append(f"claims {p['f_out'] / MHZ:g} MHz, makes {f_out / MHZ:g}")
+    return bad
+
+
 def ice40_violations(f_in, p) -> list:
     """Every rule of the iCE40 PLL (simple feedback) that ``p`` breaks, recomputed from
     the dividers alone."""
     f_pfd = f_in / (p["DIVR"] + 1)
     f_vco = f_pfd * (p["DIVF"] + 1)
-    f_out = f_vco / 2 ** p["DIVQ"]
-    bad = []
-    if not (0 <= p["DIVR"] <= 15 and 0 <= p["DIVF"] <= 127 and 1 <= p["DIVQ"] <= 6):
-        bad.append("divider out of range")
-    for name, f, (lo, hi) in (("pfd", f_pfd, ICE40_PLL.f_pfd), ("vco", f_vco, ICE40_PLL.f_vco),
-                              ("out", f_out, ICE40_PLL.f_out)):
-        if not lo <= f <= hi:
-            bad.append(f"{name} {f / MHZ:g} MHz")
-    if abs(f_out - p["f_out"]) > 1:
-        bad.append(f"claims {p['f_out'] / MHZ:g} MHz, makes {f_out / MHZ:g}")
-    return bad
+    bad = [] if 0 <= p["DIVR"] <= 15 and 0 <= p["DIVF"] <= 127 and 1 <= p["DIVQ"] <= 6 \
+        else ["divider out of range"]
+    return bad + _violations(ICE40_PLL, p, f_pfd, f_vco, f_vco / 2 ** p["DIVQ"])
 
 
 def ecp5_violations(f_in, p) -> list:
+    """The same for the ECP5 EHXPLLL with CLKOP fed back."""
     f_pfd = f_in / p["CLKI_DIV"]
     f_out = f_pfd * p["CLKFB_DIV"]
-    f_vco = f_out * p["CLKOP_DIV"]
-    bad = []
-    for name, f, (lo, hi) in (("pfd", f_pfd, ECP5_PLL.f_pfd), ("vco", f_vco, ECP5_PLL.f_vco),
-                              ("out", f_out, ECP5_PLL.f_out)):
-        if not lo <= f <= hi:
-            bad.append(f"{name} {f / MHZ:g} MHz")
-    if abs(f_out - p["f_out"]) > 1:
-        bad.append(f"claims {p['f_out'] / MHZ:g} MHz, makes {f_out / MHZ:g}")
-    return bad
+    return _violations(ECP5_PLL, p, f_pfd, f_out * p["CLKOP_DIV"], f_out)
 
 
 def tool(name):
