@@ -29,7 +29,7 @@ import sys
 from boards import BOARDS, known_boards
 from sim.data import TASKS, DataError, load_task
 
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, presets
 
 __all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR"]
 
@@ -70,7 +70,9 @@ def _command(subparsers, name: str, help: str, example: str) -> argparse.Argumen
 
 def _add_config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=pathlib.Path, metavar="FILE",
-                   help="TOML config (default: the shipped default, see `config`)")
+                   help="TOML config, or a shipped preset's name ("
+                        f"{', '.join(presets())}; default: the shipped default, see "
+                        "`config`)")
 
 
 def _add_json_option(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 
 __all__ = ["Config", "ConfigError", "Sizes", "TopologyParams", "Widths", "Dynamics",
-           "Learning", "default_config", "load_config"]
+           "Learning", "default_config", "load_config", "presets"]
 
 
 class ConfigError(ValueError):
@@ -296,13 +296,25 @@ def default_config() -> Config:
     return Config().validate()
 
 
+PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
+
+
+def presets() -> dict[str, pathlib.Path]:
+    """The shipped configs (gen/presets/NAME.toml), by name."""
+    return {p.stem: p for p in sorted(PRESETS.glob("*.toml"))}
+
+
 def load_config(path=None) -> Config:
-    """Load and validate a TOML config; ``None`` gives the shipped default."""
+    """Load and validate a TOML config; ``None`` gives the shipped default. ``path`` may
+    also name a shipped preset (``ulx3s-deep``): a file of that name wins."""
     if path is None:
         return default_config()
     path = pathlib.Path(path)
+    if not path.exists() and str(path) in presets():
+        path = presets()[str(path)]
     if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"config file {str(path)!r} does not exist (shipped presets: "
+                          f"{', '.join(presets()) or 'none'})")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
