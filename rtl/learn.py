@@ -271,7 +271,7 @@ class LearningUnit(wiring.Component):
 
         # ---- memories ---------------------------------------------------------------------
         tw = w.trace
-        lut = lut_ram_attrs(platform)
+        lut, rom = lut_ram_attrs(platform), lut_ram_attrs(platform, rom=True)
         # a read never meets a write to its address (the trace update reads word a and
         # writes a - 1): no collision logic (rtl/crossbar.py read_port)
         m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
@@ -282,12 +282,12 @@ class LearningUnit(wiring.Component):
         ab = index_width(max(self.trace_words, 2))
         segments, table = row_sources(self.topo)
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
-                                                    init=table, attrs=lut)
+                                                    init=table, attrs=rom)
         s_rd = smem.read_port()
         mask_words = self._mask_table()
         m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
                                                  depth=max(len(mask_words), 2),
-                                                 init=mask_words, attrs=lut)
+                                                 init=mask_words, attrs=rom)
         k_rd = mmem.read_port()
         m.d.comb += [k_rd.addr.eq(unit.mask.addr), unit.mask.data.eq(k_rd.data)]
 

@@ -408,6 +408,9 @@ def tiny_chip(request):
     transport.close()
 
 
+# one layer only: the two-layer chip (the same odd sizes, refractory, reset to zero) runs
+# bit exact under Verilator in test_chip.py; here it took 150 s of pysim
+@pytest.mark.parametrize("tiny_chip", ["one_layer"], indirect=True)
 def test_chip_end_to_end(tiny_chip):
     cfg, net, host = tiny_chip
     info = host.ping()
