@@ -88,17 +88,15 @@ def lutram_cells(depth: int, width: int) -> int:
     return ceil_div(depth, 16) * ceil_div(width, 4)
 
 
-def memory_blocks(board: Board, depth: int, width: int,
-                  weights: bool = False) -> tuple[int, int]:
+def memory_blocks(board: Board, depth: int, width: int) -> tuple[int, int]:
     """``(block RAM blocks, LUT-RAM cells)`` that yosys maps a ``depth`` x ``width``
-    memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: every memory but the
-    weight banks is LUT RAM (``rtl.memory.lut_ram_attrs``); a weight bank goes where
-    yosys' memory_libmap finds it cheaper, DP16KD (cost 128 a block) or TRELLIS_DPR16X4
-    (cost 4 a cell)."""
+    memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: yosys' memory_libmap picks
+    the cheaper of DP16KD (cost 128 a block) and TRELLIS_DPR16X4 (cost 4 a cell), so
+    the small per-core memories (64 x 16, 32 x 36, ...) go to LUT RAM."""
     if board.toolchain != "trellis":
         return ebr_blocks(depth, width), 0
     blocks, cells = dp16kd_blocks(depth, width), lutram_cells(depth, width)
-    return (0, cells) if not weights or 4 * cells < 128 * blocks else (blocks, 0)
+    return (0, cells) if 4 * cells < 128 * blocks else (blocks, 0)
 
 
 def share_for(config: Config, board: Board, learning: bool) -> int:
@@ -127,9 +125,9 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     params = engine.router_params
     lutram = 0
 
-    def blocks(depth, width, weights=False):
+    def blocks(depth, width):
         nonlocal lutram
-        e, cells = memory_blocks(board, depth, width, weights)
+        e, cells = memory_blocks(board, depth, width)
         lutram += cells
         return e
 
@@ -141,7 +139,7 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
                 "spram": bank.memory.spram_blocks}
         if not board.spram_weights:   # block RAM (one bank = one memory) off the UP5K
             bank["spram"] = 0
-            bank["ebr"] = blocks(depth, word, weights=True)
+            bank["ebr"] = blocks(depth, word)
         banks.append(bank)
     if not board.spram_weights:
         ebr["weights"] = sum(b["ebr"] for b in banks)

@@ -43,7 +43,7 @@ from gen.util import ceil_div, index_width
 from .core_ports import NeuronStateSignature, SpikeLayout
 from .crossbar import NO_RW_CHECK, Crossbar, EventLayout, index_shape, read_port
 from .lif import REF_WIDTH, LifFire, NeuronParamsSignature, leak_integrate
-from .memory import WeightPortSignature, WeightWriteSignature, lut_ram_attrs
+from .memory import WeightPortSignature, WeightWriteSignature
 from .stack_pointer import StackPointer
 
 __all__ = ["NeuronCore", "SpikeLayout", "NeuronStateSignature"]
@@ -180,7 +180,7 @@ class NeuronCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.params), lif.params)
         xc = xbar.cur
         shared = lanes > 1                  # membranes in the crossbar's lane memories
-        mem = self._state_memories(m, platform)
+        mem = self._state_memories(m)
         replay = self._replay(m, mem.sp, mem.q_rd)
 
         # ---- neuron sweep, three stages: read neuron n; integrate s1_n (leak, current,
@@ -228,7 +228,7 @@ class NeuronCore(wiring.Component):
         self._step_fsm(m, s, stages, mem, replay)
         return m
 
-    def _state_memories(self, m, platform):
+    def _state_memories(self, m):
         """The neurons' memories besides the crossbar's (:attr:`memory_shapes`): the write
         and read ports of the membranes (None with two or more lanes), of the refractory
         counters (stand-ins without them) and of the spike stack, and its pointer."""
@@ -240,14 +240,12 @@ class NeuronCore(wiring.Component):
         v_wr = v_rd = None
         if lanes == 1:
             m.submodules.membranes = v_mem = memory.Memory(
-                shape=signed(self._membrane_width), depth=depth, init=[],
-                attrs={**NO_RW_CHECK, **lut_ram_attrs(platform)})
+                shape=signed(self._membrane_width), depth=depth, init=[], attrs=NO_RW_CHECK)
             v_wr = v_mem.write_port()
             v_rd = read_port(m, v_mem, v_wr, collisions=False, name="v")
         if self._refractory_memory:
-            m.submodules.refractory = ref_mem = memory.Memory(
-                shape=REF_WIDTH, depth=depth, init=[],
-                attrs={**NO_RW_CHECK, **lut_ram_attrs(platform)})
+            m.submodules.refractory = ref_mem = memory.Memory(shape=REF_WIDTH, depth=depth,
+                                                              init=[], attrs=NO_RW_CHECK)
             ref_wr = ref_mem.write_port()
             ref_rd = read_port(m, ref_mem, ref_wr, collisions=False, name="ref")
         else:                               # no counters: ``ref`` reads 0, writes go nowhere
@@ -255,9 +253,8 @@ class NeuronCore(wiring.Component):
         # (the sweep reads and writes different addresses; the stack is written in the sweep
         # and read in delivery: no read meets a write)
         sp = StackPointer(N + 1)                   # the spike stack's pointer (_replay)
-        m.submodules.spikes = q_mem = memory.Memory(
-            shape=index_shape(N), depth=sp.depth, init=[],
-            attrs={**NO_RW_CHECK, **lut_ram_attrs(platform)})
+        m.submodules.spikes = q_mem = memory.Memory(shape=index_shape(N), depth=sp.depth,
+                                                    init=[], attrs=NO_RW_CHECK)
         q_wr = q_mem.write_port()
         q_rd = read_port(m, q_mem, q_wr, collisions=False, name="q")
         return SimpleNamespace(v_wr=v_wr, v_rd=v_rd, ref_wr=ref_wr, ref_rd=ref_rd, sp=sp,

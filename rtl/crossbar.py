@@ -31,7 +31,7 @@ from gen.util import ceil_div
 
 from .internals import undefined_init
 from .lif import saturate
-from .memory import WeightMemory, WeightPortSignature, WeightWriteSignature, lut_ram_attrs
+from .memory import WeightMemory, WeightPortSignature, WeightWriteSignature
 
 __all__ = ["Crossbar", "EventLayout", "CurrentPortSignature", "index_shape", "read_port",
            "NO_RW_CHECK"]
@@ -229,8 +229,7 @@ class Crossbar(wiring.Component):
         collisions = wpr == 1
         for p in range(lanes):
             mem = memory.Memory(shape=lw, depth=self.lane_depth, init=[],
-                                attrs={**({} if collisions else NO_RW_CHECK),
-                                       **lut_ram_attrs(platform)})
+                                attrs=None if collisions else NO_RW_CHECK)
             m.submodules[f"currents{p}"] = mem
             wr = mem.write_port()
             ports.append((read_port(m, mem, wr, collisions=collisions, name=f"cur{p}"), wr))

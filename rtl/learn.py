@@ -34,7 +34,6 @@ from gen.topology import KIND_INPUT, Topology
 from gen.util import ceil_div, index_width
 
 from .crossbar import NO_RW_CHECK, read_port
-from .memory import lut_ram_attrs
 from .lfsr import LFSR_WIDTH
 from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
@@ -271,23 +270,22 @@ class LearningUnit(wiring.Component):
 
         # ---- memories ---------------------------------------------------------------------
         tw = w.trace
-        lut, rom = lut_ram_attrs(platform), lut_ram_attrs(platform, rom=True)
         # a read never meets a write to its address (the trace update reads word a and
         # writes a - 1): no collision logic (rtl/crossbar.py read_port)
         m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
-                                                   init=[], attrs={**NO_RW_CHECK, **lut})
+                                                   init=[], attrs=NO_RW_CHECK)
         t_wr = tmem.write_port()
         t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
         m.d.comb += t_rd.en.eq(1)
         ab = index_width(max(self.trace_words, 2))
         segments, table = row_sources(self.topo)
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
-                                                    init=table, attrs=rom)
+                                                    init=table)
         s_rd = smem.read_port()
         mask_words = self._mask_table()
         m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
                                                  depth=max(len(mask_words), 2),
-                                                 init=mask_words, attrs=rom)
+                                                 init=mask_words)
         k_rd = mmem.read_port()
         m.d.comb += [k_rd.addr.eq(unit.mask.addr), unit.mask.data.eq(k_rd.data)]
 

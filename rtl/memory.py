@@ -33,8 +33,7 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "WeightWriteSignature",
-           "WeightPortSignature",
+__all__ = ["WeightMemory", "block_ram_attrs", "WeightWriteSignature", "WeightPortSignature",
            "SPRAM_WIDTH", "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
@@ -82,20 +81,6 @@ def block_ram_attrs(platform) -> dict:
     RAM by cost, as gen/build.py ``memory_blocks`` estimates."""
     device = getattr(platform, "device", "") or ""
     return {"ram_style": "block"} if device.startswith("iCE40") else {}
-
-
-def lut_ram_attrs(platform, rom: bool = False) -> dict:
-    """Memory attributes for a memory that is not a weight bank (neuron state, currents,
-    traces, router and learning tables): LUT RAM on the ECP5, so that its block RAM is
-    left whole to the weights. A large net needs nearly all of the 85F's 208 DP16KD for
-    its weights (2,048 8-bit weights a block, 400k synapses take 196), while the state
-    memories fit easily in its 10,455 LUT-RAM cells. Elsewhere nothing (the iCE40 has no
-    LUT RAM). A ``rom`` (no write port) becomes logic instead: yosys has no LUT-RAM
-    mapping for a ROM on the ECP5."""
-    device = getattr(platform, "device", "") or ""
-    if not device.startswith("LFE5"):
-        return {}
-    return {"rom_style": "logic"} if rom else {"ram_style": "distributed"}
 
 
 class WeightMemory(wiring.Component):

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from gen.util import ceil_div
 
 from .crossbar import NO_RW_CHECK, EventLayout, read_port
-from .memory import WeightPortSignature, lut_ram_attrs
+from .memory import WeightPortSignature
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
 __all__ = ["ReadoutCore"]
@@ -86,8 +86,7 @@ class ReadoutCore(wiring.Component):
         use_ref = self._use_ref
         (depth, width), = self.memory_shapes
         m.submodules.state = st = memory.Memory(shape=width, depth=depth, init=[],
-                                                attrs={**NO_RW_CHECK,
-                                                       **lut_ram_attrs(platform)})
+                                                attrs=NO_RW_CHECK)
         wr = st.write_port()
         # no state reads the word written in the same cycle (a read-modify-write writes
         # neuron n-1 while reading n): no bypass (it was on the critical path: host decode

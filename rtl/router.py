@@ -33,8 +33,6 @@ from amaranth.lib.wiring import In, Out
 from gen.routing import RouterParams
 from gen.util import index_width
 
-from .memory import lut_ram_attrs
-
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
            "TableWriteSignature", "DestFifo", "SkidBuffer"]
 
@@ -193,11 +191,9 @@ class Router(wiring.Component):
 
         # ---- tables ---------------------------------------------------------------
         m.submodules.index = index = memory.Memory(shape=self.index_layout,
-                                                   depth=p.index_depth, init=[],
-                                                   attrs=lut_ram_attrs(platform))
+                                                   depth=p.index_depth, init=[])
         m.submodules.entries = entries = memory.Memory(shape=self.entry_layout,
-                                                       depth=p.table_depth, init=[],
-                                                       attrs=lut_ram_attrs(platform))
+                                                       depth=p.table_depth, init=[])
         iw, ir = index.write_port(), index.read_port()
         ew, er = entries.write_port(), entries.read_port()
         m.d.comb += [

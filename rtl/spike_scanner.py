@@ -14,7 +14,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .crossbar import NO_RW_CHECK, read_port
-from .memory import block_ram_attrs, lut_ram_attrs
+from .memory import block_ram_attrs
 from .router import SkidBuffer
 
 __all__ = ["SpikeScanner", "hidden_bits"]
@@ -54,8 +54,7 @@ class SpikeScanner(wiring.Component):
         # written in the sweep, read after it
         m.submodules.bits = smem = memory.Memory(
             shape=width, depth=depth, init=[],
-            attrs={**NO_RW_CHECK, **block_ram_attrs(platform),
-                   **lut_ram_attrs(platform)})
+            attrs={**NO_RW_CHECK, **block_ram_attrs(platform)})
         wr = smem.write_port()
         rd = read_port(m, smem, wr, collisions=False, name="bits")
         m.d.comb += [wr.addr.eq(st.neuron), wr.en.eq(st.valid),
