@@ -26,7 +26,7 @@ wait and belong to the next step. ``idle`` is high when nothing is in flight.
 Tables are loaded through ``load_index`` / ``load_entry`` (one word a cycle, only while
 ``idle`` and no event is offered); their contents come from gen.routing.routing_tables.
 """
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -303,18 +303,9 @@ class Router(wiring.Component):
             m.d.sync += pending.eq(1)
 
         # ---- counters ------------------------------------------------------------------
-        # the highest FIFO level, a tree of named maxima (a chain of nested Mux
-        # expressions would repeat each operand: 2 ** dests cells)
-        levels = [f.level for f in fifos]
-        rounds = 0
-        while len(levels) > 1:
-            pairs, levels, rounds = levels, [], rounds + 1
-            for a, b in zip(pairs[::2], pairs[1::2]):
-                top = Signal(range(p.fifo_depth + 1), name=f"level_max_{rounds}_{len(levels)}")
-                m.d.comb += top.eq(Mux(a > b, a, b))
-                levels.append(top)
-            levels += pairs[len(pairs) // 2 * 2:]          # the odd one out
-        level_max = levels[0]
+        level_max = Const(0, range(p.fifo_depth + 1))
+        for f in fifos:
+            level_max = Mux(f.level > level_max, f.level, level_max)
         taken = sum(self.o[d].valid & self.o[d].ready for d in range(p.dests))
         with m.If(self.clear):
             m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0),
