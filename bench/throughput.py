@@ -31,8 +31,12 @@ second job on the machine does not skew them; wall times are printed beside. The
 are per second of chip time, cycles / clock (its cpu s and wall s columns), computing
 only: sending a sample and reading its counts over the UART are not in the cycles. BLAS runs
 single-threaded (threadpoolctl), as Brian2's binary does. Brian2's compile and code
-generation are excluded from the timed call (the first run compiles: ~25 s per
-cpp_standalone build, ~1.5 min per cython network until Brian2's cache holds it).
+generation are excluded from the timed call (the first run compiles: ~45 s per
+cpp_standalone build on a loaded 2-core machine, ~1.5 min per cython network until
+Brian2's cache holds it). A chip run takes minutes (~11 min for the UP5K chip and one
+sample off + one on, most of it loading ~21k weight words through the simulated UART),
+plus the Verilator build the first time (~2 min, cached in sim_build/). Results and the
+command that made them: bench/throughput.md.
 
 Brian2 is optional (``pip install -e .[peers]``). Where it does not import with this
 environment's numpy (Brian2 2.9.0, the last for Python 3.11, uses ``ndarray.ptp``, gone
