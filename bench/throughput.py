@@ -1,8 +1,16 @@
-"""Throughput of the golden model beside a peer simulator (issue 12 items 6 and 7).
+"""Throughput of the chip and the golden model beside a peer simulator (issue 12 items 6
+and 7).
 
 For the default config and digits samples, with weights the golden model learnt in one
 epoch (so that every layer fires as it does after training):
 
+* the chip, as each board of ``--boards`` builds it (the learning chip: gen/build.py
+  ``lanes_for`` and ``share_for``): cycles per sample and synaptic events from a
+  Verilator run of the whole chip (sim/compare.py: load through the UART, ``--chip-samples``
+  test samples with learning off, then the same samples with learning on, each checked
+  bit exact against the golden model), at the clock the board runs: a build report's
+  (``--build-report``, ``clock.clock_hz`` of report.json from ``python -m gen build``),
+  else the clock rtl/clock.py plans for the board's default target. The row says which;
 * the golden model (sim/model.py), its fast paths (``sim.model.FAST``) and its reference
   int64 paths: batched inference, batch-1 inference, and online learning (one sample at
   a time, as the chip learns); the fast and reference runs are checked to agree;
@@ -12,15 +20,23 @@ epoch (so that every layer fires as it does after training):
   peer (Brian2 has no SWIRL rule; STDP is its standard online-learning load, an update
   per spike on each of the spiking neuron's synapses).
 
-    python bench/throughput.py [--samples 200] [--peers cpp cython_stdp [cython cpp_stdp]]
+    python bench/throughput.py [--samples 200] [--peers cpp cpp_stdp [cython cython_stdp]]
+                               [--boards ice40 [ulx3s]] [--chip-samples 5]
+                               [--build-report DIR_OR_report.json ...]
                                [--out bench/throughput.json]
 
 Samples/s and synaptic events/s (a spike reaching a synapse, sim.compare.synaptic_events)
 are per second of CPU time (the process's own, and for cpp_standalone its binary's), so a
-second job on the machine does not skew them; wall times are printed beside. BLAS runs
+second job on the machine does not skew them; wall times are printed beside. The chip's
+are per second of chip time, cycles / clock (its cpu s and wall s columns), computing
+only: sending a sample and reading its counts over the UART are not in the cycles. BLAS runs
 single-threaded (threadpoolctl), as Brian2's binary does. Brian2's compile and code
-generation are excluded from the timed call (the first run compiles: ~25 s per
-cpp_standalone build, ~1.5 min per cython network until Brian2's cache holds it).
+generation are excluded from the timed call (the first run compiles: ~45 s per
+cpp_standalone build on a loaded 2-core machine, ~1.5 min per cython network until
+Brian2's cache holds it). A chip run takes minutes (~11 min for the UP5K chip and one
+sample off + one on, most of it loading ~21k weight words through the simulated UART),
+plus the Verilator build the first time (~2 min, cached in sim_build/). Results and the
+command that made them: bench/throughput.md.
 
 Brian2 is optional (``pip install -e .[peers]``). Where it does not import with this
 environment's numpy (Brian2 2.9.0, the last for Python 3.11, uses ``ndarray.ptp``, gone
@@ -28,7 +44,11 @@ in numpy 2.4), the script makes its own venv, .venv-peers/, with PEER_PINS. With
 Brian2 (or with ``--peers`` empty) it prints why and reports the model rows only.
 
 The table is a list of :class:`Row`; a row measured elsewhere (the chip's, from its clock
-and cycles per sample) is one more ``Row`` with ``peer`` naming the row it is compared to.
+and cycles per sample) is one more ``Row`` with ``peer`` naming the row it is compared to:
+inference rows against Brian2 cpp_standalone without learning, learning rows against
+cpp_standalone with STDP (the cython rows where cpp_standalone was not run). "vs peer" is
+the ratio of samples/s, "ev vs peer" of synaptic events/s (the Brian2 network's float
+dynamics spike a little differently, so the two ratios differ).
 """
 from __future__ import annotations
 
@@ -41,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-peers"
@@ -59,12 +79,13 @@ PEER_TITLES = {
 class Row:
     name: str
     samples: int
-    cpu_s: float          # CPU seconds of the measured part
+    cpu_s: float          # CPU seconds of the measured part (the chip's: chip seconds)
     wall_s: float
     events: int | None    # synaptic events in those samples
     peer: str | None = None        # the row this one's ratio is taken against
     reference: str | None = None   # the model's reference-path row (old vs new)
     note: str = ""
+    detail: dict = field(default_factory=dict)   # more for the JSON (the chip's run)
 
     @property
     def samples_per_s(self) -> float:
@@ -75,22 +96,34 @@ class Row:
         return self.events / self.cpu_s if self.events is not None and self.cpu_s else None
 
 
-def _ratio(rows: list[Row], row: Row, other: str | None) -> str:
-    o = next((r for r in rows if r.name == other), None) if other else None
-    return f"{row.samples_per_s / o.samples_per_s:7.2f}x" if o else "      - "
+def ratios(rows: list[Row], row: Row) -> dict:
+    """``row`` over its peer (samples/s, events/s) and over its reference row (samples/s);
+    None where there is no such row (or no event count)."""
+    by_name = {r.name: r for r in rows}
+    peer, ref = by_name.get(row.peer or ""), by_name.get(row.reference or "")
+    return {
+        "vs_peer_samples": row.samples_per_s / peer.samples_per_s if peer else None,
+        "vs_peer_events": row.events_per_s / peer.events_per_s
+        if peer and row.events_per_s and peer.events_per_s else None,
+        "vs_reference_samples": row.samples_per_s / ref.samples_per_s if ref else None}
 
 
 def format_table(rows: list[Row]) -> str:
-    head = (f"{'row':48} {'samples':>7} {'cpu s':>7} {'wall s':>7} {'samples/s':>10} "
-            f"{'events/s':>10} {'vs peer':>8} {'vs ref':>8}  peer")
+    head = (f"{'row':48} {'samples':>7} {'cpu s':>8} {'wall s':>8} {'samples/s':>10} "
+            f"{'events/s':>10} {'vs peer':>9} {'ev vs peer':>10} {'vs ref':>8}  peer")
     lines = [head, "-" * len(head)]
+
+    def x(v, width):
+        return f"{v:{width - 1}.2f}x" if v is not None else f"{'-':>{width}}"
     for r in rows:
+        q = ratios(rows, r)
         ev = f"{r.events_per_s / 1e6:8.2f} M" if r.events_per_s is not None else "       - "
-        lines.append(f"{r.name:48} {r.samples:7d} {r.cpu_s:7.2f} {r.wall_s:7.2f} "
-                     f"{r.samples_per_s:10.1f} {ev:>10} {_ratio(rows, r, r.peer):>8} "
-                     f"{_ratio(rows, r, r.reference):>8}  {r.peer or ''}")
+        lines.append(f"{r.name:48} {r.samples:7d} {r.cpu_s:8.3g} {r.wall_s:8.3g} "
+                     f"{r.samples_per_s:10.1f} {ev:>10} {x(q['vs_peer_samples'], 9)} "
+                     f"{x(q['vs_peer_events'], 10)} {x(q['vs_reference_samples'], 8)}  "
+                     f"{r.peer or ''}")
         if r.note:
-            lines.append(f"{'':50}{r.note}")
+            lines.append(f"{'':4}{r.note}")
     return "\n".join(lines)
 
 
@@ -160,6 +193,137 @@ def model_rows(cfg, weights, data, samples: int, batch: int, reps: int):
 def _train(net, x, y):
     p, _, _ = net.run(x, y, learn=True)
     return p, (net.weights.w_in, net.weights.w_hh, net.weights.w_ro)
+
+
+# ---- the chip ----------------------------------------------------------------------
+def sim_env() -> None:
+    """Verilator settings for the whole-chip runs. The model is optimised (``-Os``, as
+    bench/compare.py: the runs are long), but its "slow" (construction-time) files are
+    compiled at ``-O0``: at ``-Os`` or ``-O1`` g++ spent over 115 CPU minutes on the
+    UP5K learning chip's Vtop__Syms__ctor__0__Slow.cpp without finishing, and 3 s at
+    ``-O0``. sim/harness.py passes the caller's MAKEFLAGS after its own OPT_* overrides,
+    so this OPT_SLOW wins; they run once per model, so the run's speed is the same."""
+    os.environ.setdefault("SWIRL_SIM_OPT", "-Os")
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "OPT_SLOW=" not in flags:
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [flags, "OPT_SLOW=-O0"]))
+
+
+def load_build_reports(paths) -> dict:
+    """``{board name: (path, report)}`` from ``--build-report`` arguments (a build
+    directory or its report.json)."""
+    from boards import BOARDS
+    reports = {}
+    for given in paths:
+        path = given / "report.json" if given.is_dir() else given
+        try:
+            report = json.loads(path.read_text())
+            board = report["board"]
+            report["clock"]["clock_hz"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"--build-report {given}: not a report.json written by "
+                             f"'python -m gen build' ({type(e).__name__}: {e})") from None
+        if board not in BOARDS:
+            raise SystemExit(f"--build-report {path}: board {board!r} is not one of "
+                             f"{sorted(BOARDS)}")
+        if board in reports:
+            raise SystemExit(f"--build-report: two reports for board {board!r} "
+                             f"({reports[board][0]} and {path})")
+        reports[board] = (path, report)
+    return reports
+
+
+def board_clock(board, topo, lanes: int, share: int, found) -> tuple[float, str]:
+    """The clock ``board`` runs the chip at and where it came from: the build report
+    ``found`` (``(path, report)`` or None), checked to be of this chip, else the clock
+    rtl/clock.py plans for the board's default target (what ``gen build`` would make)."""
+    if found is None:
+        plan = board.clock()
+        return plan.f_out, (f"planned, no build report: rtl/clock.py plan_clock for "
+                            f"{board.name}'s default {board.clock_hz / 1e6:g} MHz target: "
+                            f"{plan.describe()}")
+    path, report = found
+    plan = report.get("plan", {})
+    if (plan.get("lanes"), plan.get("share")) != (lanes, share):
+        raise SystemExit(f"--build-report {path}: built with lanes {plan.get('lanes')}, "
+                         f"share {plan.get('share')}, but the {board.name} learning chip "
+                         f"simulated here has lanes {lanes}, share {share} (a build with "
+                         f"--learning off?)")
+    if report.get("synapses") != topo.synapse_counts():
+        raise SystemExit(f"--build-report {path}: its synapse counts {report.get('synapses')}"
+                         f" are not the default config's {topo.synapse_counts()} (built "
+                         f"with another --config?)")
+    clock_hz = float(report["clock"]["clock_hz"])
+    timing = report.get("timing") or {}
+    verdict = {True: "timing met", False: "timing NOT met: the board would not run "
+               "reliably at this clock", None: "timing unknown"}[timing.get("met")]
+    fmax = (f", Fmax {timing['worst_achieved_mhz']:.2f} MHz"
+            if "worst_achieved_mhz" in timing else "")
+    return clock_hz, f"build report {path}: {verdict}{fmax}"
+
+
+def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[Row]:
+    """The chip's rows for ``board_name``: one Verilator run of the whole chip (built as
+    the board builds it) that loads ``weights`` once, then runs ``samples`` test samples
+    with learning off and again with learning on (from the LFSR states it started with),
+    each set beside the golden model (sim.compare.side_by_side)."""
+    from boards import get_board
+    from gen.build import lanes_for, share_for
+    from gen.topology import make_topology
+    from sim.compare import check_lanes, chip_build, run_chip, side_by_side
+    from sim.model import Network
+
+    board = get_board(board_name)
+    topo = make_topology(cfg)
+    lanes = check_lanes(cfg, lanes_for(cfg, board))
+    share = share_for(cfg, board, board.learning)
+    clock_hz, source = board_clock(board, topo, lanes, share, found)
+    u, labels = data.x_test[:samples].astype("int64"), data.y_test[:samples].astype("int64")
+
+    def fresh():
+        return Network(cfg, topo, weights.copy())
+    lfsr = [bk.lfsr.state for bk in fresh().banks] + [fresh().readout_bank.lfsr.state]
+    print(f"chip {board.name}: Verilator build (lanes {lanes}, share {share}; cached in "
+          f"sim_build/) ...", flush=True)
+    t0 = time.perf_counter()
+    build = chip_build(topo, share, lanes)
+    build_s = time.perf_counter() - t0
+    print(f"chip {board.name}: built in {build_s:.0f} s; loading and running {samples} "
+          f"samples with learning off, then on ...", flush=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"swirl_chip_{board.name}_") as work:
+        chip = run_chip(build, fresh(), u, labels,
+                        [{"learn": False, "lfsr": lfsr}, {"learn": True, "lfsr": lfsr}],
+                        pathlib.Path(work), share, lanes)
+    run_s = time.perf_counter() - t0
+    print(f"chip {board.name}: Verilator run {run_s:.0f} s", flush=True)
+    rows = []
+    for run, learn in zip(chip["runs"], (False, True)):
+        rep = side_by_side(fresh(), u, labels, learn, run, task="digits", share=share,
+                           lanes=lanes)
+        cycles = rep["cycles_per_sample"] * samples
+        chip_s = cycles / clock_hz
+        kind = "train online" if learn else "infer"
+        rows.append(Row(
+            f"chip {board.name} @ {clock_hz / 1e6:g} MHz: {kind}", samples, chip_s, chip_s,
+            round(rep["synaptic_events_per_sample"] * samples),
+            note=(f"{board.description}, learning chip, lanes {lanes}, share {share}; "
+                  f"clock {source}; {rep['cycles_per_sample']:.0f} cycles/sample, "
+                  f"{rep['synaptic_events_per_cycle']:.2f} events/cycle "
+                  f"({100 * rep['weight_memory_utilisation']:.1f}% of the weight-memory "
+                  f"ceiling); bit exact vs the golden model: "
+                  f"{'yes' if rep['bit_exact'] else 'NO'}; Verilator: build {build_s:.0f} s, "
+                  f"run {run_s:.0f} s (one load, {samples} samples off + {samples} on)"),
+            detail={"board": board.name, "clock_hz": clock_hz, "clock_source": source,
+                    "lanes": lanes, "share": share, "learn": learn,
+                    "cycles_per_sample": rep["cycles_per_sample"],
+                    "synaptic_events_per_cycle": rep["synaptic_events_per_cycle"],
+                    "weight_memory_utilisation": rep["weight_memory_utilisation"],
+                    "bit_exact": rep["bit_exact"], "first_divergence": rep["first_divergence"],
+                    "verilator_build_s": round(build_s, 1),
+                    "verilator_run_s": round(run_s, 1),
+                    "sim_opt": os.environ.get("SWIRL_SIM_OPT")}))
+    return rows
 
 
 # ---- the peer ----------------------------------------------------------------------
@@ -324,17 +488,46 @@ def peer_rows(python: str, kinds, net_path: pathlib.Path, timeout: int) -> list[
     return rows
 
 
+# the peer each kind of row is compared to: the first of these that was run
+PEER_FOR = {"infer": ("cpp", "cython"), "train": ("cpp_stdp", "cython_stdp")}
+
+
+def assign_peers(rows: list[Row]) -> None:
+    names = {r.name for r in rows}
+    for r in rows:
+        if r.name.startswith(("model", "chip")):
+            kind = "train" if "train" in r.name else "infer"
+            r.peer = next((PEER_TITLES[k] for k in PEER_FOR[kind] if PEER_TITLES[k] in names),
+                          None)
+
+
+def _chip_samples(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--batch", type=int, default=256, help="batched inference's batch")
     ap.add_argument("--reps", type=int, default=2, help="best of this many timed runs")
     ap.add_argument("--epochs", type=int, default=1, help="training epochs for the weights")
-    ap.add_argument("--peers", nargs="*", default=["cpp", "cython_stdp"],
-                    choices=PEER_KINDS)
+    ap.add_argument("--peers", nargs="*", default=["cpp", "cpp_stdp"], choices=PEER_KINDS)
     ap.add_argument("--no-venv", action="store_true",
                     help=f"do not make {PEER_VENV.name}/ when brian2 does not import")
     ap.add_argument("--peer-timeout", type=int, default=900)
+    ap.add_argument("--boards", nargs="*", default=["ice40"], metavar="BOARD",
+                    help="simulate the learning chip as these boards build it (none: no "
+                         "chip rows)")
+    ap.add_argument("--chip-samples", type=_chip_samples, default=5,
+                    help="digits test samples through the simulated chip, with learning "
+                         "off and again on (Verilator on the whole chip is slow)")
+    ap.add_argument("--build-report", type=pathlib.Path, nargs="*", default=[],
+                    metavar="DIR_OR_report.json",
+                    help="the clock of each board from its 'python -m gen build' report "
+                         "(default: the clock rtl/clock.py plans for the board)")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "throughput.json")
     ap.add_argument("--peer-worker", choices=PEER_KINDS, help=argparse.SUPPRESS)
     ap.add_argument("--peer-net", help=argparse.SUPPRESS)
@@ -343,8 +536,18 @@ def main(argv=None) -> int:
     if args.peer_worker:
         print(json.dumps(peer_worker(args.peer_worker, args.peer_net, args.peer_dir)))
         return 0
+    sys.path.insert(0, str(ROOT))      # below: the project (the peer worker has brian2 only)
+    from boards import UnknownBoard, get_board
+    for name in args.boards:
+        try:
+            get_board(name)
+        except UnknownBoard as e:
+            raise SystemExit(f"--boards: {e}") from None
+    reports = load_build_reports(args.build_report)
+    unused = sorted(set(reports) - set(args.boards))
+    if unused:
+        raise SystemExit(f"--build-report for {unused} but --boards is {args.boards}")
 
-    sys.path.insert(0, str(ROOT))
     from threadpoolctl import threadpool_limits
 
     from gen.config import Config
@@ -354,6 +557,9 @@ def main(argv=None) -> int:
     threadpool_limits(1)
     cfg = Config().validate()
     data = load_task("digits", levels=cfg.dynamics.enc_theta)
+    if args.boards and args.chip_samples > len(data.x_test):
+        raise SystemExit(f"--chip-samples must be 1..{len(data.x_test)} (the digits test "
+                         f"set), not {args.chip_samples}")
     print(f"training {args.epochs} epoch(s) for realistic activity ...", flush=True)
     trained = train(cfg, data, epochs=args.epochs, progress=False)
     weights = trained.net.weights
@@ -363,6 +569,15 @@ def main(argv=None) -> int:
                                            args.reps)
     print(f"fast paths == reference paths (predictions, weights after learning): "
           f"{'yes' if same else 'NO'}", flush=True)
+
+    chip = []
+    if args.boards:
+        sim_env()
+        for name in args.boards:
+            t0 = time.perf_counter()
+            chip += chip_rows(cfg, weights, data, name, args.chip_samples, reports.get(name))
+            print(f"chip {name}: {time.perf_counter() - t0:.0f} s in all", flush=True)
+    chip_exact = all(r.detail["bit_exact"] for r in chip)
 
     peer_note = ""
     if args.peers:
@@ -378,24 +593,26 @@ def main(argv=None) -> int:
                 peer_network(cfg, weights, s_in_inf,
                              np.stack([t["s_in"][0] for t in trs]), net_path)
                 rows += peer_rows(python, args.peers, net_path, args.peer_timeout)
-    names = {r.name for r in rows}
-    for r in rows:
-        if r.name.startswith("model"):
-            want = PEER_TITLES["cython_stdp"] if "train" in r.name else PEER_TITLES["cpp"]
-            r.peer = want if want in names else None
+    rows = chip + rows
+    assign_peers(rows)
     print()
     print(format_table(rows))
-    print("\n(samples/s and events/s per CPU second; 'vs peer': samples/s over the peer "
-          "row's; 'vs ref': the fast model over its reference int64 path. The Brian2 "
-          "network is the same size, wiring, weights and input spikes with float LIF "
-          "dynamics, no SWIRL learning rule: its training rows run pair STDP instead.)")
+    print("\n(model and Brian2 rows: samples/s and events/s per CPU second; chip rows: per "
+          "second of chip time, cycles / clock, computing only (no UART I/O). 'vs peer': "
+          "samples/s over the peer row's, 'ev vs peer': events/s over the peer row's; "
+          "'vs ref': the fast model over its reference int64 path. The Brian2 network is "
+          "the same size, wiring, weights and input spikes with float LIF dynamics, no "
+          "SWIRL learning rule: its training rows run pair STDP instead.)")
     args.out.write_text(json.dumps({"config": "default", "task": "digits",
                                     "samples": args.samples, "bit_exact": same,
+                                    "chip_samples": args.chip_samples if chip else 0,
+                                    "chip_bit_exact": chip_exact,
                                     "peer_note": peer_note,
                                     "rows": [{**asdict(r), "samples_per_s": r.samples_per_s,
-                                              "events_per_s": r.events_per_s}
+                                              "events_per_s": r.events_per_s,
+                                              **ratios(rows, r)}
                                              for r in rows]}, indent=2))
-    return 0 if same else 1
+    return 0 if same and chip_exact else 1
 
 
 if __name__ == "__main__":
