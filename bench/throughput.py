@@ -197,16 +197,10 @@ def _train(net, x, y):
 
 # ---- the chip ----------------------------------------------------------------------
 def sim_env() -> None:
-    """Verilator settings for the whole-chip runs. The model is optimised (``-Os``, as
-    bench/compare.py: the runs are long), but its "slow" (construction-time) files are
-    compiled at ``-O0``: at ``-Os`` or ``-O1`` g++ spent over 115 CPU minutes on the
-    UP5K learning chip's Vtop__Syms__ctor__0__Slow.cpp without finishing, and 3 s at
-    ``-O0``. sim/harness.py passes the caller's MAKEFLAGS after its own OPT_* overrides,
-    so this OPT_SLOW wins; they run once per model, so the run's speed is the same."""
+    """Verilator settings for the whole-chip runs: the model optimised (``-Os``, as
+    bench/compare.py: the runs are long; sim/harness.py keeps its construction-time
+    files at ``-O0``)."""
     os.environ.setdefault("SWIRL_SIM_OPT", "-Os")
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "OPT_SLOW=" not in flags:
-        os.environ["MAKEFLAGS"] = " ".join(filter(None, [flags, "OPT_SLOW=-O0"]))
 
 
 def load_build_reports(paths) -> dict:

@@ -309,12 +309,12 @@ def load_config(path=None) -> Config:
     also name a shipped preset (``ulx3s-deep``): a file of that name wins."""
     if path is None:
         return default_config()
-    path = pathlib.Path(path)
-    if not path.exists() and str(path) in presets():
-        path = presets()[str(path)]
+    path, shipped = pathlib.Path(path), presets()
+    if not path.exists() and str(path) in shipped:
+        path = shipped[str(path)]
     if not path.exists():
         raise ConfigError(f"config file {str(path)!r} does not exist (shipped presets: "
-                          f"{', '.join(presets()) or 'none'})")
+                          f"{', '.join(shipped) or 'none'})")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
