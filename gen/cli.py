@@ -11,7 +11,10 @@ Commands
   a report;
 - ``verilog``: the chip's Verilog alone;
 - ``compare``: the whole chip under Verilator, through its host link, beside the golden
-  model on the same samples.
+  model on the same samples;
+- ``program``: load a built bitstream into a board (gen/board.py);
+- ``run``: stream samples through a chip over its UART beside the golden model, and train
+  it on chip (gen/run.py).
 
 :func:`get_parser` builds the parser, :func:`main` runs one command and returns the exit
 status: 0 on success, 1 when a tool fails, 2 for a bad argument, config, data or file
@@ -210,6 +213,58 @@ def get_parser() -> argparse.ArgumentParser:
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     _add_json_option(p)
     p.set_defaults(func=cmd_compare)
+
+    p = _command(sub, "program", "load a built bitstream into a board",
+                 "python -m gen program --board ice40 --out build/   # after `build`")
+    p.add_argument("--board", required=True, choices=sorted(BOARDS),
+                   help=f"the board: {known_boards()}")
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"), metavar="DIR",
+                   help="the build directory holding the bitstream (default: build)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--flash", dest="mode", action="store_const", const="flash",
+                       help="write the SPI flash: kept at power off (default on the iCE40 "
+                            "boards)")
+    where.add_argument("--sram", dest="mode", action="store_const", const="sram",
+                       help="load the FPGA's SRAM: gone at power off (default on the "
+                            "ULX3S; the iCEBreaker needs its jumpers moved for it)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_program)
+
+    p = _command(sub, "run", "stream samples through a chip on its UART beside the golden "
+                 "model, and train it on chip",
+                 "python -m gen run --port /dev/ttyUSB1 --weights swirl-digits.npz "
+                 "--samples 50\n"
+                 "  python -m gen run --port /dev/ttyUSB1 --weights w.npz --learn --epochs 2 "
+                 "--out w2.npz")
+    p.add_argument("--port", required=True, metavar="DEVICE",
+                   help="the chip's serial port (/dev/ttyUSB1, /dev/pts/N, COM3)")
+    p.add_argument("--weights", type=pathlib.Path, required=True, metavar="FILE.npz",
+                   help="weights written by `train` (their config must be the chip's)")
+    p.add_argument("--task", choices=TASKS,
+                   help="benchmark (default: the one the weights were trained on)")
+    p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
+                   help="your own data, as for `train`")
+    p.add_argument("--samples", type=_positive_int, metavar="N",
+                   help="samples to run: the first N of the test set, or with --learn of "
+                        "the training set (default: all)")
+    p.add_argument("--learn", action="store_true",
+                   help="train on chip: --epochs passes over the training samples in "
+                        "`train`'s order and learning-rate decay, weights read back")
+    p.add_argument("--epochs", type=_positive_int, default=1, help="with --learn (default: 1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sample order seed, as for `train` (default: 0)")
+    p.add_argument("--out", type=pathlib.Path, metavar="FILE.npz",
+                   help="with --learn: the weights read back from the chip")
+    p.add_argument("--baud", type=_positive_int, default=115200,
+                   help="the UART's baud rate, as built (default: 115200)")
+    p.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds to wait for each reply (default: 10)")
+    p.add_argument("--clock", type=_positive_float, metavar="MHZ",
+                   help="the chip's clock, for samples/s from its cycle counts (default: "
+                        "build/report.json's, if there is one)")
+    _add_json_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
     return parser
 
 
@@ -545,3 +600,41 @@ def cmd_verilog(args) -> int:
     args.out.write_text(emit_verilog(cfg, lanes=args.lanes, learning=args.learning == "on"))
     print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_program(args) -> int:
+    from boards import get_board
+    from .board import ProgramError, program
+    board = get_board(args.board)
+    try:
+        report = program(board, args.out, args.mode)
+    except ProgramError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR if e.user else 1
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"programmed {report['description']} ({report['mode']}) with "
+              f"{report['bitstream']} in {report['seconds']:.1f} s: {report['tool']} "
+              f"({report['tool_kind']}, {report['tool_path']})")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from .run import RunError, format_run, run_on_chip
+    try:
+        report = run_on_chip(args)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_run(report))
+    if not report["match"]:
+        f = report["fault"]
+        print("fault: " + (f"sample {f['sample']}: chip predicted {f['chip_pred']} "
+                           f"{f['chip_counts']}, golden model {f['model_pred']} "
+                           f"{f['model_counts']}" if f else "the weights or LFSR states "
+                           "read back differ from the golden model's"), file=sys.stderr)
+    return EXIT_OK if report["match"] else 1
