@@ -1,0 +1,216 @@
+"""``python -m gen run`` against the whole chip under Verilator behind a pseudo-terminal
+(sim/pty_chip.py, sim/tb_pty.py): the real command, the real ``SerialTransport`` and
+pyserial on a real pty, no board. The golden model here is run by the test itself, apart
+from the one inside ``gen run``: the chip's predictions and the weights it learnt must
+equal it. A broken weight on the chip's side must be caught as a fault, a chip built for
+another config refused, and a port that never answers must end the run in seconds."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tty
+
+import numpy as np
+import pytest
+
+from gen.config import Config
+from rtl.address_map import SPACES
+from sim.compare import chip_build
+from rtl.host_protocol import CMD_PING
+from sim.host import frame, weight_words
+from sim.model import Network
+from sim.train import learning_rate_schedule, load_weights, save_weights
+
+from conftest import REPO
+
+# the chip of tests/test_chip_link.py (one Verilator build for both)
+CONFIG = {
+    "sizes.n_in": 6, "sizes.cores": 3, "sizes.neurons": 4, "sizes.classes": 2,
+    "sizes.per_class": 2, "sizes.steps": 4, "topology.ws_neighbours": 2,
+    "topology.axons_per_edge": 2, "topology.readout_density": 0.6,
+    "dynamics.enc_theta": 4, "learning.teach_start": 1,
+}
+SAMPLES = 4
+
+
+def gen_run(*args, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gen", "run", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The config, a data set of its shape, and weights: the config's initial ones
+    (``w.npz``) and, for learning, the same with the rates halved every epoch."""
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = Config().replace(**CONFIG).validate()
+    rng = np.random.default_rng(5)
+    theta = cfg.dynamics.enc_theta
+    x, xt = rng.integers(0, theta + 1, (40, 6)), rng.integers(0, theta + 1, (20, 6))
+    x[0, 0] = xt[0, 0] = theta                      # the intensities are taken as they are
+    np.savez(tmp / "data.npz", X=x, y=rng.integers(0, 2, 40), X_test=xt,
+             y_test=rng.integers(0, 2, 20))
+    save_weights(tmp / "w.npz", Network(cfg))
+    decay = cfg.replace(**{"learning.decay_epochs": 1}).validate()
+    save_weights(tmp / "w-decay.npz", Network(decay))
+    return cfg, tmp
+
+
+@pytest.fixture(scope="module")
+def build(files):
+    return chip_build(load_weights(files[1] / "w.npz").topology)
+
+
+@pytest.fixture(scope="module")
+def port(build, tmp_path_factory):
+    from sim.pty_chip import PtyChip
+    chip = PtyChip(build, tmp_path_factory.mktemp("pty"))
+    yield chip.start()
+    stats = chip.stop()
+    assert stats["commands"] == stats["replies"] > 0
+
+
+def _data(tmp):
+    from sim.data import load_npz
+    return load_npz(tmp / "data.npz", levels=CONFIG["dynamics.enc_theta"])
+
+
+@pytest.mark.rtl
+def test_run_predictions_equal_the_golden_model(files, port):
+    cfg, tmp = files
+    r = gen_run("--port", port, "--weights", tmp / "w.npz", "--data", tmp / "data.npz",
+                "--samples", SAMPLES, "--json", "--quiet", "--timeout", 60)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    ds = _data(tmp)
+    pred, counts, _ = load_weights(tmp / "w.npz").run(ds.x_test[:SAMPLES])
+    assert [row["chip_pred"] for row in report["rows"]] == pred.tolist()
+    assert [row["chip_counts"] for row in report["rows"]] == counts.tolist()
+    assert report["match"] and report["samples_run"] == SAMPLES
+    assert report["chip"]["lanes"] == report["lanes"] == 2
+    assert all(row["cycles"] > 0 for row in report["rows"])
+    assert report["samples_per_second_wire"] > 0
+
+
+@pytest.mark.rtl
+def test_run_learn_weights_read_back_equal_the_golden_model(files, port):
+    """Two epochs on chip, the rates halved after the first: the weights saved are the
+    chip's, read back, and must be those of the golden model trained in train's order."""
+    cfg, tmp = files
+    out = tmp / "w2.npz"
+    r = gen_run("--port", port, "--weights", tmp / "w-decay.npz", "--data",
+                tmp / "data.npz", "--samples", SAMPLES, "--learn", "--epochs", 2,
+                "--seed", 3, "--out", out, "--json", "--quiet", "--timeout", 60)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    ds = _data(tmp)
+    net = load_weights(tmp / "w-decay.npz")
+    start = net.weights.copy()
+    base, rng = net.config, np.random.default_rng(3)
+    preds = []
+    for epoch in range(2):
+        net.config = learning_rate_schedule(base, epoch)
+        for i in rng.permutation(SAMPLES):
+            p, _, _ = net.run(ds.x_train[i:i + 1], ds.y_train[i:i + 1], learn=True)
+            preds.append(int(p[0]))
+    assert [row["chip_pred"] for row in report["rows"]] == preds
+    got = load_weights(out).weights
+    for name in ("w_in", "w_hh", "w_ro"):
+        assert np.array_equal(getattr(got, name), getattr(net.weights, name)), name
+    changed = sum(int((getattr(got, k) != getattr(start, k)).sum())
+                  for k in ("w_in", "w_hh", "w_ro"))
+    assert changed > 0                               # it did learn
+    assert report["after_learning"]["words_differing"] == [0] * 4
+    assert report["after_learning"]["lfsr_match"] and report["match"]
+
+
+def _broken_readout_weight(cfg, tmp):
+    """A readout weight whose change to an extreme alters the class counts, and the first
+    test sample where it does (the golden model decides: the test checks its premise)."""
+    net = load_weights(tmp / "w.npz")
+    ds = _data(tmp)
+    u = ds.x_test[:SAMPLES]
+    _, counts, _ = net.run(u)
+    lanes, bank = 2, len(net.topology.cores)
+    hi = (1 << (cfg.widths.weight - 1)) - 1
+    w_ro = net.weights.w_ro
+    for r in reversed(range(w_ro.shape[0])):          # the bias row first: every step
+        for j in range(w_ro.shape[1]):
+            for value in (hi, -hi - 1):
+                if w_ro[r, j] == value:
+                    continue
+                bad = Network(cfg, net.topology, net.weights.copy())
+                bad.weights.w_ro[r, j] = value
+                _, bad_counts, _ = bad.run(u)
+                differ = np.flatnonzero((bad_counts != counts).any(axis=1))
+                if len(differ):
+                    want = weight_words(bad, lanes)[bank]
+                    good = weight_words(net, lanes)[bank]
+                    addr = next(a for a, (x, y) in enumerate(zip(want, good)) if x != y)
+                    return ({"space": SPACES["weights"], "bank": bank, "addr": addr,
+                             "word": want[addr]}, int(differ[0]))
+    raise AssertionError("no readout weight changes the counts of these samples")
+
+
+@pytest.mark.rtl
+def test_run_catches_a_broken_weight_on_the_chip(files, build, tmp_path):
+    from sim.pty_chip import PtyChip
+    cfg, tmp = files
+    perturb, first = _broken_readout_weight(cfg, tmp)
+    with PtyChip(build, tmp_path / "pty", perturb=perturb) as chip:
+        r = gen_run("--port", chip.port, "--weights", tmp / "w.npz", "--data",
+                    tmp / "data.npz", "--samples", SAMPLES, "--quiet", "--timeout", 60)
+    assert chip.result["perturbed"] == 1
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"FAULT at sample {first} " in r.stdout
+    assert r.stderr.strip().splitlines()[-1].startswith(f"fault: sample {first}:")
+
+
+@pytest.mark.rtl
+def test_run_refuses_a_chip_built_for_another_config(files, port, tmp_path):
+    cfg, tmp = files
+    other = cfg.replace(**{"sizes.steps": 5}).validate()
+    save_weights(tmp_path / "other.npz", Network(other))
+    r = gen_run("--port", port, "--weights", tmp_path / "other.npz", "--data",
+                tmp / "data.npz", "--samples", 1, "--quiet", "--timeout", 60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        f"error: the chip on {port} has sizes.steps = 4, the weights' config 5: build and "
+        "program it for these weights (gen build --weights ..., gen program)")
+
+
+def test_run_on_a_port_that_never_answers_times_out(files, tmp_path):
+    """A board that says nothing: the first reply's timeout ends the run, one error line,
+    exit 2, in seconds (Python's start-up included), not a hang."""
+    cfg, tmp = files
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    name = os.ttyname(slave)
+    try:
+        t0 = time.monotonic()
+        r = gen_run("--port", name, "--weights", tmp / "w.npz", "--data",
+                    tmp / "data.npz", "--timeout", 1, "--quiet", timeout=60)
+        elapsed = time.monotonic() - t0
+        sent = os.read(master, 64)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: PING: no reply (got nothing) from the chip on {name} "
+        "within --timeout 1 s"), r.stderr
+    assert sent == frame(CMD_PING)                  # it asked, once
+    assert elapsed < 30
+
+
+def test_run_on_a_port_that_does_not_exist(files, tmp_path):
+    cfg, tmp = files
+    r = gen_run("--port", tmp_path / "ttyNONE", "--weights", tmp / "w.npz", "--data",
+                tmp / "data.npz", "--quiet")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: cannot open --port {tmp_path / 'ttyNONE'}: ")
+    assert len(r.stderr.strip().splitlines()) == 1
