@@ -214,3 +214,13 @@ def test_run_on_a_port_that_does_not_exist(files, tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith(f"error: cannot open --port {tmp_path / 'ttyNONE'}: ")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unpack_bank_inverts_pack_rows():
+    from gen.run import unpack_bank
+    from sim.host import pack_rows
+    rng = np.random.default_rng(2)
+    for lanes, width, cols in ((2, 8, 5), (4, 4, 7), (1, 16, 3), (8, 2, 9)):
+        m = rng.integers(-(1 << (width - 1)), 1 << (width - 1), (6, cols))
+        assert np.array_equal(unpack_bank(pack_rows(m, lanes, width), 6, cols, lanes,
+                                          width), m)
