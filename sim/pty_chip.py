@@ -29,11 +29,12 @@ class PtyChip:
     background thread; :attr:`port` is the pty's slave once :meth:`start` returns.
     :meth:`stop` ends the simulation and returns the bridge's counters. ``perturb``
     (``{"space", "bank", "addr", "word"}``, sim/tb_pty.py ``Perturb``): a broken memory
-    word on the chip's side, for the tests that show a run catches it."""
+    word on the chip's side, for the tests that show a run catches it; ``mute_after``: the
+    link goes dead after that many replies (a board that stops answering)."""
 
     def __init__(self, build: harness.Build, work: pathlib.Path | None = None,
                  divisor: int = DIVISOR, max_idle_s: float = 3600.0,
-                 perturb: dict | None = None):
+                 perturb: dict | None = None, mute_after: int | None = None):
         self.build = build
         self._tmp = None
         if work is None:
@@ -47,7 +48,7 @@ class PtyChip:
             f.unlink(missing_ok=True)
         self.job = {"divisor": divisor, "port_file": str(self.port_file),
                     "stop_file": str(self.stop_file), "max_idle_s": max_idle_s,
-                    "perturb": perturb}
+                    "perturb": perturb, "mute_after": mute_after}
         self.port = None
         self.result = None
         self.error = None

@@ -17,7 +17,9 @@ nothing the chip sees but the idle time between frames, which it does not measur
 
 Run through :func:`sim.pty_chip.serve` (job in ``SWIRL_CASES``): the slave's name goes to
 ``job["port_file"]``, and the bridge ends when ``job["stop_file"]`` appears (or after
-``job["max_idle_s"]`` seconds with no host byte).
+``job["max_idle_s"]`` seconds with no host byte). Faults for the tests: ``job["perturb"]``
+(:class:`Perturb`, a broken memory word) and ``job["mute_after"]`` (the link goes dead
+after that many replies: the chip still answers, the host hears nothing more).
 """
 from __future__ import annotations
 
@@ -126,6 +128,7 @@ class PtyBridge:
         self.replies = FrameCounter(reply=True)
         self.replied = Event()
         self.stats = {"bytes_in": 0, "bytes_out": 0}
+        self.mute = job.get("mute_after")     # replies passed on before the link goes dead
         p = job.get("perturb")
         self.perturb = Perturb(p["space"], p["bank"], p["addr"], p["word"]) if p else None
 
@@ -163,8 +166,9 @@ class PtyBridge:
                 await Timer(bit, unit="ns")
                 byte |= int(dut.tx.value) << i
             await Timer(bit, unit="ns")
-            self._write(bytes([byte]))
-            self.stats["bytes_out"] += 1
+            if self.mute is None or self.replies.frames < self.mute:
+                self._write(bytes([byte]))
+                self.stats["bytes_out"] += 1
             if self.replies.feed(byte):
                 self.replied.set()
 

@@ -182,6 +182,28 @@ def test_run_refuses_a_chip_built_for_another_config(files, port, tmp_path):
         "program it for these weights (gen build --weights ..., gen program)")
 
 
+@pytest.mark.rtl
+def test_run_on_a_board_that_stops_answering_mid_run(files, build, tmp_path):
+    """The link goes dead during the third sample: that sample's error line and exit 2,
+    not a hang (the run is given 300 s; it needs the load's time and 2 s more)."""
+    from sim.host import load_commands
+    from sim.pty_chip import PtyChip
+    cfg, tmp = files
+    net = load_weights(tmp / "w.npz")
+    # PING, the image, two whole samples (input frames, RUN, counts, status), one frame
+    per_sample = -(-cfg.sizes.n_in // 2) + 3
+    mute = 1 + len(load_commands(net, 2)) + 2 * per_sample + 1
+    with PtyChip(build, tmp_path / "pty", mute_after=mute) as chip:
+        r = gen_run("--port", chip.port, "--weights", tmp / "w.npz", "--data",
+                    tmp / "data.npz", "--samples", SAMPLES, "--quiet", "--timeout", 2,
+                    timeout=300)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: sample 2 (test sample 2): no reply (got nothing) from the chip on "
+        f"{chip.port} within --timeout 2 s"), r.stderr
+
+
 def test_run_on_a_port_that_never_answers_times_out(files, tmp_path):
     """A board that says nothing: the first reply's timeout ends the run, one error line,
     exit 2, in seconds (Python's start-up included), not a hang."""
