@@ -24,6 +24,7 @@ after that many replies: the chip still answers, the host hears nothing more).
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import pathlib
 import select
@@ -188,9 +189,11 @@ class PtyBridge:
             queue += self.perturb.feed(data) if self.perturb else data
             if queue:
                 byte = queue.pop(0)
-                for level in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+                # 8N1, one wait per run of equal bits (fewer trips through cocotb)
+                for level, run in itertools.groupby([0] + [(byte >> i) & 1 for i in range(8)]
+                                                    + [1]):
                     dut.rx.value = level
-                    await Timer(d * PERIOD_NS, unit="ns")
+                    await Timer(len(list(run)) * d * PERIOD_NS, unit="ns")
                 self.stats["bytes_in"] += 1
                 self.commands.feed(byte)
                 idle_since = time.monotonic()
