@@ -111,8 +111,8 @@ def get_parser() -> argparse.ArgumentParser:
                  "python -m gen train --task digits --epochs 5 --out digits.npz\n"
                  "  python -m gen train --task digits --data mine.npz   "
                  "# X, y (X_test, y_test) arrays")
-    p.add_argument("--task", required=True, choices=TASKS,
-                   help="benchmark (with --data: only a label)")
+    p.add_argument("--task", choices=TASKS,
+                   help="benchmark (not needed with --data; there only a label)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data: an .npz with X and y (optional X_test, y_test)")
     _add_config_option(p)
@@ -306,10 +306,13 @@ def cmd_topology(args) -> int:
 
 def cmd_train(args) -> int:
     from . import api
+    if args.task is None and args.data is None:
+        raise ValueError("give --task (a benchmark: " + ", ".join(TASKS) + ") or --data "
+                         "FILE.npz (your own X, y)")
     if args.freeze_hidden and args.ablation:
         raise ValueError("--ablation already trains a frozen-hidden twin; drop "
                          "--freeze-hidden")
-    out = args.out or pathlib.Path(f"swirl-{args.task}.npz")
+    out = args.out or pathlib.Path(f"swirl-{args.task or args.data.stem}.npz")
     plot = args.plot or out.with_name(out.stem + "-curve.png")
     for path in (out, plot):        # fail now, not after a long training run
         if not path.parent.is_dir():
