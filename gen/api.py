@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import pathlib
 
-from sim.data import Dataset, load_task
+from sim.data import Dataset, Scaling, load_task
 from sim.train import load_weights, save_weights
 
 from .config import Config, ConfigError, load_config
 
 __all__ = ["config_of", "save_weights", "load_weights", "dataset", "check_fits_data", "train", "evaluate", "read_meta",
-           "weights_and_config", "check", "build", "compare", "compare_lanes", "connect"]
+           "weights_and_config", "saved_scaling", "check", "build", "compare", "compare_lanes", "connect"]
 
 
 def config_of(config=None) -> Config:
@@ -28,11 +28,24 @@ def config_of(config=None) -> Config:
     return config.validate() if isinstance(config, Config) else load_config(config)
 
 
-def dataset(task: str | None = "digits", data=None, config: Config | None = None) -> Dataset:
+def dataset(task: str | None = "digits", data=None, config: Config | None = None,
+            scaling: Scaling | dict | None = None) -> Dataset:
     """The benchmark ``task`` (or your ``data`` .npz), quantised to the encoder's range
-    of ``config`` (the default config when None)."""
+    of ``config`` (the default config when None); your data scaled by ``scaling`` (the
+    one saved beside trained weights: :func:`saved_scaling`), else per feature from its
+    training split."""
     levels = (config or Config()).dynamics.enc_theta
-    return load_task(task, data, levels=levels)
+    if isinstance(scaling, dict):
+        scaling = Scaling.from_dict(scaling)
+    return load_task(task, data, levels=levels, scaling=scaling)
+
+
+def saved_scaling(weights) -> Scaling | None:
+    """The data scaling ``train`` stored beside ``weights`` (a path), if any."""
+    if weights is None or not isinstance(weights, (str, pathlib.Path)):
+        return getattr(weights, "scaling", None)
+    d = read_meta(weights).get("scaling")
+    return Scaling.from_dict(d) if d else None
 
 
 def check_fits_data(config: Config, ds: Dataset) -> None:
@@ -94,7 +107,7 @@ def evaluate(weights, task: str | None = None, data=None) -> dict:
     if task is None and data is None:
         raise ValueError(f"{weights} does not say which task it was trained on; "
                          f"give --task or --data")
-    ds = dataset(task, data, net.config)
+    ds = dataset(task, data, net.config, saved_scaling(weights))
     check_fits_data(net.config, ds)
     return {"task": task, "data": str(data) if data else None, "dataset": ds.name,
             **tr.evaluate(net, ds)}
@@ -164,7 +177,8 @@ def compare(config=None, *, weights=None, task: str = "digits", data=None, sampl
     lanes = compare_lanes(cfg, board, lanes)
     return run_compare(cfg, task=task, samples=samples, learn=learn,
                        weights=net.weights if net is not None else None, data=data,
-                       work=work, progress=progress, share=share, lanes=lanes)
+                       work=work, progress=progress, share=share, lanes=lanes,
+                       scaling=saved_scaling(weights))
 
 
 def compare_lanes(config: Config, board: str | None = None, lanes: int | None = None) -> int:

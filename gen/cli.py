@@ -329,7 +329,8 @@ def cmd_train(args) -> int:
                     progress=not args.quiet, on_epoch=on_epoch)
     ds, cfg = res.dataset, res.net.config
     meta = {"task": args.task, "data": str(args.data) if args.data else None,
-            "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy}
+            "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy,
+            "scaling": ds.scaling.as_dict() if ds.scaling else None}
     api.save_weights(out, res.net, meta=meta)
     frozen = None
     if args.ablation:

@@ -6,7 +6,8 @@ The stable entry points, re-exported from where they live (gen/, sim/, boards/):
   default), :func:`presets`, :class:`ConfigError`;
 - the network: :func:`make_topology`, :class:`Network` (the integer golden model),
   :func:`dataset` (a benchmark or your .npz as a :class:`Dataset`, quantised for a
-  config; :class:`DataError` when it cannot be read);
+  config, each feature of your data scaled on its own: :class:`Scaling`, saved with
+  the weights by ``train``; :class:`DataError` when it cannot be read);
 - flows, as the CLI runs them: :func:`train`, :func:`evaluate`, :func:`save_weights`,
   :func:`load_weights`, :func:`check` (the fit), :func:`build` (the bitstream),
   :func:`compare` (the Verilator chip beside the model); :class:`TrainResult`,
@@ -21,14 +22,14 @@ from gen.api import build, check, compare, connect, dataset, evaluate, train
 from gen.build import BuildError, DoesNotFit
 from gen.config import Config, ConfigError, load_config, presets
 from gen.topology import make_topology
-from sim.data import DataError, Dataset
+from sim.data import DataError, Dataset, Scaling
 from sim.host import Host, HostError, SerialTransport
 from sim.model import Network
 from sim.train import TrainResult, load_weights, save_weights
 
 __all__ = [
     "Config", "ConfigError", "load_config", "presets",
-    "make_topology", "Network", "Dataset", "DataError", "dataset",
+    "make_topology", "Network", "Dataset", "DataError", "Scaling", "dataset",
     "train", "TrainResult", "evaluate", "save_weights", "load_weights",
     "check", "build", "compare", "BuildError", "DoesNotFit",
     "BOARDS", "connect", "Host", "HostError", "SerialTransport",
