@@ -141,6 +141,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="benchmark (default: the one the weights were trained on)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data, as for `train`")
+    p.add_argument("--learning-samples", type=int, default=200, metavar="N",
+                   help="with --json: training samples a copy of the network learns "
+                        "from to measure the learning cost (default: 200; 0: skip)")
     _add_json_option(p)
     p.set_defaults(func=cmd_eval)
 
@@ -462,6 +465,9 @@ def cmd_eval(args) -> int:
     result = {"task": task, "data": str(data) if data else None,
               "weights": str(args.weights), **tr.evaluate(net, ds)}
     if args.json:
+        from sim.metrics import neurobench_metrics   # docs/metrics.md
+        result["neurobench"] = neurobench_metrics(net, ds.x_test, ds.x_train, ds.y_train,
+                                                  max(args.learning_samples, 0))
         _print_json(result)
     else:
         print(f"{ds.name}: test accuracy {_pct(result['test_accuracy'])} "
