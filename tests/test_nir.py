@@ -210,3 +210,23 @@ def test_cli_import_refusal_is_one_error_line(tmp_path, capsys):
     assert main(["import", str(tmp_path / "junk.nir"), "--out", str(tmp_path / "c.toml"),
                  "--weights", str(tmp_path / "w.npz")]) == EXIT_ERROR
     assert "not a readable NIR graph" in capsys.readouterr().err
+
+
+def test_foreign_graph_with_a_recurrent_sub_graph_is_inlined():
+    """snnTorch writes an RLeaky as a sub-graph input -> lif <-> w_rec -> output."""
+    flat = _foreign()
+    n = flat.nodes
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([5])}),
+                              "lif": n["lif1"], "w_rec": n["rec"],
+                              "output": nir.Output(output_type={"output": np.array([5])})},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
+                              ("lif", "output")], metadata={})
+    nested = nir.NIRGraph(nodes={"input": n["input"], "fc1": n["fc1"], "lif1": sub,
+                                 "fc2": n["fc2"], "lif2": n["lif2"], "output": n["output"]},
+                          edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"),
+                                 ("fc2", "lif2"), ("lif2", "output")], metadata={})
+    a = from_nir(flat)
+    b = from_nir(nested)
+    assert a[0].to_dict() == b[0].to_dict()
+    for k in ("w_in", "w_hh", "w_ro"):
+        assert (getattr(a[1], k) == getattr(b[1], k)).all()
