@@ -1,17 +1,19 @@
 """A SWIRL network exported to NIR, run in a NIR-consuming peer simulator: snnTorch's
-``import_from_nir`` (float32 PyTorch), beside the golden model on the same samples.
+neurons under nirtorch's NIR interpreter (float32 PyTorch), beside the golden model on
+the same samples.
 
 The peer gets the graph :func:`gen.nir_io.to_nir` writes, read back from the file, and
 nothing else: no SWIRL code runs inside it (:func:`snntorch_run` says why it calls
-nirtorch with snnTorch's node mapping rather than ``import_from_nir`` itself). Its input is the rate encoder's spike trains
-(the graph's ``input``; :func:`encoder_spikes`), computed here exactly as the golden
-model's phase 1, with one silent step in front: the peer delivers every edge within the
-step, SWIRL's readout hears the hidden layer one step late (a routed hop), and for a
-one-layer network one leading silent step lines the two up exactly (the peer's readout
-at step t + 1 then sees the hidden spikes of SWIRL's step t, and its step 0 the bias
-alone, as SWIRL's step 0). What remains is rounding (docs/nir.md): SWIRL's integer leak
-``v - (v >> s)`` is ``ceil((1 - 2**-s) v)``, the peer's ``(1 - 2**-s) v`` in float32, and
-snnTorch resets to zero (NIR's ``v_reset``) where SWIRL's default subtracts the threshold.
+nirtorch with snnTorch's node mapping rather than ``import_from_nir`` itself). Its input
+is the rate encoder's spike trains (the graph's ``input``; :func:`encoder_spikes`),
+computed here exactly as the golden model's phase 1, with one silent step in front: the
+peer delivers every edge within the step, SWIRL's readout hears the hidden layer one
+step late (a routed hop), and for a one-layer network one leading silent step lines the
+two up exactly (the peer's readout at step t + 1 then sees the hidden spikes of SWIRL's
+step t, and its step 0 the bias alone, as SWIRL's step 0). What remains (docs/nir.md) is
+the reset, since snnTorch resets to zero (NIR's ``v_reset``) where SWIRL's default
+subtracts the threshold, and rounding: SWIRL's integer leak ``v - (v >> s)`` is
+``ceil((1 - 2**-s) v)``, the peer's is ``(1 - 2**-s) v`` in float32.
 
 Needs the ``nir-peer`` extra (``pip install -e '.[nir-peer]'``: torch, snntorch,
 nirtorch). ``python -m sim.nir_peer --weights W.npz`` prints the agreement.
@@ -97,6 +99,10 @@ def peer_predictions(net, intensities, batch: int = 512) -> np.ndarray:
 
     from gen.nir_io import write_nir
     s = net.config.sizes
+    if s.layers != 1:
+        raise ValueError(f"sizes.layers = {s.layers}: one leading silent step lines up one "
+                         "routed hop only; deeper graphs need nir.Delay nodes, which "
+                         "snnTorch does not map (docs/nir.md)")
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "net.nir"
         write_nir(net, path)

@@ -8,7 +8,7 @@ from gen.cli import EXIT_ERROR, main
 from gen.config import Config
 from gen.nir_io import DT, NirError, from_nir, network_differences, read_nir, to_nir, \
     write_nir
-from sim.model import Network, Weights, predict
+from sim.model import Network, predict
 
 SMALL = {"sizes.n_in": 12, "sizes.cores": 3, "sizes.neurons": 8, "sizes.classes": 3,
          "sizes.per_class": 2, "sizes.steps": 10, "topology.axons_per_edge": 3}

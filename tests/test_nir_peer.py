@@ -11,10 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from gen.config import Config
 from gen.nir_io import NirError, from_nir, to_nir
 from sim.data import load_task
-from sim.model import Network, class_counts, predict
+from sim.model import Network, predict
 from sim.train import load_weights
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
