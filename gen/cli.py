@@ -11,7 +11,8 @@ Commands
   a report;
 - ``verilog``: the chip's Verilog alone;
 - ``compare``: the whole chip under Verilator, through its host link, beside the golden
-  model on the same samples.
+  model on the same samples;
+- ``export`` / ``import``: the network as a NIR graph and back (gen/nir_io.py).
 
 :func:`get_parser` builds the parser, :func:`main` runs one command and returns the exit
 status: 0 on success, 1 when a tool fails, 2 for a bad argument, config, data or file
@@ -140,6 +141,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="benchmark (default: the one the weights were trained on)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data, as for `train`")
+    p.add_argument("--learning-samples", type=int, default=200, metavar="N",
+                   help="with --json: training samples a copy of the network learns "
+                        "from to measure the learning cost (default: 200; 0: skip)")
     _add_json_option(p)
     p.set_defaults(func=cmd_eval)
 
@@ -210,6 +214,32 @@ def get_parser() -> argparse.ArgumentParser:
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     _add_json_option(p)
     p.set_defaults(func=cmd_compare)
+
+    p = _command(sub, "export", "write the learned network as a NIR graph (docs/nir.md)",
+                 "python -m gen export --weights swirl-digits.npz --nir swirl-digits.nir")
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="weights written by `train` (their config is used; default: the "
+                        "config's initial weights)")
+    _add_config_option(p)
+    p.add_argument("--nir", type=pathlib.Path, required=True, metavar="FILE.nir",
+                   help="NIR (HDF5) file to write")
+    p.set_defaults(func=cmd_export)
+
+    p = _command(sub, "import", "map a NIR graph that fits SWIRL to a config and weights",
+                 "python -m gen import net.nir --out net.toml --weights net.npz")
+    p.add_argument("nir", type=pathlib.Path, metavar="FILE.nir", help="NIR graph to read")
+    p.add_argument("--out", type=pathlib.Path, required=True, metavar="FILE.toml",
+                   help="config to write")
+    p.add_argument("--weights", type=pathlib.Path, required=True, metavar="FILE.npz",
+                   help="weights to write (as `train` writes them)")
+    p.add_argument("--classes", type=_positive_int, metavar="K",
+                   help="a foreign graph's readout as K classes of equal populations "
+                        "(default: one neuron per class)")
+    p.add_argument("--dt", type=_positive_float, metavar="SECONDS",
+                   help="the graph's time step (default: its metadata's, else 1e-4, "
+                        "snnTorch's)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_import)
     return parser
 
 
@@ -388,6 +418,9 @@ def cmd_eval(args) -> int:
     from .api import evaluate
     result = {"weights": str(args.weights), **evaluate(args.weights, args.task, args.data)}
     if args.json:
+        from sim.metrics import neurobench_metrics   # docs/metrics.md
+        result["neurobench"] = neurobench_metrics(net, ds.x_test, ds.x_train, ds.y_train,
+                                                  max(args.learning_samples, 0))
         _print_json(result)
     else:
         print(f"{result['dataset']}: test accuracy {_pct(result['test_accuracy'])} "
@@ -477,4 +510,38 @@ def cmd_verilog(args) -> int:
     cfg = load_config(args.config)
     args.out.write_text(emit_verilog(cfg, lanes=args.lanes, learning=args.learning == "on"))
     print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from sim.model import Network
+    from .nir_io import write_nir
+    cfg, net = _config_and_weights(args)
+    net = net if net is not None else Network(cfg)
+    if not args.nir.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {args.nir}: no directory {args.nir.parent}")
+    write_nir(net, args.nir)
+    print(f"wrote {args.nir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from sim.model import Network
+    from sim.train import save_weights
+    from .nir_io import read_nir
+    cfg, weights, notes = read_nir(args.nir, classes=args.classes, dt=args.dt)
+    for path in (args.out, args.weights):
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: no directory {path.parent}")
+    cfg.save(args.out)
+    save_weights(args.weights, Network(cfg, weights=weights),
+                 meta={"imported_from": str(args.nir), "notes": notes})
+    if args.json:
+        _print_json({"nir": str(args.nir), "config": str(args.out),
+                     "weights": str(args.weights), "notes": notes,
+                     "sizes": cfg.to_dict()["sizes"]})
+    else:
+        for n in notes:
+            print(f"note: {n}", file=sys.stderr)
+        print(f"wrote {args.out} and {args.weights}", file=sys.stderr)
     return EXIT_OK
