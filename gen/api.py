@@ -93,10 +93,13 @@ def _network(weights):
     return weights if isinstance(weights, Network) else load_weights(weights)
 
 
-def evaluate(weights, task: str | None = None, data=None) -> dict:
+def evaluate(weights, task: str | None = None, data=None, *, metrics: bool = False,
+             learning_samples: int = 200) -> dict:
     """Score ``weights`` (a Network or a weights .npz) on a test set: the task it was
     trained on unless ``task`` or ``data`` says otherwise. Returns test_accuracy,
-    samples and the confusion matrix."""
+    samples and the confusion matrix; with ``metrics``, also ``neurobench``:
+    NeuroBench's metrics and the learning cost measured on ``learning_samples``
+    training samples (sim/metrics.py, docs/metrics.md)."""
     from sim import train as tr
     net = _network(weights)
     meta = {} if net is weights else read_meta(weights)
@@ -109,8 +112,13 @@ def evaluate(weights, task: str | None = None, data=None) -> dict:
                          f"give --task or --data")
     ds = dataset(task, data, net.config, saved_scaling(weights))
     check_fits_data(net.config, ds)
-    return {"task": task, "data": str(data) if data else None, "dataset": ds.name,
-            **tr.evaluate(net, ds)}
+    result = {"task": task, "data": str(data) if data else None, "dataset": ds.name,
+              **tr.evaluate(net, ds)}
+    if metrics:
+        from sim.metrics import neurobench_metrics
+        result["neurobench"] = neurobench_metrics(net, ds.x_test, ds.x_train, ds.y_train,
+                                                  max(learning_samples, 0))
+    return result
 
 
 def weights_and_config(config=None, weights=None):

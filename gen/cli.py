@@ -416,11 +416,10 @@ def _plot_curve(history: list, path: pathlib.Path, title: str, frozen=None) -> N
 
 def cmd_eval(args) -> int:
     from .api import evaluate
-    result = {"weights": str(args.weights), **evaluate(args.weights, args.task, args.data)}
-    if args.json:
-        from sim.metrics import neurobench_metrics   # docs/metrics.md
-        result["neurobench"] = neurobench_metrics(net, ds.x_test, ds.x_train, ds.y_train,
-                                                  max(args.learning_samples, 0))
+    result = {"weights": str(args.weights),
+              **evaluate(args.weights, args.task, args.data, metrics=args.json,
+                         learning_samples=args.learning_samples)}
+    if args.json:                   # with NeuroBench's metrics (docs/metrics.md)
         _print_json(result)
     else:
         print(f"{result['dataset']}: test accuracy {_pct(result['test_accuracy'])} "
