@@ -12,6 +12,9 @@ The stable entry points, re-exported from where they live (gen/, sim/, boards/):
   :func:`load_weights`, :func:`check` (the fit), :func:`build` (the bitstream),
   :func:`compare` (the Verilator chip beside the model); :class:`TrainResult`,
   :class:`BuildError`, :class:`DoesNotFit`;
+- interchange: :func:`write_nir` / :func:`to_nir` (a network as a NIR graph),
+  :func:`read_nir` / :func:`from_nir` (a graph as a config, weights and notes),
+  :class:`NirError` (docs/nir.md);
 - the board: :data:`BOARDS`, :func:`connect` (a :class:`Host` on a serial port),
   :class:`Host`, :class:`SerialTransport`, :class:`HostError`.
 
@@ -21,6 +24,7 @@ from boards import BOARDS
 from gen.api import build, check, compare, connect, dataset, evaluate, train
 from gen.build import BuildError, DoesNotFit
 from gen.config import Config, ConfigError, load_config, presets
+from gen.nir_io import NirError, from_nir, read_nir, to_nir, write_nir
 from gen.topology import make_topology
 from sim.data import DataError, Dataset, Scaling
 from sim.host import Host, HostError, SerialTransport
@@ -32,5 +36,6 @@ __all__ = [
     "make_topology", "Network", "Dataset", "DataError", "Scaling", "dataset",
     "train", "TrainResult", "evaluate", "save_weights", "load_weights",
     "check", "build", "compare", "BuildError", "DoesNotFit",
+    "to_nir", "write_nir", "from_nir", "read_nir", "NirError",
     "BOARDS", "connect", "Host", "HostError", "SerialTransport",
 ]
