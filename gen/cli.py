@@ -12,6 +12,7 @@ Commands
 - ``verilog``: the chip's Verilog alone;
 - ``compare``: the whole chip under Verilator, through its host link, beside the golden
   model on the same samples;
+- ``export`` / ``import``: the network as a NIR graph and back (gen/nir_io.py);
 - ``program``: load a built bitstream into a board (gen/board.py);
 - ``run``: stream samples through a chip over its UART beside the golden model, and train
   it on chip (gen/run.py).
@@ -30,9 +31,9 @@ import pathlib
 import sys
 
 from boards import BOARDS, known_boards
-from sim.data import TASKS, DataError, load_task
+from sim.data import TASKS, DataError
 
-from .config import Config, ConfigError, load_config, presets
+from .config import ConfigError, load_config, presets
 
 __all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR"]
 
@@ -114,8 +115,8 @@ def get_parser() -> argparse.ArgumentParser:
                  "python -m gen train --task digits --epochs 5 --out digits.npz\n"
                  "  python -m gen train --task digits --data mine.npz   "
                  "# X, y (X_test, y_test) arrays")
-    p.add_argument("--task", required=True, choices=TASKS,
-                   help="benchmark (with --data: only a label)")
+    p.add_argument("--task", choices=TASKS,
+                   help="benchmark (not needed with --data; there only a label)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data: an .npz with X and y (optional X_test, y_test)")
     _add_config_option(p)
@@ -143,6 +144,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="benchmark (default: the one the weights were trained on)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data, as for `train`")
+    p.add_argument("--learning-samples", type=int, default=200, metavar="N",
+                   help="with --json: training samples a copy of the network learns "
+                        "from to measure the learning cost (default: 200; 0: skip)")
     _add_json_option(p)
     p.set_defaults(func=cmd_eval)
 
@@ -213,6 +217,32 @@ def get_parser() -> argparse.ArgumentParser:
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     _add_json_option(p)
     p.set_defaults(func=cmd_compare)
+
+    p = _command(sub, "export", "write the learned network as a NIR graph (docs/nir.md)",
+                 "python -m gen export --weights swirl-digits.npz --nir swirl-digits.nir")
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="weights written by `train` (their config is used; default: the "
+                        "config's initial weights)")
+    _add_config_option(p)
+    p.add_argument("--nir", type=pathlib.Path, required=True, metavar="FILE.nir",
+                   help="NIR (HDF5) file to write")
+    p.set_defaults(func=cmd_export)
+
+    p = _command(sub, "import", "map a NIR graph that fits SWIRL to a config and weights",
+                 "python -m gen import net.nir --out net.toml --weights net.npz")
+    p.add_argument("nir", type=pathlib.Path, metavar="FILE.nir", help="NIR graph to read")
+    p.add_argument("--out", type=pathlib.Path, required=True, metavar="FILE.toml",
+                   help="config to write")
+    p.add_argument("--weights", type=pathlib.Path, required=True, metavar="FILE.npz",
+                   help="weights to write (as `train` writes them)")
+    p.add_argument("--classes", type=_positive_int, metavar="K",
+                   help="a foreign graph's readout as K classes of equal populations "
+                        "(default: one neuron per class)")
+    p.add_argument("--dt", type=_positive_float, metavar="SECONDS",
+                   help="the graph's time step (default: its metadata's, else 1e-4, "
+                        "snnTorch's)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_import)
 
     p = _command(sub, "program", "load a built bitstream into a board",
                  "python -m gen program --board ice40 --out build/   # after `build`")
@@ -311,45 +341,9 @@ def _pct(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def _load_data(task, data, config: Config | None = None):
-    """The dataset, quantised to the encoder's range of ``config`` (default config
-    when None)."""
-    levels = (config or Config()).dynamics.enc_theta
-    return load_task(task, data, levels=levels)
-
-
-def _check_fits(config: Config, ds) -> None:
-    s = config.sizes
-    if ds.channels != s.n_in:
-        raise ConfigError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
-                          f"{ds.channels} input channels")
-    if ds.classes > s.classes:
-        raise ConfigError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
-                          f"{ds.classes} classes")
-
-
-def _read_meta(path: pathlib.Path) -> dict:
-    """The ``meta`` JSON that ``train`` stored next to the weights ({} if none)."""
-    import numpy as np
-    try:
-        with np.load(path) as f:
-            return json.loads(str(f["meta"])) if "meta" in f else {}
-    except (OSError, ValueError):
-        return {}   # load_weights reports unreadable files with a better message
-
-
 def _config_and_weights(args):
-    """``(config, network or None)`` from ``--config`` and ``--weights``: trained weights
-    bring their own config, and a different ``--config`` beside them is refused."""
-    cfg = load_config(args.config)
-    if args.weights is None:
-        return cfg, None
-    from sim.train import load_weights
-    net = load_weights(args.weights)
-    if args.config is not None and net.config.to_dict() != cfg.to_dict():
-        raise ConfigError(f"{args.weights} was trained with another config than "
-                          f"{args.config}; drop --config to use the weights' own")
-    return net.config, net
+    from .api import weights_and_config
+    return weights_and_config(args.config, args.weights)
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -396,17 +390,14 @@ def cmd_topology(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from sim import train as tr
-    base = load_config(args.config) if args.config else None
-    ds = _load_data(args.task, args.data, base)
-    cfg = tr.task_config(args.task, ds.channels, base=base, classes=ds.classes)
+    from . import api
+    if args.task is None and args.data is None:
+        raise ValueError("give --task (a benchmark: " + ", ".join(TASKS) + ") or --data "
+                         "FILE.npz (your own X, y)")
     if args.freeze_hidden and args.ablation:
         raise ValueError("--ablation already trains a frozen-hidden twin; drop "
                          "--freeze-hidden")
-    if args.freeze_hidden:
-        cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
-    _check_fits(cfg, ds)
-    out = args.out or pathlib.Path(f"swirl-{args.task}.npz")
+    out = args.out or pathlib.Path(f"swirl-{args.task or args.data.stem}.npz")
     plot = args.plot or out.with_name(out.stem + "-curve.png")
     for path in (out, plot):        # fail now, not after a long training run
         if not path.parent.is_dir():
@@ -418,17 +409,21 @@ def cmd_train(args) -> int:
             print(f"epoch {h['epoch']}: train {_pct(h['train_accuracy'])} "
                   f"test {_pct(h['test_accuracy'])}", file=log, flush=True)
 
-    res = tr.train(cfg, ds, args.epochs, args.seed, progress=not args.quiet,
-                   on_epoch=on_epoch)
+    res = api.train(args.task, config=args.config, data=args.data, epochs=args.epochs,
+                    seed=args.seed, freeze_hidden=args.freeze_hidden,
+                    progress=not args.quiet, on_epoch=on_epoch)
+    ds, cfg = res.dataset, res.net.config
     meta = {"task": args.task, "data": str(args.data) if args.data else None,
-            "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy}
-    tr.save_weights(out, res.net, meta=meta)
+            "epochs": args.epochs, "seed": args.seed, "test_accuracy": res.test_accuracy,
+            "scaling": ds.scaling.as_dict() if ds.scaling else None}
+    api.save_weights(out, res.net, meta=meta)
     frozen = None
     if args.ablation:
         if not args.quiet:
             print("ablation: the same network with the hidden weights frozen", file=log)
-        frozen = tr.train(cfg.replace(**{"learning.learn_hidden": False}), ds, args.epochs,
-                          args.seed, progress=not args.quiet, on_epoch=on_epoch)
+        frozen = api.train(args.task, config=cfg, data=ds, epochs=args.epochs,
+                           seed=args.seed, freeze_hidden=True, progress=not args.quiet,
+                           on_epoch=on_epoch)
     _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}",
                 frozen=frozen.history if frozen else None)
     summary = {"task": args.task, "data": meta["data"], **res.summary(),
@@ -475,61 +470,43 @@ def _plot_curve(history: list, path: pathlib.Path, title: str, frozen=None) -> N
 
 
 def cmd_eval(args) -> int:
-    from sim import train as tr
-    net = tr.load_weights(args.weights)
-    meta = _read_meta(args.weights)
-    task = args.task or meta.get("task")
-    data = args.data
-    if data is None and args.task is None and meta.get("data"):
-        data = pathlib.Path(meta["data"])
-    if task is None and data is None:
-        raise ValueError(f"{args.weights} does not say which task it was trained on; "
-                         f"give --task or --data")
-    ds = _load_data(task, data, net.config)
-    _check_fits(net.config, ds)
-    result = {"task": task, "data": str(data) if data else None,
-              "weights": str(args.weights), **tr.evaluate(net, ds)}
-    if args.json:
+    from .api import evaluate
+    result = {"weights": str(args.weights),
+              **evaluate(args.weights, args.task, args.data, metrics=args.json,
+                         learning_samples=args.learning_samples)}
+    if args.json:                   # with NeuroBench's metrics (docs/metrics.md)
         _print_json(result)
     else:
-        print(f"{ds.name}: test accuracy {_pct(result['test_accuracy'])} "
+        print(f"{result['dataset']}: test accuracy {_pct(result['test_accuracy'])} "
               f"on {result['samples']} samples ({args.weights})")
     return EXIT_OK
 
 
 def cmd_build(args) -> int:
     from boards import get_board
+    from . import api
     from . import build as b
     board = get_board(args.board)
     cfg, net = _config_and_weights(args)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
     learning = {"auto": None, "on": True, "off": False}[args.learning]
-    clock_hz = args.clock * 1e6 if args.clock else None
     if args.check:
-        from .topology import make_topology
-        clock = board.clock(clock_hz)
-        topo = make_topology(cfg)
-        plan = b.plan_build(cfg, board, topo, learning)
-        b.check_fits(cfg, board, plan)
-        s = cfg.sizes
-        result = {"board": board.name, "fits": True, "plan": plan, "clock": clock.as_dict(),
-                  "neurons": {"input_channels": s.n_in, "hidden": s.hidden,
-                              "readout": s.readout, "modulators": s.modulators},
-                  "synapses": topo.synapse_counts()}
+        result = api.check(args.board, cfg, learning=learning, clock_mhz=args.clock)
         if args.json:
             _print_json(result)
         else:
+            plan, s = result["plan"], cfg.sizes
             n_banks = len(plan["weight_banks"])
             print(f"{board.name}: fits ({'with' if plan['learning'] else 'without'} "
-                  f"on-chip learning, {len(topo.cores)} hidden cores on {n_banks} physical "
+                  f"on-chip learning, {s.layers * s.cores} hidden cores on {n_banks} physical "
                   f"{'core' if n_banks == 1 else 'cores'} and weight "
                   f"{'bank' if n_banks == 1 else 'banks'}, {plan['spram']} SPRAM, "
                   f"~{plan['ebr_estimate_total']} EBR of {board.limits.ebr}, "
-                  f"lanes {plan['lanes']}; clock {clock.describe()})")
+                  f"lanes {plan['lanes']}; clock {result['clock']['description']})")
         return EXIT_OK
     try:
-        report = b.run_build(cfg, board, args.out, weights=net, log=log, learning=learning,
-                             clock_hz=clock_hz)
+        report = api.build(args.board, cfg, args.out, weights=net, log=log,
+                           learning=learning, clock_mhz=args.clock)
     except b.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -550,24 +527,12 @@ def _report_fmax_hz(path: pathlib.Path = pathlib.Path("build") / "report.json"):
         return None
 
 
-def _compare_lanes(args, cfg: Config) -> int:
-    """The lanes ``compare`` simulates: ``--lanes``, the board's (``--board``), else
-    sim.compare.LANES (2); refused before anything is built if the host link cannot
-    carry that word."""
-    from sim.compare import LANES, check_lanes
-    if args.board is not None:
-        from boards import get_board
-        from .build import lanes_for
-        return check_lanes(cfg, lanes_for(cfg, get_board(args.board)))
-    return check_lanes(cfg, LANES if args.lanes is None else args.lanes)
-
-
 def cmd_compare(args) -> int:
     import time
-    from sim.compare import compare, format_report
+    from sim.compare import format_report
+    from . import api
     cfg, net = _config_and_weights(args)
-    weights = net.weights if net is not None else None
-    lanes = _compare_lanes(args, cfg)
+    lanes = api.compare_lanes(cfg, args.board, args.lanes)
     start = time.time()
 
     def progress(stage, seconds):
@@ -579,9 +544,9 @@ def cmd_compare(args) -> int:
     print(f"compare: {args.samples} {args.task} samples, learning "
           f"{'on' if args.learn else 'off'}, lanes {lanes}; the first Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
-    report = compare(cfg, task=args.task, samples=args.samples, learn=args.learn,
-                     weights=weights, data=args.data, work=args.work, progress=progress,
-                     share=args.share, lanes=lanes)
+    report = api.compare(cfg, weights=net, task=args.task, data=args.data,
+                         samples=args.samples, learn=args.learn, lanes=lanes,
+                         share=args.share, work=args.work, progress=progress)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
     if fmax:
         report["fmax_mhz"] = fmax / 1e6
@@ -599,6 +564,40 @@ def cmd_verilog(args) -> int:
     cfg = load_config(args.config)
     args.out.write_text(emit_verilog(cfg, lanes=args.lanes, learning=args.learning == "on"))
     print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from sim.model import Network
+    from .nir_io import write_nir
+    cfg, net = _config_and_weights(args)
+    net = net if net is not None else Network(cfg)
+    if not args.nir.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {args.nir}: no directory {args.nir.parent}")
+    write_nir(net, args.nir)
+    print(f"wrote {args.nir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from sim.model import Network
+    from sim.train import save_weights
+    from .nir_io import read_nir
+    cfg, weights, notes = read_nir(args.nir, classes=args.classes, dt=args.dt)
+    for path in (args.out, args.weights):
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: no directory {path.parent}")
+    cfg.save(args.out)
+    save_weights(args.weights, Network(cfg, weights=weights),
+                 meta={"imported_from": str(args.nir), "notes": notes})
+    if args.json:
+        _print_json({"nir": str(args.nir), "config": str(args.out),
+                     "weights": str(args.weights), "notes": notes,
+                     "sizes": cfg.to_dict()["sizes"]})
+    else:
+        for n in notes:
+            print(f"note: {n}", file=sys.stderr)
+        print(f"wrote {args.out} and {args.weights}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -150,20 +150,21 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
-            progress=None, share: int = 1, lanes: int = LANES) -> dict:
+            progress=None, share: int = 1, lanes: int = LANES, scaling=None) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
     ``progress(stage, seconds)`` is called after each stage. ``share``: the chip's
     logical cores per physical core (the UP5K learning chip's 2, gen/build.py);
-    ``lanes``: weights a memory word (a board's: gen.build.lanes_for)."""
+    ``lanes``: weights a memory word (a board's: gen.build.lanes_for); ``scaling``: a
+    sim.data.Scaling for a user's ``data`` (the one saved with trained weights)."""
     from .data import load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
     check_lanes(config, lanes)
     topo = make_topology(config)
     net = Network(config, topo, weights.copy() if weights is not None else None)
-    ds = load_task(task, data, levels=config.dynamics.enc_theta)
+    ds = load_task(task, data, levels=config.dynamics.enc_theta, scaling=scaling)
     if ds.channels != config.sizes.n_in:
         raise ValueError(f"sizes.n_in = {config.sizes.n_in} but {task!r} has {ds.channels} "
                          "input channels")

@@ -10,9 +10,13 @@ channel (0..enc_theta), which the chip's integrate-and-fire encoder turns into s
   on/off rate codes (channel 2i carries max(x_i, 0), channel 2i+1 max(-x_i, 0), scaled
   so that |x| >= 4 is the full intensity): 80 channels.
 - a user's ``.npz`` with ``X``, ``y`` (and optionally ``X_test``, ``y_test``; else a
-  stratified 80/20 split with seed 0). Non-negative data are scaled by the training
-  maximum; data with negative values get on/off channels scaled by the training
-  99.9th percentile of |X|.
+  stratified 80/20 split with seed 0). Each feature is scaled on its own (a
+  :class:`Scaling`, from the training split): non-negative data by the feature's
+  training maximum; data with negative values get on/off channels scaled by the
+  feature's training 99.9th percentile of |x|. One scale for all features would turn
+  the small ones into zeros when features differ by orders of magnitude. ``train``
+  stores the scaling beside the weights, and ``eval``, ``compare`` and the board apply
+  that one, not one recomputed from other data.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ class Dataset:
     y_test: np.ndarray
     levels: int
     classes: int
+    scaling: "Scaling | None" = None      # a user's data: how it was scaled
 
     @property
     def channels(self) -> int:
@@ -41,6 +46,36 @@ class Dataset:
 
 class DataError(ValueError):
     pass
+
+
+@dataclass
+class Scaling:
+    """How a user's features become intensities: ``x / scale * levels`` per feature,
+    clipped to 0..levels, with on/off channel pairs (``max(x, 0)``, ``max(-x, 0)``)
+    when ``on_off``."""
+    scale: list                 # one positive float per feature
+    on_off: bool
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> "Scaling":
+        on_off = bool(x.min() < 0)
+        scale = np.percentile(np.abs(x), 99.9, axis=0) if on_off else x.max(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)     # a constant-zero feature stays zero
+        return cls([float(v) for v in scale], on_off)
+
+    def apply(self, x: np.ndarray, levels: int, what: str = "X") -> np.ndarray:
+        if x.shape[1] != len(self.scale):
+            raise DataError(f"{what} has {x.shape[1]} features, but the scaling (saved "
+                            f"with the weights, from their training data) has "
+                            f"{len(self.scale)}")
+        return quantize(x, levels, np.asarray(self.scale), self.on_off)
+
+    def as_dict(self) -> dict:
+        return {"scale": self.scale, "on_off": self.on_off}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scaling":
+        return cls([float(v) for v in d["scale"]], bool(d["on_off"]))
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int):
@@ -55,8 +90,9 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int):
     return rng.permutation(np.array(train)), rng.permutation(np.array(test))
 
 
-def quantize(x: np.ndarray, levels: int, scale: float, on_off: bool) -> np.ndarray:
-    """Floats -> integer intensities 0..levels (on/off channel pairs when ``on_off``)."""
+def quantize(x: np.ndarray, levels: int, scale, on_off: bool) -> np.ndarray:
+    """Floats -> integer intensities 0..levels (on/off channel pairs when ``on_off``);
+    ``scale``: one float, or one per feature."""
     q = lambda v: np.clip(np.rint(v / scale * levels), 0, levels).astype(np.int64)  # noqa
     if not on_off:
         return q(x)
@@ -85,7 +121,9 @@ def load_mnist1d(levels: int = 16, scale: float = 4.0) -> Dataset:
                    np.asarray(d["y_test"], np.int64), levels, 10)
 
 
-def load_npz(path, levels: int = 16, seed: int = 0) -> Dataset:
+def load_npz(path, levels: int = 16, seed: int = 0, scaling: Scaling | None = None) -> Dataset:
+    """A user's .npz, scaled per feature by ``scaling`` (default: fitted to its
+    training split)."""
     path = pathlib.Path(path)
     if not path.exists():
         raise DataError(f"--data {str(path)!r}: no such file")
@@ -110,17 +148,19 @@ def load_npz(path, levels: int = 16, seed: int = 0) -> Dataset:
     else:
         tr, te = stratified_split(y, 0.2, seed)
         x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
-    on_off = bool(x_tr.min() < 0)
-    scale = float(np.percentile(np.abs(x_tr), 99.9)) if on_off else float(x_tr.max())
-    scale = scale or 1.0
+    scaling = scaling or Scaling.fit(x_tr)
     classes = int(max(y_tr.max(), y_te.max()) + 1)
-    return Dataset(path.stem, quantize(x_tr, levels, scale, on_off), y_tr,
-                   quantize(x_te, levels, scale, on_off), y_te, levels, classes)
+    return Dataset(path.stem, scaling.apply(x_tr, levels, f"--data {path}: X"), y_tr,
+                   scaling.apply(x_te, levels, f"--data {path}: X_test"), y_te, levels,
+                   classes, scaling)
 
 
-def load_task(task: str, data=None, levels: int = 16, seed: int = 0) -> Dataset:
+def load_task(task: str, data=None, levels: int = 16, seed: int = 0,
+              scaling: Scaling | None = None) -> Dataset:
+    """A benchmark, or with ``data`` a user's .npz (scaled by ``scaling`` when given,
+    e.g. the one saved beside trained weights)."""
     if data is not None:
-        return load_npz(data, levels, seed)
+        return load_npz(data, levels, seed, scaling)
     if task == "digits":
         return load_digits(levels, seed)
     if task == "mnist1d":

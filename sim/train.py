@@ -66,6 +66,7 @@ class TrainResult:
     net: Network
     history: list = field(default_factory=list)   # one dict per epoch
     samples_per_second: float = 0.0
+    dataset: Dataset | None = None                 # the data it was trained on
 
     @property
     def test_accuracy(self) -> float:
@@ -107,7 +108,7 @@ def train(config: Config, data: Dataset, epochs: int = 10, seed: int = 0,
     if epochs < 1:
         raise ValueError(f"--epochs = {epochs} must be >= 1")
     net = Network(config)
-    result = TrainResult(net)
+    result = TrainResult(net, dataset=data)
     rng = np.random.default_rng(seed)
     seen, busy = 0, 0.0
     for epoch in range(epochs):

@@ -13,21 +13,15 @@ import pytest
 
 from boards import get_board
 from gen.build import lanes_for
-from gen.config import Config
+from gen.config import Config, load_config
 from gen.topology import make_topology
 from sim.compare import chip_build, compare, run_chip, side_by_side
 from sim.model import Network
 
 pytestmark = pytest.mark.rtl
 
-SMALL = {
-    "sizes.n_in": 6, "sizes.cores": 3, "sizes.neurons": 4, "sizes.classes": 2,
-    "sizes.per_class": 2, "sizes.steps": 8, "topology.ws_neighbours": 2,
-    "topology.axons_per_edge": 2, "topology.readout_density": 0.6,
-    "dynamics.theta": 24, "dynamics.theta_out": 20, "dynamics.enc_theta": 4,
-    "learning.teach_start": 1, "learning.eta_readout_shift": 4,
-    "learning.eta_hidden_shift": 6, "learning.target": 3, "init_scale": 12,
-}
+# the small chip is the shipped `tiny` preset (gen/presets/tiny.toml: 6 inputs, 3 cores x 4
+# neurons, 2 classes x 2, 8 steps): docs/api.md's walk-through shares its Verilator build
 CONFIGS = {
     "small": {},
     # two layers, refractory, reset to zero, no readout bias, readout only from traces
@@ -47,7 +41,7 @@ CONFIGS = {
 
 
 def small_config(name: str) -> Config:
-    return Config().replace(**{**SMALL, **CONFIGS[name]}).validate()
+    return load_config("tiny").replace(**CONFIGS[name]).validate()
 
 
 @pytest.fixture(scope="module")

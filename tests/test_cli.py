@@ -240,7 +240,8 @@ def test_train_bad_epochs_is_refused(epochs, capsys):
 def test_train_writes_weights_and_curve_then_eval_scores_them(tiny, tmp_path, capsys):
     data, config = tiny
     out = tmp_path / "w.npz"
-    assert main(["train", "--task", "digits", "--data", str(data), "--config", str(config),
+    # --data alone: no --task needed (issue 14 item 6)
+    assert main(["train", "--data", str(data), "--config", str(config),
                  "--epochs", "1", "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
     assert "epoch 1: train" in stdout and "test" in stdout
@@ -256,6 +257,12 @@ def test_train_writes_weights_and_curve_then_eval_scores_them(tiny, tmp_path, ca
     assert 0.0 <= result["test_accuracy"] <= 1.0
     assert result["samples"] == 12
     assert np.array(result["confusion"]).shape == (3, 3)
+
+
+def test_train_needs_a_task_or_data(capsys):
+    assert main(["train", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: give --task") and "--data" in err
 
 
 def test_train_json_is_the_only_stdout(tiny, tmp_path, capsys):
@@ -354,7 +361,8 @@ def test_eval_missing_weights(tmp_path, capsys):
 def test_eval_data_with_other_channels(trained, tmp_path, capsys):
     other = _dataset(tmp_path / "wide.npz", features=12)
     assert main(["eval", "--weights", str(trained), "--data", str(other)]) == EXIT_ERROR
-    assert "12 input channels" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "X has 12 features" in err and "has 8" in err
 
 
 # ---- entry points -----------------------------------------------------------------------
