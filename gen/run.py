@@ -56,20 +56,17 @@ def _clock_hz(clock_mhz):
 
 
 def _dataset(args, net):
-    from sim.data import load_task
-    meta = {}
-    try:
-        with np.load(args.weights) as f:
-            meta = json.loads(str(f["meta"])) if "meta" in f else {}
-    except (OSError, ValueError):
-        pass
+    """The task's data as ``eval`` takes it (gen/api.py): the weights' task and data by
+    default, your data scaled as ``train`` scaled it (the scaling saved beside them)."""
+    from gen.api import dataset, read_meta, saved_scaling
+    meta = read_meta(args.weights)
     task, data = args.task or meta.get("task"), args.data
     if data is None and args.task is None and meta.get("data"):
         data = pathlib.Path(meta["data"])
     if task is None and data is None:
         raise ValueError(f"{args.weights} does not say which task it was trained on; give "
                          "--task or --data")
-    ds = load_task(task or "data", data, levels=net.config.dynamics.enc_theta)
+    ds = dataset(task or "data", data, net.config, saved_scaling(args.weights))
     s = net.config.sizes
     if ds.channels != s.n_in:
         raise ValueError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
@@ -220,7 +217,8 @@ def run_on_chip(args) -> dict:
             if args.out is not None:
                 meta = {"task": task, "data": str(data) if data else None,
                         "epochs": args.epochs, "seed": args.seed, "trained_on": "chip",
-                        "port": args.port, "samples": n}
+                        "port": args.port, "samples": n,
+                        "scaling": ds.scaling.as_dict() if ds.scaling else None}
                 save_weights(args.out, chip_net, meta=meta)
                 weights["saved"] = str(args.out)
             from sim.model import predict
