@@ -208,6 +208,12 @@ def get_parser() -> argparse.ArgumentParser:
                             "2)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
+    p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
+                   help="write a spike raster of one sample, model beside chip, the first "
+                        "divergence marked (gen/plots.py raster)")
+    p.add_argument("--plot-sample", type=int, default=None, metavar="K",
+                   help="the sample --plot draws (default: the first that diverges, else "
+                        "0)")
     _add_json_option(p)
     p.set_defaults(func=cmd_compare)
     return parser
@@ -374,8 +380,9 @@ def cmd_train(args) -> int:
             print("ablation: the same network with the hidden weights frozen", file=log)
         frozen = tr.train(cfg.replace(**{"learning.learn_hidden": False}), ds, args.epochs,
                           args.seed, progress=not args.quiet, on_epoch=on_epoch)
-    _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}",
-                frozen=frozen.history if frozen else None)
+    from .plots import curve
+    curve(res.history, plot, title=f"SWIRL on {ds.name}",
+          frozen=frozen.history if frozen else None, net=res.net)
     summary = {"task": args.task, "data": meta["data"], **res.summary(),
                "weights": str(out), "plot": str(plot)}
     if frozen is not None:
@@ -397,26 +404,6 @@ def cmd_train(args) -> int:
     print(f"  weights: {out}")
     print(f"  learning curve: {plot}")
     return EXIT_OK
-
-
-def _plot_curve(history: list, path: pathlib.Path, title: str, frozen=None) -> None:
-    from matplotlib.figure import Figure     # no pyplot: no GUI backend, no global state
-    epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(5, 3.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
-    if frozen:
-        ax.plot(epochs, [100 * h["test_accuracy"] for h in frozen], "^--",
-                label="test, hidden frozen")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.set_xticks(epochs)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=100)
 
 
 def cmd_eval(args) -> int:
@@ -521,12 +508,21 @@ def cmd_compare(args) -> int:
                 "model": "golden model"}[stage]
         print(f"[{time.time() - start:6.1f} s] {what}: {seconds:.1f} s", file=sys.stderr,
               flush=True)
+    if args.plot_sample is not None and args.plot is None:
+        raise ValueError("--plot-sample needs --plot FILE.png")
+    if args.plot_sample is not None and not 0 <= args.plot_sample < args.samples:
+        raise ValueError(f"--plot-sample must be 0..{args.samples - 1} (--samples "
+                         f"{args.samples}), not {args.plot_sample}")
+    if args.plot is not None and not args.plot.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {args.plot}: no directory {args.plot.parent}")
     print(f"compare: {args.samples} {args.task} samples, learning "
           f"{'on' if args.learn else 'off'}, lanes {lanes}; the first Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
     report = compare(cfg, task=args.task, samples=args.samples, learn=args.learn,
                      weights=weights, data=args.data, work=args.work, progress=progress,
-                     share=args.share, lanes=lanes)
+                     share=args.share, lanes=lanes, rasters=args.plot is not None)
+    if args.plot is not None:
+        _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
     if fmax:
         report["fmax_mhz"] = fmax / 1e6
@@ -537,6 +533,22 @@ def cmd_compare(args) -> int:
     else:
         print(format_report(report, fmax))
     return EXIT_OK if report["bit_exact"] else 1
+
+
+def _plot_compare(report: dict, cfg: Config, path: pathlib.Path, sample) -> None:
+    """``compare --plot``: the raster of ``sample`` (default: the first sample that
+    diverges, else 0); the report keeps where it is and what it marked."""
+    from .plots import raster
+    pairs = report.pop("rasters")
+    if sample is None:
+        sample = next((r["sample"] for r in report["rows"] if not r["match"]), 0)
+    pair = pairs[sample]
+    div = raster(pair["model"], pair["chip"], cfg, path, sample=sample,
+                 title=f"{report['task']} sample {sample} (label "
+                       f"{report['rows'][sample]['label']}), learning "
+                       f"{'on' if report['learn'] else 'off'}")
+    report["plot"] = {"file": str(path), "sample": sample, "divergence": div}
+    print(f"raster of sample {sample}: {path}", file=sys.stderr)
 
 
 def cmd_verilog(args) -> int:
