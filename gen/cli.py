@@ -167,6 +167,27 @@ def get_parser() -> argparse.ArgumentParser:
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
+    p = _command(sub, "energy", "estimate a built chip's power and energy (Verilator "
+                 "activity x sourced coefficients; an estimate, not a measurement)",
+                 "python -m gen energy --build build/   # after `build --out build/`")
+    p.add_argument("--build", type=pathlib.Path, default=pathlib.Path("build"), metavar="DIR",
+                   help="the build's output directory, with its report.json (default: "
+                        "build); energy.json and activity.json are written there and the "
+                        "estimate is added to report.json and summary.txt")
+    _add_config_option(p)
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="trained weights to run the activity with (their config is used)")
+    p.add_argument("--samples", type=_positive_int, default=2, metavar="N",
+                   help="digits test samples the activity is measured on (default: 2; "
+                        "runs of 1 and 1 + N samples are simulated, the difference counts)")
+    p.add_argument("--activity", type=pathlib.Path, metavar="FILE.json",
+                   help="reuse a measured activity.json instead of simulating")
+    p.add_argument("--coefficients", type=pathlib.Path, metavar="FILE.json",
+                   help="per-resource coefficients with sources (default: the shipped "
+                        "iCE40 UP5K table of gen/energy.py; other devices need one)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_energy)
+
     p = _command(sub, "verilog", "write the chip's Verilog (generic memories, no board)",
                  "python -m gen verilog --config swirl.toml -o swirl.v")
     _add_config_option(p)
@@ -549,6 +570,46 @@ def _plot_compare(report: dict, cfg: Config, path: pathlib.Path, sample) -> None
                        f"{'on' if report['learn'] else 'off'}")
     report["plot"] = {"file": str(path), "sample": sample, "divergence": div}
     print(f"raster of sample {sample}: {path}", file=sys.stderr)
+
+
+def cmd_energy(args) -> int:
+    from boards import get_board
+    from . import energy as en
+    from .build import summary_text
+    from .topology import make_topology
+    path = args.build / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no build report {path}: run `python -m gen build --out "
+                                f"{args.build}` first") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+    coeffs = en.coefficients_for(report, args.coefficients)   # refuse before simulating
+    if args.activity is not None:
+        activity = json.loads(args.activity.read_text())
+    else:
+        cfg, net = _config_and_weights(args)
+        if make_topology(cfg).synapse_counts() != report.get("synapses"):
+            raise ConfigError(f"{path} was built from another config than the one given "
+                              "(its synapse counts differ); give the build's --config")
+        activity = en.measure_activity(
+            cfg, get_board(report["board"]), args.build, weights=net,
+            samples=(1, 1 + args.samples), learning=report["plan"]["learning"],
+            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        (args.build / "activity.json").write_text(json.dumps(activity, indent=2,
+                                                             default=_json_default))
+    est = en.estimate(report, activity, coeffs)
+    (args.build / "energy.json").write_text(json.dumps(est, indent=2, default=_json_default))
+    report["energy"] = est
+    path.write_text(json.dumps(report, indent=2, default=_json_default))
+    (args.build / "summary.txt").write_text(summary_text(report) + en.format_estimate(est))
+    if args.json:
+        _print_json(est)
+    else:
+        sys.stdout.write(en.format_estimate(est))
+        print(f"estimate: {args.build / 'energy.json'} (and report.json, summary.txt)")
+    return EXIT_OK
 
 
 def cmd_verilog(args) -> int:

@@ -53,20 +53,23 @@ def check_lanes(config: Config, lanes: int) -> int:
     return lanes
 
 
-def chip_build(topo, share: int = 1, lanes: int = LANES) -> harness.Build:
+def chip_build(topo, share: int = 1, lanes: int = LANES,
+               trace: str | None = None) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
-    a memory word."""
+    a memory word; ``trace="saif"``: with the SAIF tracer (sim/harness.py build)."""
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=DIVISOR, lanes=lanes, backend="memory", share=share)
-    return harness.build(chip, "chip")
+    return harness.build(chip, "chip", trace=trace)
 
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
-             work: pathlib.Path, share: int = 1, lanes: int = LANES) -> dict:
+             work: pathlib.Path, share: int = 1, lanes: int = LANES,
+             trace: str | None = None) -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
     (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``,
-    ``lanes``: as the chip was built (:func:`chip_build`)."""
+    ``lanes``: as the chip was built (:func:`chip_build`); ``trace="saif"`` (a build
+    with it) writes ``work / "chip_run" / "dump.saif"``."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
     work.mkdir(parents=True, exist_ok=True)
@@ -82,7 +85,7 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
            "share": share, "neurons": s.neurons,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
            "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
-    return harness.run(build, "sim.tb_chip", job, work / "chip_run")[0]
+    return harness.run(build, "sim.tb_chip", job, work / "chip_run", trace=trace)[0]
 
 
 def synaptic_events(net: Network, trace: dict) -> int:
