@@ -260,7 +260,7 @@ def resources(report: dict, path: pathlib.Path) -> list:
     ax.set_xlim(0, 150)
     ax.set_ylim(-0.6, len(rows) - 0.2)
     ax.set_xticks([0, 25, 50, 75, 100])
-    ax.set_xlabel("used, % of the device")
+    ax.set_xlabel("used, % of the device (orange: over 85 %, red: over the limit)")
     fmax = report.get("fmax") or {}
     f = next(iter(fmax.values()), None)
     clock_hz = (report.get("clock") or {}).get("clock_hz")

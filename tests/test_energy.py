@@ -266,3 +266,11 @@ def test_a_counters_measured_toggle_rate_is_its_own(tmp_path):
     assert act["cycles"] == 1000
     assert act["register_bits"] == 8
     assert act["register_toggles_per_cycle"] == pytest.approx(2 - 2 ** -7, abs=0.01)
+
+
+def test_energy_help_has_an_example(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["energy", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "python -m gen energy --build" in out and "estimate" in out
