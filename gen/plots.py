@@ -95,7 +95,8 @@ def curve(history: list, path: pathlib.Path, title: str, frozen=None, net=None) 
         ax = axes[i]
         bits = net.config.widths.weight
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        edges = np.arange(lo, hi + 2) - 0.5 if bits <= 8 else np.linspace(lo, hi, 65)
+        width = max(1, (1 << bits) // 64)          # 64 bins over the weight range
+        edges = np.arange(lo, hi + width + 1, width) - 0.5
         for label, vals in banks:
             ax.hist(vals, bins=edges, histtype="step", linewidth=1.3,
                     label=f"{label} ({len(vals):,})",
@@ -103,7 +104,7 @@ def curve(history: list, path: pathlib.Path, title: str, frozen=None, net=None) 
         ax.set_yscale("log")
         ax.set_xlim(lo - 1, hi + 1)
         ax.set_xlabel(f"weight ({bits}-bit integer)")
-        ax.set_ylabel("synapses")
+        ax.set_ylabel(f"synapses per bin of {width}" if width > 1 else "synapses")
         ax.set_title("final weights per bank")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
