@@ -574,6 +574,7 @@ def _plot_compare(report: dict, cfg: Config, path: pathlib.Path, sample) -> None
 
 def cmd_energy(args) -> int:
     from boards import get_board
+
     from . import energy as en
     from .build import summary_text
     from .topology import make_topology

@@ -34,7 +34,7 @@ import pathlib
 import re
 
 __all__ = ["ICE40_UP5K", "COMPARISONS", "parse_saif", "verilog_roles", "activity_delta",
-           "measure_activity", "estimate", "coefficients_for", "format_estimate"]
+           "measure_activity", "combine_activity", "estimate", "coefficients_for", "format_estimate"]
 
 # ---- coefficients --------------------------------------------------------------------------
 # tinyvision-ai-inc/ice40_power (README, "Results"): core and PLL rail currents of an
@@ -289,13 +289,13 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     ``weights``: a sim.model.Network to start from (default: the config's initial
     weights)."""
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
 
-    from sim.compare import DIVISOR, chip_build, run_chip, side_by_side
+    from sim.compare import chip_build, run_chip
     from sim.data import load_task
     from sim.model import Network
-    from sim.tb_chip import PERIOD_NS
 
     from .build import lanes_for, share_for
     from .topology import make_topology
@@ -313,19 +313,41 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     b = chip_build(topo, share, lanes, trace="saif")
     say(f"Verilator build with the SAIF tracer: {time.time() - t0:.0f} s ({b.directory})")
     roles = verilog_roles((b.directory / "chip.v").read_text())
-    saifs, runs = [], []
-    for n in (n1, n2):
+
+    def one(n):
         t0 = time.time()
         net = Network(config, topo, base.copy() if base is not None else None)
         d = pathlib.Path(work) / f"activity-{n}"
         got = run_chip(b, net, u[:n], labels[:n], [{"learn": learning}], d, share, lanes,
                        trace="saif")
-        saifs.append(parse_saif(d / "chip_run" / "dump.saif"))
-        runs.append(got)
         say(f"activity run with {n} samples: {time.time() - t0:.0f} s")
-    act = activity_delta(saifs[0], saifs[1], roles, PERIOD_NS * 1000)
-    net = Network(config, topo, base.copy() if base is not None else None)
-    rep = side_by_side(net, u, labels, learning, runs[1]["runs"][0], task=task,
+        return parse_saif(d / "chip_run" / "dump.saif"), got
+    # the two runs are independent simulations: one a core
+    with ThreadPoolExecutor(2) as pool:
+        (saif1, _), (saif2, got2) = pool.map(one, (n1, n2))
+    return combine_activity(saif1, saif2, got2, roles, config, weights, u, labels,
+                            learning=learning, share=share, lanes=lanes, task=task,
+                            samples=(n1, n2))
+
+
+def combine_activity(saif1: dict, saif2: dict, run2: dict, roles: dict, config, weights,
+                     u, labels, *, learning: bool, share: int, lanes: int, task: str,
+                     samples: tuple) -> dict:
+    """The activity of the ``samples[1] - samples[0]`` extra samples from the two runs'
+    SAIFs, with the second run (``run2``: what :func:`sim.compare.run_chip` returned)
+    checked side by side against the golden model."""
+    import numpy as np
+
+    from sim.compare import DIVISOR, side_by_side
+    from sim.model import Network
+    from sim.tb_chip import PERIOD_NS
+
+    from .topology import make_topology
+    n1, n2 = samples
+    act = activity_delta(saif1, saif2, roles, PERIOD_NS * 1000)
+    base = weights.weights.copy() if weights is not None else None
+    net = Network(config, make_topology(config), base)
+    rep = side_by_side(net, u[:n2], labels[:n2], learning, run2["runs"][0], task=task,
                        share=share, lanes=lanes)
     extra = rep["rows"][n1:]
     act.update({

@@ -3,7 +3,6 @@ the estimate's arithmetic against its coefficients, the refusals; and (marker rt
 counter under Verilator whose measured toggle rate must be the one it has by
 construction."""
 import json
-import pathlib
 
 import pytest
 
@@ -241,9 +240,10 @@ def test_a_counters_measured_toggle_rate_is_its_own(tmp_path):
     """An 8-bit counter toggles bit i every 2**i cycles: 2 - 2**-7 toggles a cycle over 8
     bits. The SAIF difference of two Verilator runs (300 and 1300 cycles) must say so."""
     from amaranth import Module, Signal
+    from amaranth.back import verilog
     from amaranth.lib import wiring
     from amaranth.lib.wiring import Out
-    from amaranth.back import verilog
+
     from sim import harness
 
     class Counter(wiring.Component):

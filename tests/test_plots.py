@@ -3,7 +3,6 @@ draws what the history and the weights hold, the resource chart what the report 
 The figures themselves were checked by eye (docs/compare.md, docs/build.md); these tests
 check what each function computes and reports, not pixels."""
 import json
-import pathlib
 
 import numpy as np
 import pytest
