@@ -33,8 +33,18 @@ import math
 import pathlib
 import re
 
-__all__ = ["ICE40_UP5K", "COMPARISONS", "parse_saif", "verilog_roles", "activity_delta",
-           "measure_activity", "combine_activity", "estimate", "coefficients_for", "format_estimate"]
+__all__ = [
+    "COMPARISONS",
+    "ICE40_UP5K",
+    "activity_delta",
+    "coefficients_for",
+    "combine_activity",
+    "estimate",
+    "format_estimate",
+    "measure_activity",
+    "parse_saif",
+    "verilog_roles",
+]
 
 # ---- coefficients --------------------------------------------------------------------------
 # tinyvision-ai-inc/ice40_power (README, "Results"): core and PLL rail currents of an
@@ -187,11 +197,11 @@ def verilog_roles(text: str, top: str = "top") -> dict:
     unless it writes a memory array (a write port) or reads one (the read port's
     output register, part of the block RAM)."""
     regs, mems = set(), {}
-    parts = re.split(r"^module (\S+)", text, flags=re.M)
+    parts = re.split(r"^module (\S+)", text, flags=re.MULTILINE)
     for name, body in zip(parts[1::2], parts[2::2]):
         names = _unescape(name).split(".")
         path = "/".join([top] + names[1:])
-        arrays = set(re.findall(r"^\s*reg\s+(?:\[[^\]]*\]\s*)?(\\?\S+)\s*\[", body, re.M))
+        arrays = set(re.findall(r"^\s*reg\s+(?:\[[^\]]*\]\s*)?(\\?\S+)\s*\[", body, re.MULTILINE))
         arrays = {_unescape(a) for a in arrays}
         lines = body.splitlines()
         for i, line in enumerate(lines):
@@ -291,10 +301,7 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import numpy as np
-
     from sim.compare import chip_build, run_chip
-    from sim.data import load_task
     from sim.model import Network
 
     from .build import lanes_for, share_for
@@ -307,8 +314,7 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     topo = make_topology(config)
     share, lanes = share_for(config, board, learning), lanes_for(config, board)
     base = weights.weights.copy() if weights is not None else None
-    ds = load_task(task, None, levels=config.dynamics.enc_theta)
-    u, labels = ds.x_test[:n2].astype(np.int64), ds.y_test[:n2].astype(np.int64)
+    u, labels, task = _samples(config, task, n2)
     t0 = time.time()
     b = chip_build(topo, share, lanes, trace="saif")
     say(f"Verilator build with the SAIF tracer: {time.time() - t0:.0f} s ({b.directory})")
@@ -328,6 +334,22 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     return combine_activity(saif1, saif2, got2, roles, config, weights, u, labels,
                             learning=learning, share=share, lanes=lanes, task=task,
                             samples=(n1, n2))
+
+
+def _samples(config, task: str, n: int):
+    """``n`` test samples of ``task`` (intensities, labels, what they are); a config
+    whose input width is not the task's gets seeded uniform random intensities, as the
+    build's performance model does."""
+    import numpy as np
+
+    from sim.data import load_task
+    s = config.sizes
+    ds = load_task(task, None, levels=config.dynamics.enc_theta)
+    if ds.channels == s.n_in and ds.classes <= s.classes and len(ds.x_test) >= n:
+        return ds.x_test[:n].astype(np.int64), ds.y_test[:n].astype(np.int64), task
+    rng = np.random.default_rng(0)
+    return (rng.integers(0, config.dynamics.enc_theta + 1, size=(n, s.n_in)),
+            rng.integers(0, s.classes, size=n), "uniform random intensities")
 
 
 def combine_activity(saif1: dict, saif2: dict, run2: dict, roles: dict, config, weights,
