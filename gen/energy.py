@@ -470,11 +470,11 @@ def _si(x: float, unit: str) -> str:
 def format_estimate(e: dict) -> str:
     """The summary lines (also appended to the build's summary.txt)."""
     lines = [f"energy    {e['label']}",
-             f"  power   {_si(e['power_w'], 'W')} at {e['clock_hz'] / 1e6:.2f} MHz "
+             (f"  power   {_si(e['power_w'], 'W')} at {e['clock_hz'] / 1e6:.2f} MHz "
              f"(range {_si(e['power_low_w'], 'W')} .. {_si(e['power_high_w'], 'W')}; idle "
              f"clock {_si(e['idle_power_w'], 'W')}); registers toggle "
              f"{e['toggle_rate']:.4f} a bit a cycle (Verilator, "
-             f"{'bit exact' if e['activity'].get('bit_exact') else 'NOT bit exact'})"]
+             f"{'bit exact' if e['activity'].get('bit_exact') else 'NOT bit exact'})")]
     lines.append("  terms   " + ", ".join(f"{k} {_si(t['watts'], 'W')}"
                                           for k, t in e["terms_w"].items() if t["watts"]))
     lines.append(f"  per inference {_si(e['energy_per_inference_j'], 'J')} "
