@@ -397,13 +397,19 @@ def estimate(report: dict, activity: dict, coeffs: dict | None = None,
     pk = report.get("lc_packing") or {}
     luts = (pk.get("lut4_only", 0) + pk.get("lut4_and_dff", 0)) if pk else res["luts"]["used"]
     ffs = res["ffs"]["used"]
-    a = activity["toggle_rate"]
+    # the measured window is the extra samples' compute plus their host-link traffic
+    # (at 4 cycles a bit in simulation): charge all of its toggles and accesses to the
+    # compute cycles, so that a sample's energy counts every one of them
+    r = max(1.0, activity.get("window_cycles_per_sample", activity["cycles_per_sample"]) /
+            activity["cycles_per_sample"])
+    a = activity["toggle_rate"] * r
+    busy_frac = activity["learning_busy"] * r
     mem = activity["memories"]
     spram_board = res.get("spram", {}).get("used", 0) > 0
     acc = {"ebr": 0.0, "spram": 0.0}
     for m in mem.values():
         kind = "spram" if m["kind"] == "weights" and spram_board else "ebr"
-        acc[kind] += m["reads"] + m["writes"]
+        acc[kind] += (m["reads"] + m["writes"]) * r
     pll = bool((report.get("clock") or {}).get("pll"))
     terms = {   # name -> (watts, coefficient key(s) for the uncertainty, what)
         "static": (v["static_w"], ["static_w"], "leakage, configured device"),
@@ -414,9 +420,8 @@ def estimate(report: dict, activity: dict, coeffs: dict | None = None,
                        f"{ffs} FFs' clock load"),
         "logic": (luts * a * f * v["lut_j_per_toggle"], ["lut_j_per_toggle"],
                   f"{luts} LUT4s x {a:.4f} toggles a cycle (the registers' measured rate)"),
-        "dsp": (res["dsp"]["used"] * activity["learning_busy"] * f *
-                v["dsp_j_per_busy_cycle"], ["dsp_j_per_busy_cycle"],
-                f"{res['dsp']['used']} DSPs x {activity['learning_busy']:.3f} busy"),
+        "dsp": (res["dsp"]["used"] * busy_frac * f * v["dsp_j_per_busy_cycle"],
+                ["dsp_j_per_busy_cycle"], f"{res['dsp']['used']} DSPs x {busy_frac:.3f} busy"),
         "ebr": (acc["ebr"] * f * v["ebr_j_per_access"], ["ebr_j_per_access"],
                 f"{acc['ebr']:.3f} EBR accesses a cycle (measured)"),
         "spram": (acc["spram"] * f * v["spram_j_per_access"], ["spram_j_per_access"],
@@ -437,6 +442,7 @@ def estimate(report: dict, activity: dict, coeffs: dict | None = None,
         "label": "ESTIMATE (not measured): see docs/energy.md for the sources and the "
                  "uncertainty",
         "clock_hz": f, "toggle_rate": a, "learning": activity["learning"],
+        "window_over_compute": r,
         "power_w": total, "power_low_w": low, "power_high_w": high,
         "idle_power_w": idle,
         "terms_w": {k: {"watts": w, "what": what} for k, (w, _, what) in terms.items()},

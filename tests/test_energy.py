@@ -183,6 +183,13 @@ def test_estimate_is_the_sum_of_its_terms_and_scales_with_activity():
     busier = en.estimate(_report(), _activity(toggle_rate=0.1))
     assert busier["terms_w"]["logic"]["watts"] == pytest.approx(2 * terms["logic"])
     assert busier["terms_w"]["static"]["watts"] == terms["static"]
+    # a window twice the compute (host-link traffic): its activity is charged to the
+    # compute cycles, so the activity terms double and the clock terms do not
+    wide = en.estimate(_report(), _activity(window_cycles_per_sample=400_000))
+    for k in ("logic", "dsp", "ebr", "spram"):
+        assert wide["terms_w"][k]["watts"] == pytest.approx(2 * terms[k]), k
+    for k in ("static", "pll", "clock_network", "flip_flops"):
+        assert wide["terms_w"][k]["watts"] == terms[k], k
     no_pll = _report()
     no_pll["clock"]["pll"] = None
     assert en.estimate(no_pll, _activity())["terms_w"]["pll"]["watts"] == 0.0
