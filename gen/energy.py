@@ -409,7 +409,8 @@ def estimate(report: dict, activity: dict, coeffs: dict | None = None,
     acc = {"ebr": 0.0, "spram": 0.0}
     for m in mem.values():
         kind = "spram" if m["kind"] == "weights" and spram_board else "ebr"
-        acc[kind] += (m["reads"] + m["writes"]) * r
+        # a port is used at most once a cycle (and "assumed every cycle" stays 1)
+        acc[kind] += min(1.0, m["reads"] * r) + min(1.0, m["writes"] * r)
     pll = bool((report.get("clock") or {}).get("pll"))
     terms = {   # name -> (watts, coefficient key(s) for the uncertainty, what)
         "static": (v["static_w"], ["static_w"], "leakage, configured device"),
