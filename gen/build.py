@@ -580,6 +580,9 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
                         "docs/build.md") + ")"),
         "stages": stages, "wall_seconds": round(time.monotonic() - t_all, 1),
     }
+    from .plots import resources
+    resources(report, out / "resources.png")
+    report["figures"] = {"resources": "resources.png"}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "summary.txt").write_text(summary_text(report))
     return report

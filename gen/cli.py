@@ -33,7 +33,7 @@ import sys
 from boards import BOARDS, known_boards
 from sim.data import TASKS, DataError
 
-from .config import ConfigError, load_config, presets
+from .config import Config, ConfigError, load_config, presets
 
 __all__ = ["get_parser", "main", "run_main", "EXIT_OK", "EXIT_ERROR"]
 
@@ -174,6 +174,27 @@ def get_parser() -> argparse.ArgumentParser:
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
+    p = _command(sub, "energy", "estimate a built chip's power and energy (Verilator "
+                 "activity x sourced coefficients; an estimate, not a measurement)",
+                 "python -m gen energy --build build/   # after `build --out build/`")
+    p.add_argument("--build", type=pathlib.Path, default=pathlib.Path("build"), metavar="DIR",
+                   help="the build's output directory, with its report.json (default: "
+                        "build); energy.json and activity.json are written there and the "
+                        "estimate is added to report.json and summary.txt")
+    _add_config_option(p)
+    p.add_argument("--weights", type=pathlib.Path, metavar="FILE.npz",
+                   help="trained weights to run the activity with (their config is used)")
+    p.add_argument("--samples", type=_positive_int, default=2, metavar="N",
+                   help="digits test samples the activity is measured on (default: 2; "
+                        "runs of 1 and 1 + N samples are simulated, the difference counts)")
+    p.add_argument("--activity", type=pathlib.Path, metavar="FILE.json",
+                   help="reuse a measured activity.json instead of simulating")
+    p.add_argument("--coefficients", type=pathlib.Path, metavar="FILE.json",
+                   help="per-resource coefficients with sources (default: the shipped "
+                        "iCE40 UP5K table of gen/energy.py; other devices need one)")
+    _add_json_option(p)
+    p.set_defaults(func=cmd_energy)
+
     p = _command(sub, "verilog", "write the chip's Verilog (generic memories, no board)",
                  "python -m gen verilog --config swirl.toml -o swirl.v")
     _add_config_option(p)
@@ -215,6 +236,12 @@ def get_parser() -> argparse.ArgumentParser:
                             "2)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
+    p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
+                   help="write a spike raster of one sample, model beside chip, the first "
+                        "divergence marked (gen/plots.py raster)")
+    p.add_argument("--plot-sample", type=int, default=None, metavar="K",
+                   help="the sample --plot draws (default: the first that diverges, else "
+                        "0)")
     _add_json_option(p)
     p.set_defaults(func=cmd_compare)
 
@@ -424,8 +451,9 @@ def cmd_train(args) -> int:
         frozen = api.train(args.task, config=cfg, data=ds, epochs=args.epochs,
                            seed=args.seed, freeze_hidden=True, progress=not args.quiet,
                            on_epoch=on_epoch)
-    _plot_curve(res.history, plot, title=f"SWIRL on {ds.name}",
-                frozen=frozen.history if frozen else None)
+    from .plots import curve
+    curve(res.history, plot, title=f"SWIRL on {ds.name}",
+          frozen=frozen.history if frozen else None, net=res.net)
     summary = {"task": args.task, "data": meta["data"], **res.summary(),
                "weights": str(out), "plot": str(plot)}
     if frozen is not None:
@@ -447,26 +475,6 @@ def cmd_train(args) -> int:
     print(f"  weights: {out}")
     print(f"  learning curve: {plot}")
     return EXIT_OK
-
-
-def _plot_curve(history: list, path: pathlib.Path, title: str, frozen=None) -> None:
-    from matplotlib.figure import Figure     # no pyplot: no GUI backend, no global state
-    epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(5, 3.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
-    if frozen:
-        ax.plot(epochs, [100 * h["test_accuracy"] for h in frozen], "^--",
-                label="test, hidden frozen")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.set_xticks(epochs)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=100)
 
 
 def cmd_eval(args) -> int:
@@ -541,12 +549,22 @@ def cmd_compare(args) -> int:
                 "model": "golden model"}[stage]
         print(f"[{time.time() - start:6.1f} s] {what}: {seconds:.1f} s", file=sys.stderr,
               flush=True)
+    if args.plot_sample is not None and args.plot is None:
+        raise ValueError("--plot-sample needs --plot FILE.png")
+    if args.plot_sample is not None and not 0 <= args.plot_sample < args.samples:
+        raise ValueError(f"--plot-sample must be 0..{args.samples - 1} (--samples "
+                         f"{args.samples}), not {args.plot_sample}")
+    if args.plot is not None and not args.plot.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {args.plot}: no directory {args.plot.parent}")
     print(f"compare: {args.samples} {args.task} samples, learning "
           f"{'on' if args.learn else 'off'}, lanes {lanes}; the first Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
-                         share=args.share, work=args.work, progress=progress)
+                         share=args.share, work=args.work, progress=progress,
+                         rasters=args.plot is not None)
+    if args.plot is not None:
+        _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()
     if fmax:
         report["fmax_mhz"] = fmax / 1e6
@@ -557,6 +575,63 @@ def cmd_compare(args) -> int:
     else:
         print(format_report(report, fmax))
     return EXIT_OK if report["bit_exact"] else 1
+
+
+def _plot_compare(report: dict, cfg: Config, path: pathlib.Path, sample) -> None:
+    """``compare --plot``: the raster of ``sample`` (default: the first sample that
+    diverges, else 0); the report keeps where it is and what it marked."""
+    from .plots import raster
+    pairs = report.pop("rasters")
+    if sample is None:
+        sample = next((r["sample"] for r in report["rows"] if not r["match"]), 0)
+    pair = pairs[sample]
+    div = raster(pair["model"], pair["chip"], cfg, path, sample=sample,
+                 title=f"{report['task']} sample {sample} (label "
+                       f"{report['rows'][sample]['label']}), learning "
+                       f"{'on' if report['learn'] else 'off'}")
+    report["plot"] = {"file": str(path), "sample": sample, "divergence": div}
+    print(f"raster of sample {sample}: {path}", file=sys.stderr)
+
+
+def cmd_energy(args) -> int:
+    from boards import get_board
+
+    from . import energy as en
+    from .build import summary_text
+    from .topology import make_topology
+    path = args.build / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no build report {path}: run `python -m gen build --out "
+                                f"{args.build}` first") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+    coeffs = en.coefficients_for(report, args.coefficients)   # refuse before simulating
+    if args.activity is not None:
+        activity = json.loads(args.activity.read_text())
+    else:
+        cfg, net = _config_and_weights(args)
+        if make_topology(cfg).synapse_counts() != report.get("synapses"):
+            raise ConfigError(f"{path} was built from another config than the one given "
+                              "(its synapse counts differ); give the build's --config")
+        activity = en.measure_activity(
+            cfg, get_board(report["board"]), args.build, weights=net,
+            samples=(1, 1 + args.samples), learning=report["plan"]["learning"],
+            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        (args.build / "activity.json").write_text(json.dumps(activity, indent=2,
+                                                             default=_json_default))
+    est = en.estimate(report, activity, coeffs)
+    (args.build / "energy.json").write_text(json.dumps(est, indent=2, default=_json_default))
+    report["energy"] = est
+    path.write_text(json.dumps(report, indent=2, default=_json_default))
+    (args.build / "summary.txt").write_text(summary_text(report) + en.format_estimate(est))
+    if args.json:
+        _print_json(est)
+    else:
+        sys.stdout.write(en.format_estimate(est))
+        print(f"estimate: {args.build / 'energy.json'} (and report.json, summary.txt)")
+    return EXIT_OK
 
 
 def cmd_verilog(args) -> int:

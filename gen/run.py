@@ -100,7 +100,6 @@ def _check_chip(info: dict, cfg, topo, learn: bool, port: str) -> None:
 def run_on_chip(args) -> dict:
     """The whole run (module docstring) for the parsed ``gen run`` arguments; returns the
     report (``match`` false on a fault)."""
-    from gen.topology import make_topology
     from sim.host import (SPACES, Host, HostError, SerialTransport, load_commands,
                           weight_words)
     from sim.model import Network

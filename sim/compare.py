@@ -33,6 +33,8 @@ from .host import load_commands, weight_words
 from .model import Network
 
 __all__ = ["compare", "chip_build", "run_chip", "synaptic_events", "format_report",
+           "side_by_side", "chip_raster", "model_raster", "first_divergence",
+           "spike_mismatches",
            "DIVISOR", "LANES", "HOST_WORD_BITS", "check_lanes"]
 
 DIVISOR = 4          # UART bit time in cycles under simulation (the smallest rtl/uart.py takes)
@@ -51,20 +53,23 @@ def check_lanes(config: Config, lanes: int) -> int:
     return lanes
 
 
-def chip_build(topo, share: int = 1, lanes: int = LANES) -> harness.Build:
+def chip_build(topo, share: int = 1, lanes: int = LANES,
+               trace: str | None = None) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
-    a memory word."""
+    a memory word; ``trace="saif"``: with the SAIF tracer (sim/harness.py build)."""
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=DIVISOR, lanes=lanes, backend="memory", share=share)
-    return harness.build(chip, "chip")
+    return harness.build(chip, "chip", trace=trace)
 
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
-             work: pathlib.Path, share: int = 1, lanes: int = LANES) -> dict:
+             work: pathlib.Path, share: int = 1, lanes: int = LANES,
+             trace: str | None = None) -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
     (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``,
-    ``lanes``: as the chip was built (:func:`chip_build`)."""
+    ``lanes``: as the chip was built (:func:`chip_build`); ``trace="saif"`` (a build
+    with it) writes ``work / "chip_run" / "dump.saif"``."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
     work.mkdir(parents=True, exist_ok=True)
@@ -80,7 +85,7 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
            "share": share, "neurons": s.neurons,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
            "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
-    return harness.run(build, "sim.tb_chip", job, work / "chip_run")[0]
+    return harness.run(build, "sim.tb_chip", job, work / "chip_run", trace=trace)[0]
 
 
 def synaptic_events(net: Network, trace: dict) -> int:
@@ -104,7 +109,11 @@ def _bits(value: int, n: int) -> np.ndarray:
     return np.array([(value >> i) & 1 for i in range(n)], np.int64)
 
 
-def _chip_raster(steps: list, cfg) -> dict:
+def chip_raster(steps: list, cfg) -> dict:
+    """The chip's raster of one sample: ``{"s_in", "s_h", "s_r"}``, each a (steps,
+    neurons) 0/1 array, from the per-step probe records of sim/tb_chip.py
+    (``steps_raster``: integers, bit ``i`` neuron ``i``, hidden per logical core). The
+    probe port carries no modulator spikes."""
     s = cfg.sizes
     N = s.neurons
     return {
@@ -115,22 +124,71 @@ def _chip_raster(steps: list, cfg) -> dict:
     }
 
 
-def _first_divergence(model: dict, chip: dict, net) -> str | None:
-    """The first (step, population, neuron) whose spike differs."""
-    cfg = net.config
+_chip_raster = chip_raster          # the old private name
+
+
+def model_raster(trace: dict, cfg) -> dict:
+    """The golden model's raster of one sample from ``Network.run(..., record=True)``'s
+    trace (of that one sample): ``s_in``, ``s_h``, ``s_r`` and ``m`` (modulators), each
+    a (steps, neurons) array."""
+    return {k: np.asarray(trace[k]).reshape(cfg.sizes.steps, -1)
+            for k in ("s_in", "s_h", "s_r", "m")}
+
+
+_POPULATION = (("s_in", "input"), ("s_h", "hidden"), ("s_r", "readout"))
+
+
+def first_divergence(model: dict, chip: dict, cfg) -> dict | None:
+    """The first spike (step-major; input, hidden, readout within a step) where the two
+    rasters differ: ``{"step", "key", "population", "index", "core", "neuron", "model",
+    "chip", "where"}`` (``core`` only for hidden; ``where`` the readable place), or None
+    when they agree. A chip that ran another number of steps diverges at the first step
+    one of them lacks (``key`` None)."""
     N = cfg.sizes.neurons
     T = cfg.sizes.steps
     if len(chip["s_h"]) != T:
-        return f"the chip ran {len(chip['s_h'])} steps, the model {T}"
+        t = min(len(chip["s_h"]), T)
+        return {"step": t, "key": None, "population": "steps", "index": None,
+                "core": None, "neuron": None, "model": T, "chip": len(chip["s_h"]),
+                "where": f"the chip ran {len(chip['s_h'])} steps, the model {T}"}
     for t in range(T):
-        for pop, key in (("input", "s_in"), ("hidden", "s_h"), ("readout", "s_r")):
-            bad = np.flatnonzero(np.asarray(model[key][t]) != chip[key][t])
+        for key, pop in _POPULATION:
+            bad = np.flatnonzero(np.asarray(model[key][t]) != np.asarray(chip[key][t]))
             if len(bad):
                 j = int(bad[0])
-                where = f"core {j // N} neuron {j % N}" if key == "s_h" else f"neuron {j}"
-                return (f"step {t}, {pop} {where}: model {int(model[key][t][j])}, "
-                        f"chip {int(chip[key][t][j])}")
+                hidden = key == "s_h"
+                where = f"{pop} core {j // N} neuron {j % N}" if hidden else \
+                    f"{pop} neuron {j}"
+                return {"step": t, "key": key, "population": pop, "index": j,
+                        "core": j // N if hidden else None,
+                        "neuron": j % N if hidden else j,
+                        "model": int(model[key][t][j]), "chip": int(chip[key][t][j]),
+                        "where": where}
     return None
+
+
+def spike_mismatches(model: dict, chip: dict) -> list:
+    """Every ``{"step", "key", "index"}`` where both rasters have the population and the
+    step and differ."""
+    out = []
+    for key, _ in _POPULATION:
+        if key not in model or key not in chip:
+            continue
+        a, b = np.asarray(model[key]), np.asarray(chip[key])
+        T = min(len(a), len(b))
+        for t, j in zip(*np.nonzero(a[:T] != b[:T])):
+            out.append({"step": int(t), "key": key, "index": int(j)})
+    return out
+
+
+def _first_divergence(model: dict, chip: dict, net) -> str | None:
+    """The first (step, population, neuron) whose spike differs, as text."""
+    d = first_divergence(model, chip, net.config)
+    if d is None:
+        return None
+    if d["key"] is None:
+        return d["where"]
+    return f"step {d['step']}, {d['where']}: model {d['model']}, chip {d['chip']}"
 
 
 def _population_counts(raster: dict, cfg) -> list:
@@ -150,14 +208,17 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
-            progress=None, share: int = 1, lanes: int = LANES, scaling=None) -> dict:
+            progress=None, share: int = 1, lanes: int = LANES, scaling=None,
+            rasters: bool = False) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
     ``progress(stage, seconds)`` is called after each stage. ``share``: the chip's
     logical cores per physical core (the UP5K learning chip's 2, gen/build.py);
     ``lanes``: weights a memory word (a board's: gen.build.lanes_for); ``scaling``: a
-    sim.data.Scaling for a user's ``data`` (the one saved with trained weights)."""
+    sim.data.Scaling for a user's ``data`` (the one saved with trained weights).
+    ``rasters``: keep every sample's ``{"model", "chip"}`` rasters in
+    ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON)."""
     from .data import load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -190,16 +251,17 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     say("chip", time.time() - t0)
     t0 = time.time()
     report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share,
-                          lanes=lanes)
+                          lanes=lanes, rasters=rasters)
     say("model", time.time() - t0)
     return report
 
 
 def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = "",
-                 share: int = 1, lanes: int = LANES) -> dict:
+                 share: int = 1, lanes: int = LANES, rasters: bool = False) -> dict:
     """Run the golden model ``net`` on the samples and set it beside the chip's ``run``
     (one entry of :func:`run_chip`'s ``runs``); ``net`` must hold the weights the chip
-    started from, ``lanes`` as the chip was built. Returns the report."""
+    started from, ``lanes`` as the chip was built. Returns the report; with ``rasters``
+    also ``report["rasters"]``, a ``{"model", "chip"}`` pair of rasters a sample."""
     config, topo = net.config, net.topology
     samples = len(u)
     rows, model_rasters = [], []
@@ -208,8 +270,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         pred, counts, tr = net.run(u[i:i + 1], labels[i:i + 1] if learn else None,
                                    learn=learn, record=True)
         tr = tr[0] if learn else tr
-        raster = {k: np.asarray(tr[k]).reshape(config.sizes.steps, -1)
-                  for k in ("s_in", "s_h", "s_r")}
+        raster = model_raster(tr, config)
         model_rasters.append(raster)
         after = vars(net.stats)
         rows.append({"pred": int(pred[0]), "counts": [int(c) for c in counts[0]],
@@ -217,10 +278,11 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
                      "lfsr": [bk.lfsr.state for bk in net.banks] +
                              [net.readout_bank.lfsr.state],
                      "synaptic_events": synaptic_events(net, raster)})
-    report_rows = []
+    report_rows, pairs = [], []
     first = None
     for i, (mrow, crow) in enumerate(zip(rows, run["samples"])):
-        craster = _chip_raster(crow["steps_raster"], config)
+        craster = chip_raster(crow["steps_raster"], config)
+        pairs.append({"model": model_rasters[i], "chip": craster})
         div = _first_divergence(model_rasters[i], craster, net)
         cstats = {k: crow[k] for k in STATS} if learn else None
         same = (div is None and mrow["pred"] == crow["prediction"] and
@@ -248,6 +310,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
     cycles = sum(r["cycles"] for r in report_rows)
     events = sum(r["synaptic_events"] for r in report_rows)
     banks = len(topo.cores) // share      # physical banks: one word each a cycle
+    extra = {"rasters": pairs} if rasters else {}
     return {
         "share": share, "lanes": lanes,
         "config_seed": config.seed, "task": task, "samples": samples, "learn": learn,
@@ -260,7 +323,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         "synaptic_events_per_cycle": events / cycles if cycles else 0.0,
         "weight_ceiling_per_cycle": banks * lanes,
         "weight_memory_utilisation": events / cycles / (banks * lanes) if cycles else 0.0,
-        "rows": report_rows,
+        "rows": report_rows, **extra,
     }
 
 

@@ -99,22 +99,26 @@ class Build:
 
 
 def build(component, name: str, *, spram: bool = False, jobs: int = 2,
-          extra_args: tuple = ()) -> Build:
+          extra_args: tuple = (), trace: str | None = None) -> Build:
     """Emit ``component`` as Verilog and build it under Verilator (once per distinct
     Verilog text and options). ``spram`` adds the SB_SPRAM256KA model. ``jobs`` make jobs
     (CI shares two cores). ``extra_args`` are appended to the Verilator arguments
-    (:data:`ONE_FILE` forces one C++ file; not needed since :data:`MAKE_OVERRIDES`)."""
+    (:data:`ONE_FILE` forces one C++ file; not needed since :data:`MAKE_OVERRIDES`).
+    ``trace="saif"`` builds with Verilator's SAIF tracer: a :func:`run` with the same
+    ``trace`` writes ``dump.saif``, every net's toggle count over the run (gen/energy.py)."""
     from amaranth.back import verilog
     from cocotb_tools import runner as cocotb_runner
 
     verilator_env()
+    if trace not in (None, "saif"):
+        raise ValueError(f"trace must be None or 'saif', not {trace!r}")
     text = verilog.convert(component, name=TOPLEVEL, emit_src=False)
-    waves = waves_enabled()
+    waves = waves_enabled() or trace is not None
     # X values (the SPRAM's output after a write) become random, not 0: reading one shows.
     # Amaranth's Verilog leaves sign extension and full-case defaults implicit: not bugs.
     build_args = ["--x-assign", "unique", "--x-initial", "unique", "-Wno-fatal",
                   "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE",
-                  *extra_args]
+                  *(["--trace-saif"] if trace == "saif" else []), *extra_args]
     opt = sim_opt()
     # the "slow" files (the model's construction, run once) always at -O0: at -Os or -O1
     # g++ spent over 115 CPU minutes on the UP5K learning chip's
@@ -149,10 +153,11 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
 
 
 def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
-        seed: int = 1) -> list:
+        seed: int = 1, trace: str | None = None) -> list:
     """Run the cocotb ``test_module`` on build ``b`` with ``cases`` (JSON-able); returns
     the list of per-case results the testbench wrote. A failing testbench raises
-    AssertionError with the testbench's own failure messages."""
+    AssertionError with the testbench's own failure messages. ``trace="saif"`` (a build
+    with the same ``trace``) writes ``test_dir / "dump.saif"``."""
     from cocotb_tools import runner as cocotb_runner
 
     verilator_env()
@@ -170,7 +175,7 @@ def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
     try:
         sim.test(test_module=test_module, hdl_toplevel=b.toplevel, hdl_toplevel_lang="verilog",
                  build_dir=b.directory,
-                 test_dir=test_dir, waves=waves_enabled(), seed=seed,
+                 test_dir=test_dir, waves=waves_enabled() or trace is not None, seed=seed,
                  plusargs=["+verilator+rand+reset+2", f"+verilator+seed+{seed}"],
                  extra_env={"SWIRL_CASES": str(cases_path),
                             "SWIRL_RESULTS": str(results_path),

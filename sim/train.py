@@ -115,6 +115,7 @@ def train(config: Config, data: Dataset, epochs: int = 10, seed: int = 0,
         net.config = learning_rate_schedule(config, epoch)
         order = rng.permutation(len(data.x_train))
         bar = _bar(len(order), f"epoch {epoch + 1}/{epochs}", progress)
+        before = dict(vars(net.stats))
         t0 = time.perf_counter()
         chunk = 64
         for i in range(0, len(order), chunk):
@@ -124,9 +125,16 @@ def train(config: Config, data: Dataset, epochs: int = 10, seed: int = 0,
         busy += time.perf_counter() - t0
         seen += len(order)
         bar.close()
+        delta = {k: v - before[k] for k, v in vars(net.stats).items()}
         entry = {"epoch": epoch + 1,
                  "train_accuracy": float(np.mean(predict(net, data.x_train) == data.y_train)),
-                 "test_accuracy": float(np.mean(predict(net, data.x_test) == data.y_test))}
+                 "test_accuracy": float(np.mean(predict(net, data.x_test) == data.y_test)),
+                 # this epoch's learning: steps with a modulator event (learning gated
+                 # on) of all steps, and the events and weight writes per sample
+                 "gated_fraction": delta["gated_steps"] / max(delta["steps"], 1),
+                 "modulator_events_per_sample":
+                     delta["modulator_events"] / max(delta["samples"], 1),
+                 "weight_writes_per_sample": delta["weight_writes"] / max(delta["samples"], 1)}
         result.history.append(entry)
         result.samples_per_second = seen / busy if busy else 0.0
         if on_epoch is not None:

@@ -429,6 +429,8 @@ def test_default_ice40_build(default_build):
     assert r["bitstream"] == "swirl.bin"
     assert (out / "swirl.bin").stat().st_size > 100_000      # an UP5K bitstream
     assert (out / "report.json").exists() and (out / "summary.txt").exists()
+    assert r["figures"] == {"resources": "resources.png"}
+    assert (out / "resources.png").read_bytes().startswith(b"\x89PNG")
     res = r["resources"]
     for key in ("luts", "ffs", "ebr", "spram", "dsp"):
         assert res[key]["used"] <= r["limits"][key], key
