@@ -146,11 +146,8 @@ class Router(wiring.Component):
     (:class:`TableWriteSignature`), ``step_end`` (in, strobe), ``step_done`` (out,
     strobe), ``idle`` (out), ``clear`` (in, strobe: zero the counters), and the counters
     ``events`` (events accepted), ``deliveries`` (``o`` handshakes), ``stalls`` (cycles
-    the expander held an entry whose FIFO was full), ``peak_levels`` (per destination,
-    the highest level its FIFO reached). Per destination, not their maximum: a
-    maximum over the FIFOs written as a chain of ``Mux`` grows as 2^dests in the
-    emitted RTLIL (130 MB at 17 destinations), and each register here compares with
-    its own FIFO only.
+    the expander held an entry whose FIFO was full), ``peak_level`` (highest FIFO level
+    seen).
     """
 
     def __init__(self, params: RouterParams):
@@ -174,7 +171,7 @@ class Router(wiring.Component):
             "events": Out(cw),
             "deliveries": Out(cw),
             "stalls": Out(cw),
-            "peak_levels": Out(data.ArrayLayout(range(p.fifo_depth + 1), p.dests)),
+            "peak_level": Out(range(p.fifo_depth + 1)),
         })
 
     @property
@@ -306,15 +303,17 @@ class Router(wiring.Component):
             m.d.sync += pending.eq(1)
 
         # ---- counters ------------------------------------------------------------------
+        level_max = Const(0, range(p.fifo_depth + 1))
+        for f in fifos:
+            level_max = Mux(f.level > level_max, f.level, level_max)
         taken = sum(self.o[d].valid & self.o[d].ready for d in range(p.dests))
         with m.If(self.clear):
             m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0),
-                         self.peak_levels.eq(0)]
+                         self.peak_level.eq(0)]
         with m.Else():
             m.d.sync += [self.events.eq(self.events + grant),
                          self.deliveries.eq(self.deliveries + taken),
                          self.stalls.eq(self.stalls + (ent_valid & ~dest_ready))]
-            for f, peak in zip(fifos, self.peak_levels):
-                with m.If(f.level > peak):
-                    m.d.sync += peak.eq(f.level)
+            with m.If(level_max > self.peak_level):
+                m.d.sync += self.peak_level.eq(level_max)
         return m
