@@ -58,7 +58,7 @@ def _clock_hz(clock_mhz):
 def _dataset(args, net):
     """The task's data as ``eval`` takes it (gen/api.py): the weights' task and data by
     default, your data scaled as ``train`` scaled it (the scaling saved beside them)."""
-    from gen.api import dataset, read_meta, saved_scaling
+    from gen.api import check_fits_data, dataset, read_meta, saved_scaling
     meta = read_meta(args.weights)
     task, data = args.task or meta.get("task"), args.data
     if data is None and args.task is None and meta.get("data"):
@@ -67,13 +67,7 @@ def _dataset(args, net):
         raise ValueError(f"{args.weights} does not say which task it was trained on; give "
                          "--task or --data")
     ds = dataset(task or "data", data, net.config, saved_scaling(args.weights))
-    s = net.config.sizes
-    if ds.channels != s.n_in:
-        raise ValueError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
-                         f"{ds.channels} input channels")
-    if ds.classes > s.classes:
-        raise ValueError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
-                         f"{ds.classes} classes")
+    check_fits_data(net.config, ds)
     return task, data, ds
 
 
