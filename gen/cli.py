@@ -319,6 +319,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=_positive_float, metavar="MHZ",
                    help="the chip's clock, for samples/s from its cycle counts (default: "
                         "build/report.json's, if there is one)")
+    p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
+                   help="the golden model's spike raster of one sample with the chip's "
+                        "class counts beside the model's (gen/plots.py raster)")
+    p.add_argument("--plot-sample", type=int, default=None, metavar="K",
+                   help="the sample --plot draws, counted over the run (default: the fault "
+                        "if there is one, else the first)")
     _add_json_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)

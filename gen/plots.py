@@ -5,7 +5,8 @@ no global state).
   and the final weights' histogram per bank (each hidden core, the readout);
 * :func:`raster`: one sample's spikes, model and chip side by side (inputs, hidden by
   core, readout by class, modulators), the first divergence and every differing spike
-  marked; ``compare --plot`` writes it, and ``run --plot`` can (see its docstring);
+  marked; ``compare --plot`` writes it, ``run --plot`` the model's raster with the
+  board's class counts beside the model's (the UART carries no per-step spikes);
 * :func:`resources`: ``build``'s resource bars against the device's limits.
 
 Each function writes a PNG and returns what it drew that a test can check without
@@ -115,7 +116,8 @@ def curve(history: list, path: pathlib.Path, title: str, frozen=None, net=None) 
 
 # ---- compare / run ------------------------------------------------------------------------
 def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: int = 0,
-           divergence: dict | None = None, title: str | None = None) -> dict | None:
+           divergence: dict | None = None, title: str | None = None,
+           counts: dict | None = None) -> dict | None:
     """One sample's spike raster, the golden model (left) beside the chip (right).
 
     ``model``, ``chip``: ``{key: (steps, neurons) 0/1 array}`` with keys ``s_in``,
@@ -123,6 +125,10 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
     so its panel says so). ``sim.compare`` builds both: ``model_raster`` from the
     golden model, ``chip_raster`` from tb_chip's per-step probe records. ``chip`` may be
     None (a board run with no per-step probe): the model is drawn alone.
+
+    ``counts`` (``run --plot``: a board's UART carries each sample's class counts, not its
+    spikes): ``{"model": [...], "chip": [...], "chip_label": str}``, drawn as bars per
+    class under the raster, the classes whose counts differ in red.
 
     ``divergence``: the first differing spike as :func:`sim.compare.first_divergence`
     returns it; computed here from the two rasters when None. Returns the divergence it
@@ -139,8 +145,11 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
     # class labels and the hidden layer not taller than the rest together
     heights = [float(np.clip(np.asarray(model[k]).shape[1], 60, 200)) for k, _ in keys]
     cols = 2 if chip is not None else 1
+    rows = len(keys) + (counts is not None)
+    if counts is not None:
+        heights.append(90.0)
     fig = _figure(figsize=(6.2 * cols, 1.6 + 0.026 * sum(heights)))
-    grid = fig.add_gridspec(len(keys), cols, height_ratios=heights)
+    grid = fig.add_gridspec(rows, cols, height_ratios=heights)
     T = np.asarray(model["s_h"]).shape[0]
     sides = [("golden model", model)] + ([("chip (Verilator, probe port)", chip)]
                                          if chip is not None else [])
@@ -177,8 +186,13 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
                 ax.set_xlabel("step")
             else:
                 ax.tick_params(labelbottom=False)
+    differ = _count_bars(fig.add_subplot(grid[len(keys), :]), counts) if counts else []
     head = title or f"sample {sample}"
-    if chip is None:
+    if chip is None and counts is not None:
+        head += (": class counts DIFFER in class " + ", ".join(map(str, differ)) if differ
+                 else ": the chip's class counts equal the model's")
+        divergence = {"key": "counts", "classes": differ} if differ else None
+    elif chip is None:
         head += ": model only (no per-step chip raster)"
     elif divergence is None:
         head += ": chip and model agree on every spike"
@@ -190,6 +204,25 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
                  fontsize="medium")
     fig.savefig(path, dpi=_DPI)
     return divergence
+
+
+def _count_bars(ax, counts: dict) -> list:
+    """Class counts, the model's and the chip's side by side; returns the classes where
+    they differ (their bars and labels red)."""
+    model, chip = np.asarray(counts["model"]), np.asarray(counts["chip"])
+    k = np.arange(len(model))
+    differ = [int(c) for c in k[model != chip]]
+    ax.bar(k - 0.2, model, 0.4, label="golden model", color="0.35")
+    ax.bar(k + 0.2, chip, 0.4, label=counts.get("chip_label", "chip"),
+           color=["red" if c in differ else "tab:blue" for c in k])
+    ax.set_xticks(k)
+    ax.set_xticklabels([f"class {c}" for c in k], fontsize="x-small")
+    for c in differ:
+        ax.get_xticklabels()[c].set_color("red")
+    ax.set_ylabel("readout spikes", fontsize="small")
+    ax.legend(fontsize="x-small", loc="upper right")
+    ax.grid(axis="y", alpha=0.2)
+    return differ
 
 
 def _population_axis(ax, key, label, n, N, K, P, first_column):
