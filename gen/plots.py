@@ -200,8 +200,9 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
         head += (f": FIRST DIVERGENCE at step {divergence['step']}, {divergence['where']}"
                  f" (model {divergence['model']}, chip {divergence['chip']}); "
                  f"{len(bad)} spike{'s' if len(bad) != 1 else ''} differ (red rings)")
-    fig.suptitle(head, color="red" if divergence is not None else "black",
-                 fontsize="medium")
+    import textwrap
+    fig.suptitle(textwrap.fill(head, 62 * cols), color="red" if divergence is not None
+                 else "black", fontsize="medium")   # wrapped: one column is narrow
     fig.savefig(path, dpi=_DPI)
     return divergence
 
@@ -220,7 +221,9 @@ def _count_bars(ax, counts: dict) -> list:
     for c in differ:
         ax.get_xticklabels()[c].set_color("red")
     ax.set_ylabel("readout spikes", fontsize="small")
-    ax.legend(fontsize="x-small", loc="upper right")
+    # above the axes: inside, it hid the tallest bars
+    ax.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2,
+              frameon=False)
     ax.grid(axis="y", alpha=0.2)
     return differ
 
