@@ -510,10 +510,11 @@ def cmd_sweep(args) -> int:
                    cpus=args.cpus, progress=not (args.quiet or args.json))
     if args.json:
         _print_json({"rows": result["rows"], "best": result["best"],
-                     "files": result["files"], "seconds": result["seconds"]})
+                     "files": result["files"], "seconds": result["seconds"],
+                     "interrupted": result["interrupted"]})
     else:
         print(format_summary(result))
-    return EXIT_OK
+    return 130 if result["interrupted"] else EXIT_OK
 
 
 def cmd_eval(args) -> int:

@@ -424,7 +424,9 @@ def sweep(spec=None, out="sweep", *, address: str | None = None, resume: bool = 
     shipped spec's name or None (the shipped default). Writes results.csv,
     results.json, the plots and best-<task>.toml into ``out``; the Tune experiment
     lives in ``out``/ray/ and ``resume`` continues it (the spec then comes from
-    ``out``/spec.json). Returns ``{"rows", "best", "files", "seconds"}``."""
+    ``out``/spec.json). Returns ``{"rows", "best", "files", "seconds", "interrupted"}``;
+    an interrupted sweep (Ctrl-C: Tune saves its state and returns) writes what it has,
+    its unfinished trials marked, and sets ``interrupted``."""
     out = pathlib.Path(out).resolve()
     stored = out / "spec.json"
     if resume:
@@ -481,7 +483,9 @@ def sweep(spec=None, out="sweep", *, address: str | None = None, resume: bool = 
     best = best_per_task(rows, spec)
     files = write_results(rows, best, spec, out)
     return {"rows": rows, "best": best, "files": files, "seconds": time.time() - t0,
-            "spec": spec}
+            "spec": spec, "out": out,
+            "interrupted": len(rows) < spec.trials()      # some not even started
+                           or any(r["status"] == "unfinished" for r in rows)}
 
 
 def _column(name: str) -> str:
@@ -491,19 +495,29 @@ def _column(name: str) -> str:
 
 
 def _rows(grid, spec: Spec) -> list:
+    """One row per trial. A trial's Tune status (the Result has none) tells a trial the
+    scheduler stopped from one an interrupted sweep left unfinished."""
+    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None)
+    trials = trials if trials and len(trials) == len(grid) else [None] * len(grid)
     rows = []
-    for r in grid:
-        m, c = r.metrics or {}, r.config or {}
+    for r, trial in zip(grid, trials):
+        tune_status = getattr(trial, "status", None)
+        m, c = r.metrics or {}, r.config or getattr(trial, "config", None) or {}
         applied = json.loads(m["applied"]) if m.get("applied") else c.get("params", {})
         run = m.get("training_iteration", 0) or 0
+        if r.error or tune_status == "ERROR":
+            status = "error"
+        elif tune_status not in (None, "TERMINATED") or not run or not m.get("done"):
+            status = "unfinished"    # pending or running when the sweep was interrupted
+            # (Tune marks both a finished trial and one its scheduler stopped done)
+        else:
+            status = "done" if run >= spec.epochs else "stopped early"
         row = {"task": c.get("task"), "seed": c.get("seed"),
                **{_column(k): applied.get(k) for k in spec.search},
                "test_accuracy": m.get("test_accuracy"),
                "best_test_accuracy": m.get("best_test_accuracy"),
                "train_accuracy": m.get("train_accuracy"),
-               "epochs": run,
-               "status": "error" if r.error else ("done" if run >= spec.epochs
-                                                  else "stopped early"),
+               "epochs": run, "status": status,
                "gated_fraction": m.get("gated_fraction"),
                "weight_writes_per_sample": m.get("weight_writes_per_sample"),
                "modulator_events_per_sample": m.get("modulator_events_per_sample"),
@@ -512,8 +526,15 @@ def _rows(grid, spec: Spec) -> list:
                "error": str(r.error).strip().splitlines()[-1] if r.error else None}
         rows.append(row)
     key = lambda row: (spec.tasks.index(row["task"]) if row["task"] in spec.tasks else 99,
-                       [repr(row[_column(k)]) for k in spec.search], row["seed"])
+                       [_order(row[_column(k)]) for k in spec.search], _order(row["seed"]))
     return sorted(rows, key=key)
+
+
+def _order(v):
+    """Sorts numbers by value, then text, then missing values."""
+    if isinstance(v, (int, float)):
+        return (0, v, "")
+    return (1, 0, str(v)) if v is not None else (2, 0, "")
 
 
 def best_per_task(rows: list, spec: Spec) -> dict:
@@ -524,7 +545,8 @@ def best_per_task(rows: list, spec: Spec) -> dict:
     for task in spec.tasks:
         groups = {}
         for row in rows:
-            if row["task"] != task or row["status"] == "error" or row[metric] is None:
+            if (row["task"] != task or row["status"] in ("error", "unfinished")
+                    or row[metric] is None):
                 continue
             params = tuple((k, row[_column(k)]) for k in spec.search)
             groups.setdefault(params, []).append(row)
@@ -564,7 +586,7 @@ def write_results(rows: list, best: dict, spec: Spec, out: pathlib.Path) -> dict
         w.writerows(rows)
     files["json"].write_text(json.dumps({"spec": spec.to_dict(), "metric": spec.metric,
                                          "rows": rows, "best": best}, indent=2))
-    ok = [r for r in rows if r["status"] != "error"]
+    ok = [r for r in rows if r["status"] not in ("error", "unfinished")]
     if spec.search:
         files["params_plot"] = out / "accuracy-per-parameter.png"
         sweep_params(ok, [(k, _column(k)) for k in spec.search], spec.metric,
@@ -599,8 +621,10 @@ def format_summary(result: dict) -> str:
     rows = result["rows"]
     lines = [f"{len(rows)} trials in {result['seconds']:.0f} s "
              f"({sum(r['status'] == 'stopped early' for r in rows)} stopped early, "
-             f"{sum(r['status'] == 'error' for r in rows)} failed); {spec.metric}, mean "
-             f"+- std over seeds:"]
+             f"{sum(r['status'] == 'error' for r in rows)} failed"
+             + (f", {spec.trials() - len(rows) + sum(r['status'] == 'unfinished' for r in rows)}"
+                " unfinished" if result.get("interrupted") else "")
+             + f"); {spec.metric}, mean +- std over seeds:"]
     fields = list(spec.search)
     for task, points in best.items():
         lines.append(f"{task}:")
@@ -627,4 +651,7 @@ def format_summary(result: dict) -> str:
     lines.append("results: " + ", ".join(str(files[k]) for k in
                                          ("csv", "json", "params_plot", "costs_plot")
                                          if k in files))
+    if result.get("interrupted"):
+        lines.append(f"interrupted: `python -m gen sweep --resume --out {result['out']}` "
+                     "runs the unfinished trials")
     return "\n".join(lines)
