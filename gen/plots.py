@@ -299,10 +299,11 @@ def _positions(values: list):
 
 
 def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
-                 tasks: list) -> dict:
+                 tasks: list, note: str = "") -> dict:
     """``sweep``'s accuracy per searched field: one panel per ``(field, column)``, every
     trial a point (hollow: stopped early by the scheduler), the mean over seeds (and the
-    other searched fields) per value a line, one colour per task. Returns ``{field:
+    other searched fields) per value a line, one colour per task; ``note`` (what the
+    trials ran: epochs, samples) goes under the title. Returns ``{field:
     {task: [(value, mean)]}}`` as drawn."""
     fig = _figure(figsize=(max(5.6, 4.4 * len(fields)), 3.8))
     axes = fig.subplots(1, max(1, len(fields)), squeeze=False)[0]
@@ -348,13 +349,14 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
         ax.legend(fontsize="small")
     n_seeds = len({r["seed"] for r in rows})
     fig.suptitle(f"sweep, {n_seeds} seed{'s' if n_seeds != 1 else ''}: points are "
-                 "trials, lines the mean per value", fontsize="medium")
+                 "trials, lines the mean per value" + (f"\n{note}" if note else ""),
+                 fontsize="medium")
     fig.savefig(path, dpi=_DPI)
     return drawn
 
 
 def sweep_costs(rows: list, metric: str, path: pathlib.Path, *, tasks: list,
-                field: tuple | None = None) -> list:
+                field: tuple | None = None, note: str = "") -> list:
     """``sweep``'s accuracy against the learning's cost: the fraction of steps with
     learning gated on, and weight writes per sample, every trial a point, one marker per
     task; the colour is the task's, or with one task and ``field`` (``(name, column)``,
@@ -394,6 +396,7 @@ def sweep_costs(rows: list, metric: str, path: pathlib.Path, *, tasks: list,
         if drawn:
             ax.legend(fontsize="small")
     fig.suptitle(f"sweep{' on ' + tasks[0] if by_value else ''}: every trial, its "
-                 "learning cost averaged over the epochs it ran", fontsize="medium")
+                 "learning cost averaged over the epochs it ran"
+                 + (f"\n{note}" if note else ""), fontsize="medium")
     fig.savefig(path, dpi=_DPI)
     return drawn

@@ -587,22 +587,26 @@ def write_results(rows: list, best: dict, spec: Spec, out: pathlib.Path) -> dict
     files["json"].write_text(json.dumps({"spec": spec.to_dict(), "metric": spec.metric,
                                          "rows": rows, "best": best}, indent=2))
     ok = [r for r in rows if r["status"] not in ("error", "unfinished")]
+    note = (f"{', '.join(spec.tasks)}: {spec.epochs} epochs"
+            + (f" on the first {spec.samples} training samples" if spec.samples else "")
+            + (f", {spec.scheduler['name'].upper()} (hollow: stopped early)"
+               if spec.scheduler["name"] == "asha" else ""))
     if spec.search:
         files["params_plot"] = out / "accuracy-per-parameter.png"
         sweep_params(ok, [(k, _column(k)) for k in spec.search], spec.metric,
-                     files["params_plot"], tasks=spec.tasks)
+                     files["params_plot"], tasks=spec.tasks, note=note)
     files["costs_plot"] = out / "accuracy-vs-cost.png"
     first = next(iter(spec.search), None)
     sweep_costs(ok, spec.metric, files["costs_plot"], tasks=spec.tasks,
-                field=(first, _column(first)) if first else None)
+                field=(first, _column(first)) if first else None, note=note)
     for task, points in best.items():
         if not points:
             continue
         p = points[0]
         cfg = trial_config(Config.from_dict(base_config(spec, task).to_dict()), p["params"])
         path = out / f"best-{task}.toml"
-        where = (f"{spec.epochs} epochs" + (f" on {spec.samples} training samples"
-                                            if spec.samples else ""))
+        where = (f"{spec.epochs} epochs" + (f" on the first {spec.samples} training "
+                                            "samples" if spec.samples else ""))
         path.write_text(
             f"# `python -m gen sweep` best config for {task}: {spec.metric} "
             f"{100 * p['mean']:.1f}% +- {100 * p['std']:.1f} (mean +- std over seeds "
