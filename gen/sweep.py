@@ -400,6 +400,24 @@ def _callback(progress: _Progress):
     return ProgressCallback(progress)
 
 
+def _check_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse an ``--address`` nothing listens on: ``ray.init`` would retry for
+    minutes, one warning every few seconds."""
+    import socket
+    if address == "auto":
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--address {address!r} must be HOST:PORT (the head node's GCS "
+                         "port, 6379 by default), ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(f"--address {address}: no Ray cluster answers there "
+                              f"({e.strerror or e}); start one with `ray start --head`, "
+                              "or drop --address for a local Ray") from None
+
+
 def _start_ray(address: str | None, cpus: int | None):
     """Join the cluster at ``address``, or start a local Ray on this machine's cores;
     ``(ray, started)``: a Ray already running in this process is reused and left on."""
@@ -447,6 +465,8 @@ def sweep(spec=None, out="sweep", *, address: str | None = None, resume: bool = 
     if cpus is not None and address is not None:
         raise ValueError("--cpus is for a local Ray; a cluster at --address has its own")
     bases = {t: base_config(spec, t).to_dict() for t in spec.tasks}
+    if address is not None:
+        _check_address(address)        # before anything in --out is replaced
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         import shutil

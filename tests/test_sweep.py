@@ -225,6 +225,20 @@ def test_resume_with_nothing_to_resume(tmp_path, capsys):
     assert err.startswith("error: nothing to resume in") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("address, expected", [
+    ("127.0.0.1:1", "--address 127.0.0.1:1: no Ray cluster answers there"),
+    ("nonsense", "--address 'nonsense' must be HOST:PORT"),
+])
+def test_an_address_without_a_cluster_is_refused_at_once(address, expected, tmp_path,
+                                                         capsys):
+    t0 = time.time()
+    assert main(["sweep", "--address", address, "--out", str(tmp_path / "out")]) \
+        == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+    assert time.time() - t0 < 20 and not (tmp_path / "out").exists()
+
+
 def test_the_shipped_default_spec_is_small_and_valid():
     spec = load_spec()
     assert spec.tasks == ["digits"] and spec.trials() == 6
