@@ -430,7 +430,14 @@ def _start_ray(address: str | None, cpus: int | None):
     quiet = dict(include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, configure_logging=True)
     if address is not None:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as e:
+            hint = ("" if os.environ.get("RAY_AUTH_MODE") else
+                    "; a cluster with token authentication (`ray start`'s default) "
+                    "also needs RAY_AUTH_MODE=token here, with its token in "
+                    "~/.ray/auth_token or RAY_AUTH_TOKEN")
+            raise ConnectionError(f"--address {address}: {e}{hint}") from None
     else:
         ray.init(num_cpus=cpus or os.cpu_count() or 1, **quiet)
     return ray, True
@@ -451,7 +458,10 @@ def sweep(spec=None, out="sweep", *, address: str | None = None, resume: bool = 
         if not (out / "ray" / EXPERIMENT).is_dir() or not stored.exists():
             raise FileNotFoundError(f"nothing to resume in {out}: no sweep was started "
                                     "there (run without --resume first)")
-        saved = Spec(**json.loads(stored.read_text()))
+        try:
+            saved = Spec(**json.loads(stored.read_text()))
+        except (ValueError, TypeError) as e:
+            raise SpecError(f"{stored}: not a sweep's stored spec ({e})") from None
         if spec is not None:
             given = spec if isinstance(spec, Spec) else load_spec(spec)
             if {**given.to_dict(), "source": ""} != {**saved.to_dict(), "source": ""}:
@@ -493,7 +503,8 @@ def sweep(spec=None, out="sweep", *, address: str | None = None, resume: bool = 
                     max_concurrent_trials=spec.max_concurrent),
                 run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out / "ray"),
                                           verbose=0, callbacks=[_callback(bar)]))
-        bar.start()
+        if not resume:      # a restored Tuner brings its own (pickled) callback
+            bar.start()
         grid = tuner.fit()
     finally:
         bar.close()
