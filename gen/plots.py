@@ -346,7 +346,10 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
         ax.set_title(f"{metric.replace('_', ' ')} per {field.split('.')[-1]}",
                      fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:                  # one legend for all panels, under them: off the data
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+                   ncol=min(len(handles), 3), frameon=False)
     n_seeds = len({r["seed"] for r in rows})
     fig.suptitle(f"sweep, {n_seeds} seed{'s' if n_seeds != 1 else ''}: points are "
                  "trials, lines the mean per value" + (f"\n{note}" if note else ""),
@@ -393,8 +396,10 @@ def sweep_costs(rows: list, metric: str, path: pathlib.Path, *, tasks: list,
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         ax.set_title(title, fontsize="medium")
         ax.grid(alpha=0.3)
-        if drawn:
-            ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+                   ncol=min(len(handles), 4), frameon=False)
     fig.suptitle(f"sweep{' on ' + tasks[0] if by_value else ''}: every trial, its "
                  "learning cost averaged over the epochs it ran"
                  + (f"\n{note}" if note else ""), fontsize="medium")
