@@ -320,9 +320,10 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
             jitter = 0.015 * (span or 1) * (i - (len(tasks) - 1) / 2)
             done = [r for r in rs if r["status"] == "done"]
             early = [r for r in rs if r["status"] != "done"]
-            ax.scatter([pos[r[col]] + jitter for r in done],
-                       [100 * r[metric] for r in done], color=color, alpha=0.55, s=22,
-                       marker=_MARKERS[i % len(_MARKERS)], label=f"{task}: trials")
+            if done:
+                ax.scatter([pos[r[col]] + jitter for r in done],
+                           [100 * r[metric] for r in done], color=color, alpha=0.55,
+                           s=22, marker=_MARKERS[i % len(_MARKERS)], label=f"{task}: trials")
             if early:
                 ax.scatter([pos[r[col]] + jitter for r in early],
                            [100 * r[metric] for r in early], facecolors="none",
@@ -339,8 +340,8 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
         if ticks is not None:
             ax.set_xticks(ticks)
             ax.set_xticklabels(labels)
-        elif len(pos) <= 12:
-            ax.set_xticks(sorted(pos.values()))
+        elif len(pos) <= 12 and all(isinstance(v, int) for v in pos):
+            ax.set_xticks(sorted(pos.values()))     # each value of an integer field
         ax.set_xlabel(field)
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         ax.set_title(f"{metric.replace('_', ' ')} per {field.split('.')[-1]}",

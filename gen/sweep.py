@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -181,6 +182,11 @@ def _scheduler(s: dict, spec: Spec, source: str) -> dict:
         raise SpecError(f"{source}: [scheduler] metric = {metric!r} is not one of "
                         f"{', '.join(METRICS)}")
     if name == "asha":
+        if len(spec.tasks) > 1:
+            raise SpecError(f"{source}: [scheduler] name = \"asha\" with several tasks "
+                            f"({', '.join(spec.tasks)}): ASHA ranks all trials at a rung "
+                            "together and would stop the harder task's; sweep one task "
+                            "at a time with asha, or use fifo")
         s.setdefault("grace_period", 1)
         s.setdefault("reduction_factor", 2)
         g, r = s["grace_period"], s["reduction_factor"]
@@ -250,15 +256,22 @@ def base_config(spec: Spec, task: str) -> Config:
     """The config a task's trials start from: the spec's ``config`` (or the task's
     shipped settings, as ``train --task`` uses) with ``[set]`` applied."""
     from sim import train as tr
-    from .api import dataset
     base = load_config(spec.config) if spec.config is not None else None
-    ds = dataset(task, None, base)
-    cfg = tr.task_config(task, ds.channels, base=base, classes=ds.classes)
+    channels, classes = _task_shape(task)
+    cfg = tr.task_config(task, channels, base=base, classes=classes)
     try:
         return trial_config(cfg, spec.set)
     except ConfigError as e:
         raise SpecError(f"{spec.source}: [set] is refused for task {task}: "
                         f"{_strip_source(e)}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _task_shape(task: str) -> tuple:
+    """A benchmark's (channels, classes), loaded once (MNIST-1D takes seconds)."""
+    from .api import dataset
+    ds = dataset(task)
+    return ds.channels, ds.classes
 
 
 def trial_config(base: Config, params: dict, fields: dict | None = None) -> Config:
@@ -368,7 +381,7 @@ class _Progress:
         self.start()
         r = trial.last_result or {}
         p = trial.config.get("params", {})
-        what = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in p.items())
+        what = ", ".join(f"{k.split('.')[-1]}={_show(v)}" for k, v in p.items())
         if error is not None:
             line = f"error: {error}"
         else:
@@ -649,6 +662,11 @@ def write_results(rows: list, best: dict, spec: Spec, out: pathlib.Path) -> dict
     return files
 
 
+def _show(v) -> str:
+    """A searched value for the eye: floats (a uniform draw) to 4 significant digits."""
+    return f"{v:.4g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
+
+
 def format_summary(result: dict) -> str:
     """The table ``sweep`` prints: per task, each searched point's metric over seeds,
     best first, and how to train with the best."""
@@ -671,7 +689,7 @@ def format_summary(result: dict) -> str:
             g = p["gated_fraction"]
             w = p["weight_writes_per_sample"]
             lines.append(("* " if i == 0 else "  ")
-                         + "".join(f"{p['params'][f]!r:>28}" for f in fields)
+                         + "".join(f"{_show(p['params'][f]):>28}" for f in fields)
                          + f"{acc:>18}{len(p['seeds']):>7}{p['epochs']:>7}"
                          + (f"{100 * g:>7.1f}%" if g is not None else f"{'n/a':>8}")
                          + (f"{w:>11.0f}" if w is not None else f"{'n/a':>11}"))

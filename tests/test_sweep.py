@@ -208,6 +208,8 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(ray_session, tmp_path):
     ('[scheduler]\nname = "hyperband"\n', "name = 'hyperband' is not one of fifo, asha"),
     ('[scheduler]\nmetric = "loss"\n', "metric = 'loss' is not one of"),
     ('samples = 0\n', "samples = 0 must be an integer >= 1"),
+    ('task = ["digits", "mnist1d"]\n[scheduler]\nname = "asha"\n',
+     "asha\" with several tasks (digits, mnist1d): ASHA ranks all trials at a rung"),
 ])
 def test_bad_specs_are_one_error_line_before_ray(text, expected, tmp_path, capsys):
     spec = tmp_path / "bad.toml"
