@@ -4,7 +4,6 @@ the spec's errors."""
 import csv
 import json
 import math
-import os
 import pathlib
 import signal
 import subprocess
