@@ -56,8 +56,9 @@ class CocotbTransport:
 
     def reset(self, how: dict) -> None:
         """Queue a pulse on the chip's reset pin, after what is queued before it:
-        ``how["sweep"]`` (optional) plasticity sweeps begin first (the probe's
-        ``sweeping`` rises that often), then ``how["after"]`` cycles pass; the pin is held
+        ``how["learning"]`` (optional) times the learning unit starts work first (the
+        probe's ``learning`` rises; at most ``how["limit"]`` cycles in all, the misses
+        counted), then ``how["after"]`` cycles pass; the pin is held
         ``how.get("hold", 8)`` cycles. What the chip was doing then goes to
         :attr:`resets`."""
         with self.lock:
@@ -118,10 +119,18 @@ class CocotbTransport:
             self._tick()
 
     async def _pulse_reset(self, dut, how: dict) -> None:
-        for _ in range(how.get("sweep", 0)):
-            await RisingEdge(dut.probe__sweeping)
+        # sampled every cycle: the reset lands a fixed number of cycles into a phase
+        missed, left = 0, how.get("limit", 1_000_000)
+        for _ in range(how.get("learning", 0)):
+            was, began = int(dut.probe__learning.value), False
+            while left > 0 and not began:
+                await RisingEdge(dut.clk)
+                left -= 1
+                now = int(dut.probe__learning.value)
+                began, was = bool(now and not was), now
+            missed += not began
         await Timer(max(1, how["after"]) * PERIOD_NS, unit="ns")
-        self.resets.append({"sweeping": int(dut.probe__sweeping.value),
+        self.resets.append({"missed": missed, "learning": int(dut.probe__learning.value),
                             "steps_done": int(dut.probe__steps_done.value),
                             "cycle": int(get_sim_time("ns")) // PERIOD_NS})
         dut.rst.value = 1
@@ -219,10 +228,10 @@ def reset_run(host, job: dict, probe: StepProbe, u, labels, r: dict) -> dict:
     host.load_input([int(x) for x in u[i]])
     t.write(frame(CMD_RUN, bytes([1, int(labels[i])])))      # no reply: it is cut short
     t.reset(r["how"])
-    t.read(1 << 30, r.get("drain", 20_000))      # what an interrupted reply left
+    drained = t.read(1 << 30, r.get("drain", 20_000))      # what a cut reply left
     info = host.ping()
     banks = range(len(job["bank_words"]))
-    state = {"info": info, **t.resets[-1],
+    state = {"info": info, **t.resets[-1], "drained": drained.hex(),
              "weights": [host.read(0, b, 0, n) for b, n in zip(banks, job["bank_words"])],
              "lfsr": host.lfsr_states(job["banks"])}
     first = len(probe.steps)

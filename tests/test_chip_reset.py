@@ -1,6 +1,8 @@
-"""Reset in the middle of a sample and in the middle of a plasticity sweep (issue 13
-item 5): the chip under Verilator (sim/tb_chip.py ``reset_run``) learns a sample, its reset
-pin is pulsed mid-way, then the host PINGs it, reads back every weight and LFSR state as
+"""Reset in the middle of a sample and in the middle of its learning (issue 13 item 5):
+the chip under Verilator (sim/tb_chip.py ``reset_run``) learns a sample, its reset pin is
+pulsed mid-way (once 12 cycles into step 2's learning phases, aimed by the probe's
+``learning``: the cut sample had written some of its weights and not all, asserted below;
+once 500 cycles after the RUN frame), then the host PINGs it, reads back every weight and LFSR state as
 the reset left them, and teaches it the next sample. The golden model, started from what
 was read back, must then match that sample bit for bit (every step's spikes, counts,
 prediction, counters, LFSR states, every weight afterwards): a reset loses the sample it
@@ -19,10 +21,12 @@ from sim.model import Network
 
 pytestmark = pytest.mark.rtl
 
-# (name, which sample is cut, how): aimed by the probe's ``sweeping`` (rtl/top.py)
+# (name, which sample is cut, how): ``learning``: the learning unit's n-th start of work
+# in that sample (the probe's ``learning``, rtl/top.py: 1 is the trace clear, then one a
+# step), ``after`` cycles into it; without, ``after`` cycles from the RUN frame's end
 RESETS = [
-    ("mid_sweep", 1, {"sweep": 3, "after": 4}),         # 4 cycles into the third sweep
-    ("mid_sample", 3, {"after": 1_500}),               # 1,500 cycles after the RUN frame
+    ("mid_learning", 2, {"learning": 4, "after": 12, "limit": 100_000}),   # step 2's
+    ("mid_sample", 5, {"after": 500}),
 ]
 
 
@@ -40,19 +44,18 @@ def _model_from(cfg, topo, state: dict) -> Network:
 
 @pytest.fixture(scope="module")
 def resets(tmp_path_factory):
-    """The tiny chip (tests/test_chip.py's build), the readout trained first so it fires:
-    a learning sample, then each reset run of :data:`RESETS`."""
+    """The tiny chip (tests/test_chip.py's build) from its initial weights (a readout that
+    is not yet right is taught at every step: sweeps to aim at): a learning run of the
+    samples, then each reset run of :data:`RESETS`."""
     cfg = load_config("tiny")
     topo = make_topology(cfg)
     rng = np.random.default_rng(9)
-    u = rng.integers(0, cfg.dynamics.enc_theta + 1, (24, cfg.sizes.n_in))
-    y = np.arange(24) % cfg.sizes.classes
+    u = rng.integers(0, cfg.dynamics.enc_theta + 1, (8, cfg.sizes.n_in))
+    y = np.arange(8) % cfg.sizes.classes
     u[:, 0] = cfg.dynamics.enc_theta * (y == 0)
-    teacher = Network(cfg, topo)
-    teacher.run(u[8:], y[8:], learn=True)
     runs = [{"learn": True}] + [{"reset": {"sample": i, "how": how}} for _, i, how in RESETS]
-    chip = run_chip(chip_build(topo), Network(cfg, topo, teacher.weights.copy()), u[:8],
-                    y[:8], runs, tmp_path_factory.mktemp("reset"))
+    chip = run_chip(chip_build(topo), Network(cfg, topo), u[:8], y[:8], runs,
+                    tmp_path_factory.mktemp("reset"))
     return cfg, topo, u[:8], y[:8], dict(zip([n for n, _, _ in RESETS], chip["runs"][1:]))
 
 
@@ -62,9 +65,10 @@ def test_the_sample_after_a_reset_is_bit_exact(resets, name):
     run = runs[name]
     i = dict((n, k) for n, k, _ in RESETS)[name]
     state = run["reset"]
+    assert state.get("missed", 0) == 0
     assert 0 < state["steps_done"] < cfg.sizes.steps          # it did cut the sample
-    if name == "mid_sweep":
-        assert state["sweeping"] == 1                          # ... inside a sweep
+    if name == "mid_learning":
+        assert state["learning"] == 1                          # ... inside phases 4-6
     assert state["info"]["classes"] == cfg.sizes.classes       # the link answers
     net = _model_from(cfg, topo, state)
     r = side_by_side(net, u[i + 1:i + 2], y[i + 1:i + 2], True, run)
@@ -78,8 +82,29 @@ def test_a_model_started_from_another_state_differs(resets):
     the comparison above rests on what was read back."""
     cfg, topo, u, y, runs = resets
     other = runs["mid_sample"]["reset"]
-    assert other["weights"] != runs["mid_sweep"]["reset"]["weights"]
+    assert other["weights"] != runs["mid_learning"]["reset"]["weights"]
     i = RESETS[0][1]
     r = side_by_side(_model_from(cfg, topo, other), u[i + 1:i + 2], y[i + 1:i + 2], True,
-                     runs["mid_sweep"])
+                     runs["mid_learning"])
     assert not r["bit_exact"]
+
+
+def test_the_reset_cut_the_learning_part_way(resets):
+    """The weights the mid-learning reset left are neither those before the cut sample
+    nor those after it whole (the golden model computes both): the sample's learning was
+    cut after it had written some weights and before it wrote all."""
+    cfg, topo, u, y, runs = resets
+    before = Network(cfg, topo)
+    before.run(u, y, learn=True)                 # the first run: every sample, learning
+    whole = Network(cfg, topo, before.weights.copy())
+    for bank, twin in zip(list(before.banks) + [before.readout_bank],
+                          list(whole.banks) + [whole.readout_bank]):
+        twin.lfsr = Lfsr(bank.lfsr.state)
+    i = RESETS[0][1]
+    whole.run(u[i:i + 1], y[i:i + 1], learn=True)
+    cut = _model_from(cfg, topo, runs["mid_learning"]["reset"]).weights
+    for name in ("w_in", "w_hh", "w_ro"):
+        assert getattr(before.weights, name).shape == getattr(cut, name).shape
+    same = lambda a, b: all(np.array_equal(getattr(a, k), getattr(b, k))   # noqa: E731
+                            for k in ("w_in", "w_hh", "w_ro"))
+    assert not same(cut, before.weights) and not same(cut, whole.weights)
