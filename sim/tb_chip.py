@@ -211,8 +211,9 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
                 got["lfsr"] = host.lfsr_states(job["banks"])
             per_sample.append(got)
         weights = [host.read(0, b, 0, n) for b, n in enumerate(job["bank_words"])]
-        out["runs"].append({"samples": per_sample, "weights": weights,
-                            "lfsr": host.lfsr_states(job["banks"])})
+        # the inference chip has no LFSRs (a READ of them is refused: bad_address)
+        lfsr = host.lfsr_states(job["banks"]) if out["info"]["learning"] else None
+        out["runs"].append({"samples": per_sample, "weights": weights, "lfsr": lfsr})
     return out
 
 

@@ -145,3 +145,21 @@ def test_saturation_reaches_the_rails(case):
     for name_, mask in (("w_in", net.in_mask), ("w_hh", net.hh_mask), ("w_ro", net.ro_mask)):
         vals = getattr(net.weights, name_)[mask]
         assert vals.min() == lo and vals.max() == hi, name_
+
+
+def test_the_inference_chip_is_bit_exact(tmp_path):
+    """The chip ``build --learning off`` makes (no learning unit): the wiring config from
+    pre-trained weights, learning off, bit exact with the readout firing; its PING says
+    it cannot learn."""
+    cfg = load_config("tiny").replace(**WIRING).validate()
+    topo = make_topology(cfg)
+    u, y = _data(cfg)
+    teacher = Network(cfg, topo)
+    teacher.run(u[:PRE_TRAIN], y[:PRE_TRAIN], learn=True)
+    u, y = u[PRE_TRAIN:], y[PRE_TRAIN:]
+    chip = run_chip(chip_build(topo, learning=False), Network(cfg, topo, teacher.weights),
+                    u, y, [{"learn": False}], tmp_path)
+    assert chip["info"]["learning"] is False
+    r = side_by_side(Network(cfg, topo, teacher.weights.copy()), u, y, False, chip["runs"][0])
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(sum(row["model_counts"]) for row in r["rows"]) > 0
