@@ -135,9 +135,11 @@ def run_on_chip(args) -> dict:
     doing = ["PING"]
 
     def fail(e):
+        hint = (" (a simulated chip behind a pty, sim.pty_chip, takes seconds a sample: "
+                "give it --timeout 300)" if str(args.port).startswith("/dev/pts/") else "")
         return RunError(f"{doing[0]}: {e} from the chip on {args.port} within --timeout "
                         f"{args.timeout:g} s; is the board programmed (gen program) and its "
-                        f"UART at --baud {args.baud}?")
+                        f"UART at --baud {args.baud}?{hint}")
 
     t_start = time.perf_counter()
     try:
