@@ -681,8 +681,10 @@ def cmd_energy(args) -> int:
 
 
 def cmd_verilog(args) -> int:
+    from sim.compare import check_lanes
     from .build import emit_verilog
     cfg = load_config(args.config)
+    check_lanes(cfg, args.lanes)          # a word wider than the host link cannot load
     args.out.write_text(emit_verilog(cfg, lanes=args.lanes, learning=args.learning == "on"))
     print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK

@@ -372,3 +372,13 @@ def test_python_dash_m_gen_runs():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "fits" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("lanes", [0, 5])
+def test_verilog_refuses_lanes_the_host_link_cannot_carry(lanes, tmp_path, capsys):
+    out = tmp_path / "chip.v"
+    assert main(["verilog", "--lanes", str(lanes), "-o", str(out)]) == EXIT_ERROR
+    assert capsys.readouterr().err.strip() == (
+        f"error: --lanes must be 1..4 for widths.weight = 8 (a host-link word holds 32 "
+        f"bits), not {lanes}")
+    assert not out.exists()
