@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import tomllib
 from dataclasses import dataclass, field, fields
 
 __all__ = ["Config", "ConfigError", "Sizes", "TopologyParams", "Widths", "Dynamics",
@@ -309,14 +308,7 @@ def load_config(path=None) -> Config:
     also name a shipped preset (``ulx3s-deep``): a file of that name wins."""
     if path is None:
         return default_config()
-    path, shipped = pathlib.Path(path), presets()
-    if not path.exists() and str(path) in shipped:
-        path = shipped[str(path)]
-    if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist (shipped presets: "
-                          f"{', '.join(shipped) or 'none'})")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    from .util import read_named_toml
+    data, path = read_named_toml(path, presets(), "config file", ConfigError,
+                                 "shipped presets")
     return Config.from_dict(data, source=str(path)).validate()

@@ -22,7 +22,6 @@ import math
 import os
 import pathlib
 import time
-import tomllib
 
 from sim.data import TASKS
 
@@ -82,16 +81,9 @@ def sweep_specs() -> dict[str, pathlib.Path]:
 def load_spec(path=None) -> Spec:
     """Read and check a sweep spec: a TOML path, a shipped spec's name, or None for the
     shipped default (gen/sweeps/default.toml)."""
-    path = pathlib.Path(path) if path is not None else sweep_specs()["default"]
-    if not path.exists() and str(path) in sweep_specs():
-        path = sweep_specs()[str(path)]
-    if not path.exists():
-        raise SpecError(f"sweep spec {str(path)!r} does not exist (shipped: "
-                        f"{', '.join(sweep_specs())})")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: not valid TOML: {e}") from None
+    from .util import read_named_toml
+    data, path = read_named_toml(path if path is not None else sweep_specs()["default"],
+                                 sweep_specs(), "sweep spec", SpecError)
     return parse_spec(data, source=str(path))
 
 
