@@ -45,7 +45,7 @@ from rtl.address_map import SPACES, STATUS_REGS, value_limits
 from rtl.host_protocol import (CMD_PING, CMD_READ, CMD_RUN, CMD_WRITE, MAX_WRITE_WORDS,
                                STATUS, SYNC, crc8)
 
-from .host import frame, load_commands, read_frame, split_replies, weight_words, write_frame
+from .host import HostError, frame, load_commands, read_frame, split_replies, weight_words, write_frame
 
 __all__ = ["PERIOD_PS", "CATEGORIES", "Target", "Line", "Case", "frame_status", "decode",
            "Ambiguous", "corpus", "build_job", "check", "format_counts", "state_reads"]
@@ -216,15 +216,17 @@ class Case:
     read: tuple | None = None
     run: bool = False                 # a RUN is among its commands (longer deadline)
 
-    def exchange(self, t: Target, run_cycles: int) -> dict:
+    def exchange(self, t: Target, run_cycles: int, quiet: bool = False) -> dict:
         """The exchange sim/tb_fuzz.py plays: the deadline covers a timeout, the longest
-        reply and a sample; ``quiet`` is long enough for a phantom frame's timeout reply
-        to show."""
+        reply and a sample. With ``quiet`` the player listens on after the replies, long
+        enough for a phantom frame's timeout reply to show in this case's bytes; without,
+        the sentinel sent right after the replies shows it (a phantom frame takes the
+        sentinel's bytes in, and the sentinel's reply is wrong or late)."""
         words = self.read[3] if self.read else 0
         deadline = t.timeout + (20 + 6 + 4 * words + PING_REPLY) * t.byte + \
             (run_cycles if self.run else 0)
         return {"segments": self.line, "replies": len(self.expect), "deadline": deadline,
-                "quiet": t.timeout + 12 * t.byte}
+                "quiet": t.timeout + 12 * t.byte if quiet else 0}
 
 
 def state_reads(t: Target) -> list:
@@ -390,7 +392,7 @@ class _Gen:
             return f"label out of range {label}", frame(
                 CMD_RUN, bytes([1 | self.int(0, 127) << 1, label]))
         space = (SPACES["lfsr"], SPACES["lfsr"], SPACES["input"], SPACES["rates"])[kind - 1]
-        lo, hi = t.limits[space]
+        hi = t.limits[space][1]
         depth = t.depths[space][0]
         n = self.int(1, min(MAX_WRITE_WORDS, depth))
         words = [self.word_for(space) for _ in range(n)]
@@ -550,13 +552,13 @@ def _run_bound(t: Target) -> int:
 
 
 def build_job(net, lanes: int, divisor: int, cases: list, u, label: int,
-              every: int = 1) -> tuple:
+              every: int = 1, quiet: bool = False) -> tuple:
     """``(job, plan)``: the sim/tb_fuzz.py job and, exchange by exchange, what it is.
     Load ``net`` (routes and weights), write the sample ``u``, run it (learning off) and
     read the state back (the snapshot); then each case, the sentinel after it, and a
     read-back after every ``every`` cases and after the last; then the sample again with
     learning off, and with learning on as class ``label``, each followed by the reads
-    the golden-model comparison needs."""
+    the golden-model comparison needs. ``quiet``: :meth:`Case.exchange`'s."""
     t = Target.of(net, lanes, divisor)
     bound = _run_bound(t)
     ex, plan = [], []
@@ -587,7 +589,7 @@ def build_job(net, lanes: int, divisor: int, cases: list, u, label: int,
     sample(False, "before")
     snapshot(-1)
     for i, c in enumerate(cases):
-        add("case", exchange=c.exchange(t, bound), case=i)
+        add("case", exchange=c.exchange(t, bound, quiet), case=i)
         add("sentinel", SENTINEL, case=i)
         if (i + 1) % every == 0 or i == len(cases) - 1:
             snapshot(i)
@@ -604,7 +606,7 @@ def _replies(data_hex: str):
     whole, well-formed replies."""
     try:
         return split_replies(bytes.fromhex(data_hex))
-    except Exception:
+    except (HostError, IndexError):
         return None
 
 
@@ -667,9 +669,7 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
         heads = None if got is None else [(s, m) for s, m, _ in got]
         ok = heads == [tuple(e) for e in c.expect] and not r["hang"]
         if ok and c.read is not None:
-            want = snaps.get(-1, {})
-            words = _snapshot_words(want, t, c.read)
-            ok = words is not None and _words(got[0][2]) == words
+            ok = _words(got[0][2]) == _expected_words(snaps.get(-1, {}), t, c.read)
         if ok and c.category in ("during_run", "during_reply") and r["waited"] <= 0:
             ok = False          # the frame did not come while the chip was busy
             fails.append(f"{where}: the reply had ended before the frame did (corpus)")
@@ -739,6 +739,14 @@ def _snapshot_words(snap: dict, t: Target, read) -> list | None:
     return [have[addr + j] for j in range(count)]
 
 
+def _expected_words(snap: dict, t: Target, read) -> list | None:
+    """What an ok READ ``read`` must return: the snapshot's words, or for the write-only
+    router tables 0s (docs/host-protocol.md)."""
+    if read[0] in (SPACES["route_index"], SPACES["route_entry"]):
+        return [0] * read[3]
+    return _snapshot_words(snap, t, read)
+
+
 def _reference_mismatch(snap: dict, t: Target, net, u) -> str | None:
     """What in the first snapshot is not the golden model's: the weights, the input,
     the LFSR states and the learning-rate shifts (the counts and status registers are the
@@ -793,3 +801,32 @@ def format_counts(report: dict) -> str:
                f"exact with the golden model: " +
                ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in report["samples"].items()))
     return "\n".join(out)
+
+
+def sample_of(cfg, seed: int = 7) -> list:
+    """A sample of ``cfg``'s shape: ``n_in`` intensities in ``0 .. enc_theta``, the first
+    at ``enc_theta`` (the largest the chip takes)."""
+    theta = cfg.dynamics.enc_theta
+    u = np.random.default_rng(seed).integers(0, theta + 1, cfg.sizes.n_in)
+    u[0] = theta
+    return [int(x) for x in u]
+
+
+def fuzz_chip(net_factory, work, *, frames: int = 520, seed: int = 1, every: int = 52,
+              label: int = 1, lanes: int | None = None, divisor: int | None = None,
+              quiet: bool = False) -> tuple:
+    """Build (or reuse) the chip of ``net_factory()``'s topology, run the corpus of
+    ``frames`` cases of ``seed`` on it (:func:`build_job`) and check it (:func:`check`,
+    on a fresh ``net_factory()``). Returns ``(report, (cases, u, plan, results))``."""
+    from . import harness
+    from .compare import DIVISOR, LANES, chip_build
+    lanes, divisor = lanes or LANES, divisor or DIVISOR
+    net = net_factory()
+    t = Target.of(net, lanes, divisor)
+    cases = corpus(t, frames, seed)
+    u = sample_of(net.config)
+    job, plan = build_job(net, lanes, divisor, cases, u, label, every=every, quiet=quiet)
+    b = chip_build(net.topology, lanes=lanes, divisor=divisor)
+    results = harness.run(b, "sim.tb_fuzz", job, work)[0]["exchanges"]
+    report = check(net_factory(), lanes, divisor, cases, u, label, plan, results)
+    return report, (cases, u, plan, results)

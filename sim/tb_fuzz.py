@@ -50,11 +50,11 @@ class FuzzTB(ChipTB):
     async def play(self, segments) -> None:
         """Hold ``rx`` at each segment's level for its time, edges at absolute times."""
         dut = self.dut
-        target = get_sim_time("ps")
+        target = round(get_sim_time("ps"))
         for level, ps in segments:
             dut.rx.value = int(level)
             target += ps
-            steps = get_sim_steps(target - get_sim_time("ps"), "ps", round_mode="round")
+            steps = get_sim_steps(round(target - get_sim_time("ps")), "ps", round_mode="round")
             if steps > 0:
                 await Timer(steps, "step")
 
@@ -69,15 +69,15 @@ class FuzzTB(ChipTB):
         for ex in job["exchanges"]:
             first_byte, first_step = len(rx.inbox), len(probe.steps)
             await self.play(ex["segments"])
-            start, hang = get_sim_time("ns"), False
+            start, hang = round(get_sim_time("ps")), False
             while whole_replies(bytes(rx.inbox[first_byte:])) < ex["replies"]:
-                left = ex["deadline"] * PERIOD_NS - (get_sim_time("ns") - start)
+                left = ex["deadline"] * PERIOD_PS - (round(get_sim_time("ps")) - start)
                 if left <= 0:
                     hang = True
                     break
                 rx.arrived.clear()
-                await First(rx.arrived.wait(), Timer(left, "ns"))
-            waited = int(get_sim_time("ns") - start) // PERIOD_NS
+                await First(rx.arrived.wait(), Timer(left, "ps"))
+            waited = (round(get_sim_time("ps")) - start) // PERIOD_PS
             if ex["quiet"]:
                 await Timer(ex["quiet"] * PERIOD_NS, "ns")
             got = {"bytes": bytes(rx.inbox[first_byte:]).hex(), "hang": hang,
