@@ -576,8 +576,10 @@ def build_job(net, lanes: int, divisor: int, cases: list, u, label: int,
         add("sample_run", frame(CMD_RUN, bytes([int(learn), label])), sample=name)
         reads = [(SPACES["counts"], 0, 0, t.classes), (SPACES["status"], 0, 0, len(STATUS_REGS)),
                  (SPACES["lfsr"], 0, 0, len(t.weights))]
+        # the weights after a sample without learning are in the read-back beside it
         reads += [(SPACES["weights"], b, a, min(MAX_READ, len(w) - a))
-                  for b, w in enumerate(t.weights) for a in range(0, len(w), MAX_READ)]
+                  for b, w in enumerate(t.weights) for a in range(0, len(w), MAX_READ)
+                  if learn]
         for r in reads:
             add("sample_read", read_frame(*r), read=list(r), sample=name)
 
@@ -619,16 +621,17 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
     """The counts of a run (:func:`build_job`'s plan and sim/tb_fuzz.py's ``exchanges``),
     checked against the document and the golden model ``net`` (as loaded: it is run
     here, and learns the last sample). Returns ``{"categories": {category: {"cases",
-    "replies": {status: n}, "hangs", "wrong", "state_changes"}}, "totals", "failures":
-    [text], "samples": {name: bit exact}, ...}``; ``failures`` is empty only when every
+    "silent" (no reply, as expected or not), "replies": {status: n}, "hangs", "wrong"}},
+    "totals": {..., "state_changes": read-backs unlike the snapshot}, "changes": [(first
+    case, last case, reads that differ)], "failures": [text], "samples": {name: bit
+    exact}}``; ``failures`` is empty only when every
     reply is the documented one, no exchange hung, every read-back equals the snapshot
     and the samples match the model bit for bit."""
     from .compare import side_by_side
     t = Target.of(net, lanes, divisor)
-    fails, cats = [], {c: {"cases": 0, "frames": 0, "replies": Counter(), "hangs": 0,
-                           "wrong": 0, "state_changes": 0} for c in CATEGORIES}
+    fails, cats = [], {c: {"cases": 0, "silent": 0, "replies": Counter(), "hangs": 0,
+                           "wrong": 0} for c in CATEGORIES}
     snaps, reference, samples = {}, None, {}
-    last_case = {}
     hangs_outside = 0
 
     for k, (p, r) in enumerate(zip(plan, results)):
@@ -662,6 +665,7 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
                              f"{' (hang)' if r['hang'] else ''}")
             continue
         cat["cases"] += 1
+        cat["silent"] += int(got == [])
         for s, _, _ in got or []:
             cat["replies"][STATUS_NAMES.get(s, str(s))] += 1
         if r["hang"]:
@@ -677,7 +681,6 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
             cat["wrong"] += 1
             fails.append(f"{where}: expected {c.expect}, got {heads if heads is not None else r['bytes']}"
                          f"{' (hang)' if r['hang'] else ''}")
-        last_case[p["case"]] = c.category
 
     # the snapshot against the golden model, then every read-back against the snapshot
     reference = snaps.get(-1)
@@ -690,9 +693,6 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
         if snaps[after] != reference:
             diff = [r for r in snaps[after] if snaps[after][r] != (reference or {}).get(r)]
             changes.append((previous + 1, after, diff))
-            for i in range(previous + 1, after + 1):
-                if i in last_case:
-                    cats[last_case[i]]["state_changes"] += 1 if i == after else 0
             fails.append(f"state changed between cases {previous + 1} and {after}: "
                          f"reads {diff}")
         previous = after
@@ -705,7 +705,10 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
             bit_exact[name] = False
             fails.append(f"sample {name}: not all of it was read")
             continue
-        run = _sample_run(s, t)
+        # without learning, the weights are the read-back's (taken right after "before",
+        # right before "after"); with it, the sample's own reads
+        run = _sample_run(s, t, None if learn else
+                          snaps[-1 if name == "before" else max(snaps)])
         rep = side_by_side(net, np.asarray([u]), np.asarray([label]), learn, run, lanes=lanes)
         bit_exact[name] = bool(rep["bit_exact"])
         if not rep["bit_exact"]:
@@ -765,12 +768,13 @@ def _reference_mismatch(snap: dict, t: Target, net, u) -> str | None:
     return None
 
 
-def _sample_run(s: dict, t: Target) -> dict:
-    """A sample's reads in the shape sim/compare.py ``side_by_side`` takes."""
+def _sample_run(s: dict, t: Target, weights_from: dict | None = None) -> dict:
+    """A sample's reads in the shape sim/compare.py ``side_by_side`` takes; the weights
+    from ``weights_from`` (a read-back) if given."""
     reads = s["reads"]
     status = dict(zip(STATUS_REGS, reads[(SPACES["status"], 0, 0, len(STATUS_REGS))]))
     lfsr = reads[(SPACES["lfsr"], 0, 0, len(t.weights))]
-    weights = [_snapshot_words(reads, t, (SPACES["weights"], b, 0, len(w)))
+    weights = [_snapshot_words(weights_from or reads, t, (SPACES["weights"], b, 0, len(w)))
                for b, w in enumerate(t.weights)]
     row = {"steps_raster": s["steps"], "counts": reads[(SPACES["counts"], 0, 0, t.classes)],
            "lfsr": lfsr, **status}
@@ -780,12 +784,12 @@ def _sample_run(s: dict, t: Target) -> dict:
 def format_counts(report: dict) -> str:
     """The counts table (docs/host-protocol.md "Fuzzing")."""
     statuses = [s for s in STATUS if s != "ok"]
-    head = ["category", "cases", "ok"] + statuses + ["hangs", "wrong"]
+    head = ["category", "cases", "no reply", "ok"] + statuses + ["hangs", "wrong"]
     rows = []
     for name, c in report["categories"].items():
         if not c["cases"]:
             continue
-        rows.append([name, c["cases"], c["replies"].get("ok", 0)] +
+        rows.append([name, c["cases"], c["silent"], c["replies"].get("ok", 0)] +
                     [c["replies"].get(s, 0) for s in statuses] + [c["hangs"], c["wrong"]])
     tot = report["totals"]
     rows.append(["total", tot["cases"]] + [sum(r[j] for r in rows) for j in range(2, len(head))])

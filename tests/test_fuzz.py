@@ -30,7 +30,7 @@ from test_chip_link import CONFIG
 
 pytestmark = pytest.mark.rtl
 
-FRAMES, SEED, EVERY = 520, 1, 52
+FRAMES, SEED, EVERY = 520, 1, 104
 LABEL = 1
 
 
