@@ -50,7 +50,7 @@ def main(argv=None) -> int:
                                    quiet=args.quiet)
     seconds = time.perf_counter() - t0
     print(fuzz.format_counts(report))
-    print(f"{args.frames} cases, seed {args.seed}, read-back every {args.every}, divisor "
+    print(f"{report['totals']['cases']} cases, seed {args.seed}, read-back every {args.every}, divisor "
           f"{args.divisor or 'default'}{', quiet' if args.quiet else ''}: {seconds:.0f} s "
           f"wall (SWIRL_SIM_OPT={os.environ['SWIRL_SIM_OPT']})")
     for f in report["failures"][:20]:

@@ -535,10 +535,23 @@ MIX = {"bad_crc": 50, "truncated": 30, "bad_length": 45, "length_lies": 30,
 
 
 def corpus(t: Target, n: int = 520, seed: int = 1) -> list:
-    """``n`` cases in :data:`MIX`'s proportions, shuffled, the same for the same seed."""
+    """``n`` cases (at least one a category) in :data:`MIX`'s proportions, shuffled, the
+    same for the same seed."""
+    if n < len(MIX):
+        raise ValueError(f"a corpus has at least {len(MIX)} cases (one a category), not {n}")
     g = _Gen(t, seed)
     total = sum(MIX.values())
-    quota = {c: max(1, round(n * m / total)) for c, m in MIX.items()}
+    share = {c: n * m / total for c, m in MIX.items()}
+    quota = {c: max(1, int(v)) for c, v in share.items()}
+    # the rest to the largest remainders (taken back from them when over)
+    by_rest = sorted(MIX, key=lambda c: share[c] - int(share[c]), reverse=True)
+    k = 0
+    while sum(quota.values()) != n:
+        c = by_rest[k % len(by_rest)]
+        step = 1 if sum(quota.values()) < n else -1
+        if quota[c] + step >= 1:
+            quota[c] += step
+        k += 1
     order = [c for c, q in quota.items() for _ in range(q)]
     g.rng.shuffle(order)
     return [g.case(c) for c in order]

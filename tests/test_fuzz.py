@@ -56,7 +56,7 @@ def test_the_corpus_covers_every_category():
     them, the same for the same seed, and each expected reply a documented status."""
     t = fuzz.Target.of(network(), LANES, DIVISOR)
     cases = fuzz.corpus(t, FRAMES, SEED)
-    assert len(cases) >= 500
+    assert len(cases) >= 500 and len(fuzz.corpus(t, 777, 2)) == 777
     assert {c.category for c in cases} == set(fuzz.CATEGORIES)
     assert sum(c.name == "lfsr zero" for c in cases) >= 5
     assert sum(c.name.startswith("label out of range") for c in cases) >= 5
