@@ -644,8 +644,10 @@ def check(net, lanes: int, divisor: int, cases: list, u, label: int, plan: list,
     t = Target.of(net, lanes, divisor)
     fails, cats = [], {c: {"cases": 0, "silent": 0, "replies": Counter(), "hangs": 0,
                            "wrong": 0} for c in CATEGORIES}
-    snaps, reference, samples = {}, None, {}
+    snaps, samples = {}, {}
     hangs_outside = 0
+    if len(results) != len(plan):
+        fails.append(f"{len(results)} exchanges recorded, {len(plan)} planned")
 
     for k, (p, r) in enumerate(zip(plan, results)):
         got = _replies(r["bytes"])
@@ -746,7 +748,7 @@ def _snapshot_words(snap: dict, t: Target, read) -> list | None:
     """The words ``read`` (``(space, bank, addr, count)``) covers, from a snapshot."""
     space, bank, addr, count = read
     words = []
-    for (s, b, a, n), got in sorted(snap.items()):
+    for (s, b, a, _), got in sorted(snap.items()):
         if s == space and b == bank and got is not None:
             words += [(a + j, w) for j, w in enumerate(got)]
     have = dict(words)
