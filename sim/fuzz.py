@@ -58,6 +58,10 @@ STATUS_NAMES = {v: k for k, v in STATUS.items()}
 COMMANDS = (CMD_PING, CMD_WRITE, CMD_READ, CMD_RUN)
 MAX_READ = 255                      # words of one READ
 PING_REPLY = 5 + 13 + 1             # bytes of PING's reply (13 bytes of info)
+#: cycles a sample takes at the least, for the frames sent while one runs: the chip of
+#: tests/test_fuzz.py takes 299 (4 steps); each such case checks that its reply ended
+#: after the frame did (a wrong bound fails, it cannot pass a frame sent too late)
+SAMPLE_CYCLES = 240
 
 
 @dataclasses.dataclass(frozen=True)
@@ -512,8 +516,11 @@ class _Gen:
                     line.segments, expect, read, run)
 
     def case_during_run(self):
+        """The busy time: the sample (at least :data:`SAMPLE_CYCLES`), then its 6-byte
+        reply."""
         run = self.valid_run(learn=0)
-        return self.during("during_run", run, 8, [(STATUS["ok"], CMD_RUN)], None, True)
+        busy = 6 + SAMPLE_CYCLES // self.t.byte
+        return self.during("during_run", run, busy, [(STATUS["ok"], CMD_RUN)], None, True)
 
     def case_during_reply(self):
         t = self.t
