@@ -11,8 +11,8 @@ rtl/address_map.py ``value_limits``, the config), never from the elaborated chip
 
 A run (:func:`build_job`): load the golden model's network through the link, write one
 sample's intensities, run it once (learning off) and read the whole readable state back:
-the snapshot. Then the corpus, case by case, each followed by a full read-back (or every
-``every`` cases); then the same sample again with learning off and once with learning on.
+the snapshot. Then the corpus, case by case, with a full read-back after every ``every``
+cases and after the last; then the same sample again with learning off and once with learning on.
 :func:`check` then counts, per category: cases, error replies by status, hangs (a reply
 that did not come by its deadline), wrong replies, and state changes (a read-back unlike
 the snapshot); and compares the first and the two last samples with the golden model bit
@@ -29,9 +29,10 @@ state 0 or past 16 bits, a shift past 16, a learning RUN's label at or above ``c
 (pauses inside a frame, under and over the timeout), ``during_run`` (a frame while a
 sample runs: dropped), ``during_reply`` (a frame while the chip replies: dropped),
 ``framing_error`` (a byte with a low stop bit: dropped by the UART), ``baud_offset``
-(frames whose bits are 2 % shorter or longer than the chip's). A case that must get no
-reply is followed by silence and a PING that must get its reply: a chip that hangs or
-opened a phantom frame fails that.
+(frames whose bits are 2 % shorter or longer than the chip's). Every case is followed
+by a sentinel (:data:`SENTINEL`, an unknown command) that must get its bad_command reply:
+a chip that hangs, or took a byte it should have dropped and opened a phantom frame, fails
+there, also after a case that must get no reply.
 """
 from __future__ import annotations
 
