@@ -6,6 +6,8 @@ Commands
   small-world metrics;
 - ``train``: train the golden model online on a benchmark, save weights and a learning
   curve;
+- ``sweep``: search config fields x seeds x tasks, each trial a ``train`` run, on Ray
+  Tune (gen/sweep.py); the best config per task as a TOML file;
 - ``eval``: score saved weights on a benchmark's test set;
 - ``build``: check a config against a board, then synthesise it into a bitstream with
   a report;
@@ -135,6 +137,31 @@ def get_parser() -> argparse.ArgumentParser:
     _add_json_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.set_defaults(func=cmd_train)
+
+    p = _command(sub, "sweep", "search config fields x seeds x tasks on Ray Tune, each "
+                 "trial a `train` run (docs/sweep.md)",
+                 "python -m gen sweep   # the shipped default: digits, 3 learning rates x 2 "
+                 "seeds\n"
+                 "  python -m gen sweep --spec my-sweep.toml --out sweep/ --resume")
+    p.add_argument("--spec", type=pathlib.Path, metavar="FILE.toml",
+                   help="the sweep: tasks, epochs, seeds, [search] fields and their Ray "
+                        "Tune spaces, [scheduler] (default: the shipped gen/sweeps/"
+                        "default.toml)")
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("sweep"), metavar="DIR",
+                   help="results.csv, results.json, plots, best-<task>.toml and the Ray "
+                        "Tune experiment (ray/) (default: sweep)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted sweep in --out (its stored spec; "
+                        "finished trials are kept)")
+    p.add_argument("--address", metavar="HOST:PORT",
+                   help="join an existing Ray cluster (default: a local Ray on this "
+                        "machine's cores)")
+    p.add_argument("--cpus", type=_positive_int, metavar="N",
+                   help=f"CPUs of the local Ray, one trial each (default: all, here "
+                        f"{os.cpu_count()})")
+    _add_json_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or trial lines")
+    p.set_defaults(func=cmd_sweep)
 
     p = _command(sub, "eval", "score saved weights on a benchmark's test set",
                  "python -m gen eval --weights swirl-digits.npz --task digits")
@@ -319,6 +346,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=_positive_float, metavar="MHZ",
                    help="the chip's clock, for samples/s from its cycle counts (default: "
                         "build/report.json's, if there is one)")
+    p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
+                   help="the golden model's spike raster of one sample with the chip's "
+                        "class counts beside the model's (gen/plots.py raster)")
+    p.add_argument("--plot-sample", type=int, default=None, metavar="K",
+                   help="the sample --plot draws, counted over the run (default: the fault "
+                        "if there is one, else the first)")
     _add_json_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
@@ -475,6 +508,19 @@ def cmd_train(args) -> int:
     print(f"  weights: {out}")
     print(f"  learning curve: {plot}")
     return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import format_summary, sweep
+    result = sweep(args.spec, args.out, address=args.address, resume=args.resume,
+                   cpus=args.cpus, progress=not (args.quiet or args.json))
+    if args.json:
+        _print_json({"rows": result["rows"], "best": result["best"],
+                     "files": result["files"], "seconds": result["seconds"],
+                     "interrupted": result["interrupted"]})
+    else:
+        print(format_summary(result))
+    return 130 if result["interrupted"] else EXIT_OK
 
 
 def cmd_eval(args) -> int:

@@ -316,7 +316,7 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     base = weights.weights.copy() if weights is not None else None
     u, labels, task = _samples(config, task, n2)
     t0 = time.time()
-    b = chip_build(topo, share, lanes, trace="saif")
+    b = chip_build(topo, share, lanes, trace="saif", opt="-O2")   # millions of cycles
     say(f"Verilator build with the SAIF tracer: {time.time() - t0:.0f} s ({b.directory})")
     roles = verilog_roles((b.directory / "chip.v").read_text())
 

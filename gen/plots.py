@@ -5,8 +5,11 @@ no global state).
   and the final weights' histogram per bank (each hidden core, the readout);
 * :func:`raster`: one sample's spikes, model and chip side by side (inputs, hidden by
   core, readout by class, modulators), the first divergence and every differing spike
-  marked; ``compare --plot`` writes it, and ``run --plot`` can (see its docstring);
-* :func:`resources`: ``build``'s resource bars against the device's limits.
+  marked; ``compare --plot`` writes it, ``run --plot`` the model's raster with the
+  board's class counts beside the model's (the UART carries no per-step spikes);
+* :func:`resources`: ``build``'s resource bars against the device's limits;
+* :func:`sweep_params`, :func:`sweep_costs`: ``sweep``'s accuracy per searched field,
+  and accuracy against the learning's cost (gated fraction, weight writes).
 
 Each function writes a PNG and returns what it drew that a test can check without
 looking at pixels (the divergence it marked, the bars' fractions).
@@ -17,7 +20,8 @@ import pathlib
 
 import numpy as np
 
-__all__ = ["curve", "bank_weights", "raster", "resources", "POPULATIONS"]
+__all__ = ["curve", "bank_weights", "raster", "resources", "sweep_params", "sweep_costs",
+           "POPULATIONS"]
 
 # (raster key, label) in the order the raster stacks them, top to bottom
 POPULATIONS = (("s_in", "input"), ("s_h", "hidden"), ("s_r", "readout"),
@@ -115,7 +119,8 @@ def curve(history: list, path: pathlib.Path, title: str, frozen=None, net=None) 
 
 # ---- compare / run ------------------------------------------------------------------------
 def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: int = 0,
-           divergence: dict | None = None, title: str | None = None) -> dict | None:
+           divergence: dict | None = None, title: str | None = None,
+           counts: dict | None = None) -> dict | None:
     """One sample's spike raster, the golden model (left) beside the chip (right).
 
     ``model``, ``chip``: ``{key: (steps, neurons) 0/1 array}`` with keys ``s_in``,
@@ -123,6 +128,10 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
     so its panel says so). ``sim.compare`` builds both: ``model_raster`` from the
     golden model, ``chip_raster`` from tb_chip's per-step probe records. ``chip`` may be
     None (a board run with no per-step probe): the model is drawn alone.
+
+    ``counts`` (``run --plot``: a board's UART carries each sample's class counts, not its
+    spikes): ``{"model": [...], "chip": [...], "chip_label": str}``, drawn as bars per
+    class under the raster, the classes whose counts differ in red.
 
     ``divergence``: the first differing spike as :func:`sim.compare.first_divergence`
     returns it; computed here from the two rasters when None. Returns the divergence it
@@ -139,8 +148,11 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
     # class labels and the hidden layer not taller than the rest together
     heights = [float(np.clip(np.asarray(model[k]).shape[1], 60, 200)) for k, _ in keys]
     cols = 2 if chip is not None else 1
+    rows = len(keys) + (counts is not None)
+    if counts is not None:
+        heights.append(90.0)
     fig = _figure(figsize=(6.2 * cols, 1.6 + 0.026 * sum(heights)))
-    grid = fig.add_gridspec(len(keys), cols, height_ratios=heights)
+    grid = fig.add_gridspec(rows, cols, height_ratios=heights)
     T = np.asarray(model["s_h"]).shape[0]
     sides = [("golden model", model)] + ([("chip (Verilator, probe port)", chip)]
                                          if chip is not None else [])
@@ -177,8 +189,13 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
                 ax.set_xlabel("step")
             else:
                 ax.tick_params(labelbottom=False)
+    differ = _count_bars(fig.add_subplot(grid[len(keys), :]), counts) if counts else []
     head = title or f"sample {sample}"
-    if chip is None:
+    if chip is None and counts is not None:
+        head += (": class counts DIFFER in class " + ", ".join(map(str, differ)) if differ
+                 else ": the chip's class counts equal the model's")
+        divergence = {"key": "counts", "classes": differ} if differ else None
+    elif chip is None:
         head += ": model only (no per-step chip raster)"
     elif divergence is None:
         head += ": chip and model agree on every spike"
@@ -186,10 +203,32 @@ def raster(model: dict, chip: dict | None, cfg, path: pathlib.Path, *, sample: i
         head += (f": FIRST DIVERGENCE at step {divergence['step']}, {divergence['where']}"
                  f" (model {divergence['model']}, chip {divergence['chip']}); "
                  f"{len(bad)} spike{'s' if len(bad) != 1 else ''} differ (red rings)")
-    fig.suptitle(head, color="red" if divergence is not None else "black",
-                 fontsize="medium")
+    import textwrap
+    fig.suptitle(textwrap.fill(head, 62 * cols), color="red" if divergence is not None
+                 else "black", fontsize="medium")   # wrapped: one column is narrow
     fig.savefig(path, dpi=_DPI)
     return divergence
+
+
+def _count_bars(ax, counts: dict) -> list:
+    """Class counts, the model's and the chip's side by side; returns the classes where
+    they differ (their bars and labels red)."""
+    model, chip = np.asarray(counts["model"]), np.asarray(counts["chip"])
+    k = np.arange(len(model))
+    differ = [int(c) for c in k[model != chip]]
+    ax.bar(k - 0.2, model, 0.4, label="golden model", color="0.35")
+    ax.bar(k + 0.2, chip, 0.4, label=counts.get("chip_label", "chip"),
+           color=["red" if c in differ else "tab:blue" for c in k])
+    ax.set_xticks(k)
+    ax.set_xticklabels([f"class {c}" for c in k], fontsize="x-small")
+    for c in differ:
+        ax.get_xticklabels()[c].set_color("red")
+    ax.set_ylabel("readout spikes", fontsize="small")
+    # above the axes: inside, it hid the tallest bars
+    ax.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2,
+              frameon=False)
+    ax.grid(axis="y", alpha=0.2)
+    return differ
 
 
 def _population_axis(ax, key, label, n, N, K, P, first_column):
@@ -277,3 +316,129 @@ def resources(report: dict, path: pathlib.Path) -> list:
     ax.grid(axis="x", alpha=0.3)
     fig.savefig(path, dpi=_DPI)
     return rows
+
+
+# ---- sweep --------------------------------------------------------------------------------
+_MARKERS = "osD^v<>"
+_METRIC_LABELS = {"test_accuracy": "test accuracy (%)", "train_accuracy": "train accuracy (%)"}
+
+
+def _positions(values: list):
+    """x positions for a field's values: the numbers themselves, else (true/false,
+    text) evenly spaced categories; ``(position of each value, ticks, labels)``."""
+    distinct = sorted(set(values), key=lambda v: (isinstance(v, str), v))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in distinct):
+        return {v: v for v in distinct}, None, None
+    pos = {v: i for i, v in enumerate(distinct)}
+    return pos, list(pos.values()), [str(v).lower() if isinstance(v, bool) else str(v)
+                                     for v in distinct]
+
+
+def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
+                 tasks: list, note: str = "") -> dict:
+    """``sweep``'s accuracy per searched field: one panel per ``(field, column)``, every
+    trial a point (hollow: stopped early by the scheduler), the mean over seeds (and the
+    other searched fields) per value a line, one colour per task; ``note`` (what the
+    trials ran: epochs, samples) goes under the title. Returns ``{field:
+    {task: [(value, mean)]}}`` as drawn."""
+    fig = _figure(figsize=(max(5.6, 4.4 * len(fields)), 3.8))
+    axes = fig.subplots(1, max(1, len(fields)), squeeze=False)[0]
+    drawn = {}
+    for ax, (field, col) in zip(axes, fields):
+        pos, ticks, labels = _positions([r[col] for r in rows])
+        drawn[field] = {}
+        span = (max(pos.values()) - min(pos.values())) if pos else 0
+        for i, task in enumerate(tasks):
+            rs = [r for r in rows if r["task"] == task and r[metric] is not None]
+            if not rs:
+                continue
+            color = f"C{i}"
+            jitter = 0.015 * (span or 1) * (i - (len(tasks) - 1) / 2)
+            done = [r for r in rs if r["status"] == "done"]
+            early = [r for r in rs if r["status"] != "done"]
+            if done:
+                ax.scatter([pos[r[col]] + jitter for r in done],
+                           [100 * r[metric] for r in done], color=color, alpha=0.55,
+                           s=22, marker=_MARKERS[i % len(_MARKERS)], label=f"{task}: trials")
+            if early:
+                ax.scatter([pos[r[col]] + jitter for r in early],
+                           [100 * r[metric] for r in early], facecolors="none",
+                           edgecolors=color, s=28, marker=_MARKERS[i % len(_MARKERS)],
+                           label=f"{task}: stopped early")
+            means = []
+            for v in sorted(pos, key=lambda v: pos[v]):
+                vals = [r[metric] for r in rs if r[col] == v]
+                if vals:
+                    means.append((v, sum(vals) / len(vals)))
+            ax.plot([pos[v] + jitter for v, _ in means], [100 * m for _, m in means],
+                    "-", color=color, linewidth=1.6, label=f"{task}: mean")
+            drawn[field][task] = means
+        if ticks is not None:
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(labels)
+        elif len(pos) <= 12 and all(isinstance(v, int) for v in pos):
+            ax.set_xticks(sorted(pos.values()))     # each value of an integer field
+        ax.set_xlabel(field)
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+        ax.set_title(f"{metric.replace('_', ' ')} per {field.split('.')[-1]}",
+                     fontsize="medium")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:                  # one legend for all panels, under them: off the data
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+                   ncol=min(len(handles), 3), frameon=False)
+    n_seeds = len({r["seed"] for r in rows})
+    fig.suptitle(f"sweep, {n_seeds} seed{'s' if n_seeds != 1 else ''}: points are "
+                 "trials, lines the mean per value" + (f"\n{note}" if note else ""),
+                 fontsize="medium")
+    fig.savefig(path, dpi=_DPI)
+    return drawn
+
+
+def sweep_costs(rows: list, metric: str, path: pathlib.Path, *, tasks: list,
+                field: tuple | None = None, note: str = "") -> list:
+    """``sweep``'s accuracy against the learning's cost: the fraction of steps with
+    learning gated on, and weight writes per sample, every trial a point, one marker per
+    task; the colour is the task's, or with one task and ``field`` (``(name, column)``,
+    a searched field) the field's value. Returns the ``(task, gated, writes, accuracy)``
+    drawn."""
+    fig = _figure(figsize=(9.2, 3.8))
+    axes = fig.subplots(1, 2)
+    drawn = []
+    by_value = field is not None and len(tasks) == 1
+    if by_value:
+        values = sorted({r[field[1]] for r in rows}, key=lambda v: (isinstance(v, str), v))
+        colors = {v: f"C{i % 10}" for i, v in enumerate(values)}
+    for i, task in enumerate(tasks):
+        rs = [r for r in rows if r["task"] == task and r[metric] is not None
+              and r["gated_fraction"] is not None]
+        groups = ([(f"{field[0].split('.')[-1]} = {v}", colors[v],
+                    [r for r in rs if r[field[1]] == v]) for v in values]
+                  if by_value else [(task, f"C{i}", rs)])
+        for label, color, grs in groups:
+            if not grs:
+                continue
+            acc = [100 * r[metric] for r in grs]
+            gated = [100 * r["gated_fraction"] for r in grs]
+            writes = [r["weight_writes_per_sample"] for r in grs]
+            kw = dict(color=color, marker=_MARKERS[i % len(_MARKERS)], alpha=0.75, s=28,
+                      label=label)
+            axes[0].scatter(gated, acc, **kw)
+            axes[1].scatter(writes, acc, **kw)
+            drawn += [(task, g, w, a) for g, w, a in zip(gated, writes, acc)]
+    for ax, xlabel, title in (
+            (axes[0], "steps with learning gated on (%)", "accuracy vs gated fraction"),
+            (axes[1], "weight writes per sample", "accuracy vs weight writes")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+        ax.set_title(title, fontsize="medium")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+                   ncol=min(len(handles), 4), frameon=False)
+    fig.suptitle(f"sweep{' on ' + tasks[0] if by_value else ''}: every trial, its "
+                 "learning cost averaged over the epochs it ran"
+                 + (f"\n{note}" if note else ""), fontsize="medium")
+    fig.savefig(path, dpi=_DPI)
+    return drawn

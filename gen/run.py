@@ -114,6 +114,16 @@ def run_on_chip(args) -> dict:
         raise ValueError(f"--samples must be 1..{len(x_all)} (the {which} set of "
                          f"{ds.name!r}), not {n}")
     u, labels = x_all[:n].astype(np.int64), y_all[:n].astype(np.int64)
+    total = n * (args.epochs if args.learn else 1)
+    plot = getattr(args, "plot", None)
+    plot_row = getattr(args, "plot_sample", None)
+    if plot_row is not None and plot is None:
+        raise ValueError("--plot-sample needs --plot FILE.png")
+    if plot_row is not None and not 0 <= plot_row < total:
+        raise ValueError(f"--plot-sample must be 0..{total - 1} (the samples this run "
+                         f"sends), not {plot_row}")
+    if plot is not None and not plot.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {plot}: no directory {plot.parent}")
     classes = cfg.sizes.classes
     bar = _progress(args.quiet)
 
@@ -125,9 +135,11 @@ def run_on_chip(args) -> dict:
     doing = ["PING"]
 
     def fail(e):
+        hint = (" (a simulated chip behind a pty, sim.pty_chip, takes seconds a sample: "
+                "give it --timeout 300)" if str(args.port).startswith("/dev/pts/") else "")
         return RunError(f"{doing[0]}: {e} from the chip on {args.port} within --timeout "
                         f"{args.timeout:g} s; is the board programmed (gen program) and its "
-                        f"UART at --baud {args.baud}?")
+                        f"UART at --baud {args.baud}?{hint}")
 
     t_start = time.perf_counter()
     try:
@@ -154,6 +166,7 @@ def run_on_chip(args) -> dict:
             plan = [(0, np.arange(n))]
             model_pred, model_counts, _ = net.run(u)
         rows, epochs, fault = [], [], None
+        traces = {}                     # row -> the model's record of it (--plot)
         wire = 0.0
         for epoch, order in plan:
             if args.learn:
@@ -172,8 +185,15 @@ def run_on_chip(args) -> dict:
                                         label=int(labels[i]))
                     wire += time.perf_counter() - t0
                     if args.learn:
-                        p, c, _ = net.run(u[i:i + 1], labels[i:i + 1], learn=True)
+                        # the model's record of a learning sample exists only as it runs:
+                        # kept for the row --plot draws (by default the first, or a fault)
+                        record = plot is not None and plot_row in (None, len(rows))
+                        p, c, tr = net.run(u[i:i + 1], labels[i:i + 1], learn=True,
+                                           record=record)
                         mp, mc = int(p[0]), [int(v) for v in c[0]]
+                        if record:
+                            traces = {r: t for r, t in traces.items() if r == 0}
+                            traces[len(rows)] = tr[0]
                     else:
                         mp, mc = int(model_pred[i]), [int(v) for v in model_counts[i]]
                     row = {"sample": len(rows), "index": int(i), "epoch": epoch + 1,
@@ -222,6 +242,7 @@ def run_on_chip(args) -> dict:
     finally:
         transport.close()
 
+    drawn = _plot(plot, plot_row, rows, fault, traces, net, u, args) if plot else None
     cycles = [r["cycles"] for r in rows]
     clock = _clock_hz(args.clock)
     mean_cycles = float(np.mean(cycles)) if cycles else 0.0
@@ -242,8 +263,34 @@ def run_on_chip(args) -> dict:
         "samples_per_second_chip": clock / mean_cycles if clock and mean_cycles else None,
         "after_learning": weights,
         "wall_seconds": round(time.perf_counter() - t_start, 3),
+        "plot": drawn,
         "rows": rows,
     }
+
+
+def _plot(path, row, rows, fault, traces, net, u, args) -> dict | None:
+    """``run --plot``: the golden model's raster of one sample with the chip's class
+    counts beside the model's (a board's UART carries no per-step spikes: the chip's
+    side is what it reported). The row: ``--plot-sample``, else the fault, else the
+    first; a run that stopped at a fault before ``--plot-sample`` draws the fault."""
+    from sim.compare import model_raster
+    from .plots import raster
+    if not rows:
+        return None
+    if fault is not None and (row is None or row > fault["sample"]):
+        row = fault["sample"]
+    row = 0 if row is None else row
+    r = rows[row]
+    trace = traces.get(row)
+    if trace is None:                    # inference: the weights did not change
+        _, _, trace = net.run(u[r["index"]:r["index"] + 1], record=True)
+    cfg = net.config
+    marked = raster(model_raster(trace, cfg), None, cfg, path, sample=row,
+                    title=f"sample {row} (index {r['index']}, label {r['label']}, epoch "
+                          f"{r['epoch']}), learning {'on' if args.learn else 'off'}",
+                    counts={"model": r["model_counts"], "chip": r["chip_counts"],
+                            "chip_label": f"chip on {args.port}"})
+    return {"file": str(path), "sample": row, "divergence": marked}
 
 
 def _progress(quiet: bool):
@@ -301,5 +348,7 @@ def format_run(r: dict) -> str:
         chip += (f" = {r['samples_per_second_chip']:.0f} samples/s at "
                  f"{r['clock_hz'] / 1e6:.2f} MHz")
     lines.append(chip)
+    if r.get("plot"):
+        lines.append(f"raster of sample {r['plot']['sample']}: {r['plot']['file']}")
     lines.append(f"match: {'yes' if r['match'] else 'NO'}")
     return "\n".join(ln for ln in lines if ln)

@@ -49,13 +49,15 @@ class ProbeSignature(wiring.Signature):
     """What a testbench watches (sim/tb_chip.py ``StepProbe``), from the engine's side:
     ``steps_done`` moves on at the end of every step; then ``s_in`` holds the step's input
     spikes, ``s_h`` the hidden spikes (logical core ``g``'s neuron ``i`` at bit ``g *
-    neurons + i``) and ``s_r`` the readout's (bit ``i`` neuron ``i``). The board leaves
-    it unconnected, and synthesis removes what only it reads."""
+    neurons + i``) and ``s_r`` the readout's (bit ``i`` neuron ``i``); ``learning`` is
+    high while the learning unit works (a sample's trace clear, then each step's phases
+    4-6: teacher, modulators, sweep, traces), so a reset can be aimed into it. The board
+    leaves it unconnected, and synthesis removes what only it reads."""
 
     def __init__(self, config):
         s = config.sizes
         super().__init__({"steps_done": Out(range(s.steps + 1)), "s_in": Out(s.n_in),
-                          "s_h": Out(s.hidden), "s_r": Out(s.readout)})
+                          "s_h": Out(s.hidden), "s_r": Out(s.readout), "learning": Out(1)})
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -264,7 +266,8 @@ class Engine(wiring.Component):
             m.d.comb += [lu.bits.readout.eq(ro.spikes), lu.bits.input_head.eq(seq.s_in[0]),
                          seq.spike_rotate.eq(lu.bits.input_rotate)]
             bits = hidden_bits(m, self.scanners, lu.bits.hidden_addr)
-            m.d.comb += [lu.bits.hidden_spike.eq(bits[0]), lu.bits.hidden_psi.eq(bits[1])]
+            m.d.comb += [lu.bits.hidden_spike.eq(bits[0]), lu.bits.hidden_psi.eq(bits[1]),
+                         self.probe.learning.eq(lu.control.busy)]
 
         # what a testbench watches (sim/tb_chip.py StepProbe)
         m.d.comb += [self.probe.steps_done.eq(seq.steps_done), self.probe.s_in.eq(seq.s_in),

@@ -97,6 +97,7 @@ class SerialTransport(Transport):
     def __init__(self, port: str, baud: int = 115200):
         import serial
         self._s = serial.Serial(port, baud, timeout=0.1)
+        self._s.reset_input_buffer()      # a reply an earlier host gave up on is not ours
 
     def write(self, data: bytes) -> None:
         self._s.write(data)

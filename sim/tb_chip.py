@@ -20,7 +20,7 @@ import traceback
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, FallingEdge, First, Timer
+from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 PERIOD_NS = 10
@@ -40,6 +40,7 @@ class CocotbTransport:
         self.cycles = 0                 # simulated cycles so far (the coroutine's clock)
         self.finished = False           # the worker returned
         self.arrived = Event()          # the receiver got a byte
+        self.resets = []                # what the chip was doing at each reset
 
     # ---- the worker's side (sim.host.Transport) ----------------------------------------
     def write(self, data: bytes) -> None:
@@ -51,6 +52,17 @@ class CocotbTransport:
         """Hold ``rx`` at ``level`` for ``cycles``, for each ``(level, cycles)``."""
         with self.lock:
             self.out.extend((int(level), int(cycles)) for level, cycles in segments)
+            self.lock.notify_all()
+
+    def reset(self, how: dict) -> None:
+        """Queue a pulse on the chip's reset pin, after what is queued before it:
+        ``how["learning"]`` (optional) times the learning unit starts work first (the
+        probe's ``learning`` rises; at most ``how["limit"]`` cycles in all, the misses
+        counted), then ``how["after"]`` cycles pass; the pin is held
+        ``how.get("hold", 8)`` cycles. What the chip was doing then goes to
+        :attr:`resets`."""
+        with self.lock:
+            self.out.append(dict(how))
             self.lock.notify_all()
 
     def levels(self, item) -> list:
@@ -85,6 +97,10 @@ class CocotbTransport:
                     # the worker computes: wait for it without running the chip
                     self.lock.wait(timeout=0.05)
                     continue
+            if isinstance(item, dict):
+                await self._pulse_reset(dut, item)
+                self._tick()
+                continue
             if item is not None:
                 for level, cycles in self.levels(item):
                     dut.rx.value = level
@@ -101,6 +117,25 @@ class CocotbTransport:
             self.arrived.clear()
             await First(self.arrived.wait(), Timer(max(left, 1) * PERIOD_NS, unit="ns"))
             self._tick()
+
+    async def _pulse_reset(self, dut, how: dict) -> None:
+        # sampled every cycle: the reset lands a fixed number of cycles into a phase
+        missed, left = 0, how.get("limit", 1_000_000)
+        for _ in range(how.get("learning", 0)):
+            was, began = int(dut.probe__learning.value), False
+            while left > 0 and not began:
+                await RisingEdge(dut.clk)
+                left -= 1
+                now = int(dut.probe__learning.value)
+                began, was = bool(now and not was), now
+            missed += not began
+        await Timer(max(1, how["after"]) * PERIOD_NS, unit="ns")
+        self.resets.append({"missed": missed, "learning": int(dut.probe__learning.value),
+                            "steps_done": int(dut.probe__steps_done.value),
+                            "cycle": int(get_sim_time("ns")) // PERIOD_NS})
+        dut.rst.value = 1
+        await Timer(how.get("hold", 8) * PERIOD_NS, unit="ns")
+        dut.rst.value = 0
 
     def _tick(self) -> None:
         with self.lock:
@@ -160,6 +195,9 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
     u, labels = samples["u"], samples["labels"]
     out = {"info": host.ping(), "runs": []}
     for run in job["runs"]:
+        if run.get("reset") is not None:
+            out["runs"].append(reset_run(host, job, probe, u, labels, run["reset"]))
+            continue
         if run.get("lfsr") is not None:
             host.set_lfsr_states(run["lfsr"])
         per_sample = []
@@ -173,9 +211,38 @@ def run_job(host, job: dict, probe: StepProbe) -> dict:
                 got["lfsr"] = host.lfsr_states(job["banks"])
             per_sample.append(got)
         weights = [host.read(0, b, 0, n) for b, n in enumerate(job["bank_words"])]
-        out["runs"].append({"samples": per_sample, "weights": weights,
-                            "lfsr": host.lfsr_states(job["banks"])})
+        # the inference chip has no LFSRs (a READ of them is refused: bad_address)
+        lfsr = host.lfsr_states(job["banks"]) if out["info"]["learning"] else None
+        out["runs"].append({"samples": per_sample, "weights": weights, "lfsr": lfsr})
     return out
+
+
+def reset_run(host, job: dict, probe: StepProbe, u, labels, r: dict) -> dict:
+    """Learn sample ``r["sample"]`` and reset the chip in the middle of it
+    (:meth:`CocotbTransport.reset` with ``r["how"]``); then PING, read back every weight
+    and LFSR state as the reset left them, and learn the next sample, as a run of one
+    (``samples``, ``weights``, ``lfsr``) that sim/compare.py ``side_by_side`` takes
+    beside a golden model started from what was read back."""
+    from rtl.host_protocol import CMD_RUN
+    from sim.host import frame
+    t, i = host.t, r["sample"]
+    host.load_input([int(x) for x in u[i]])
+    t.write(frame(CMD_RUN, bytes([1, int(labels[i])])))      # no reply: it is cut short
+    t.reset(r["how"])
+    drained = t.read(1 << 30, r.get("drain", 20_000))      # what a cut reply left
+    info = host.ping()
+    banks = range(len(job["bank_words"]))
+    state = {"info": info, **t.resets[-1], "drained": drained.hex(),
+             "weights": [host.read(0, b, 0, n) for b, n in zip(banks, job["bank_words"])],
+             "lfsr": host.lfsr_states(job["banks"])}
+    first = len(probe.steps)
+    got = host.classify([int(x) for x in u[i + 1]], job["classes"], learn=True,
+                        label=int(labels[i + 1]), timeout=job["run_timeout"])
+    got["steps_raster"] = probe.steps[first:]
+    got["lfsr"] = host.lfsr_states(job["banks"])
+    return {"reset": state, "samples": [got],
+            "weights": [host.read(0, b, 0, n) for b, n in zip(banks, job["bank_words"])],
+            "lfsr": host.lfsr_states(job["banks"])}
 
 
 def run_link_job(transport: CocotbTransport, job: dict) -> dict:

@@ -4,7 +4,8 @@ pseudo-terminal, so that a host program opens the pty's slave as a serial port (
 
 The bridge copies bytes both ways at the UART bit level: each byte the host writes to the
 slave is read from the master and shifted into the chip's ``rx`` pin (8N1, ``divisor``
-cycles a bit); each byte decoded from ``tx`` is written to the master.
+cycles a bit); the bytes decoded from ``tx`` are written to the master a whole reply at a
+time (a pty write costs about the same for one byte as for a frame).
 
 Time: the simulation only runs while it has something to do. The chip sends nothing
 unasked (docs/host-protocol.md), so the bridge counts the host's frames (sync, command,
@@ -128,6 +129,7 @@ class PtyBridge:
         self.commands = FrameCounter()
         self.replies = FrameCounter(reply=True)
         self.replied = Event()
+        self.pending = bytearray()            # chip -> host, decoded, not yet written
         self.stats = {"bytes_in": 0, "bytes_out": 0}
         self.mute = job.get("mute_after")     # replies passed on before the link goes dead
         p = job.get("perturb")
@@ -168,10 +170,19 @@ class PtyBridge:
                 byte |= int(dut.tx.value) << i
             await Timer(bit, unit="ns")
             if self.mute is None or self.replies.frames < self.mute:
-                self._write(bytes([byte]))
+                self.pending.append(byte)
                 self.stats["bytes_out"] += 1
             if self.replies.feed(byte):
+                self.flush()
                 self.replied.set()
+
+    def flush(self) -> None:
+        """Pass the bytes decoded so far on to the host, in one write: a write to the
+        pty costs milliseconds whatever its length (a byte at a time, a third of the
+        bridge's time went there)."""
+        if self.pending:
+            self._write(bytes(self.pending))
+            self.pending.clear()
 
     async def serve(self) -> dict:
         dut, d = self.dut, self.divisor
@@ -203,6 +214,7 @@ class PtyBridge:
                 await First(self.replied.wait(), Timer(100_000 * PERIOD_NS, unit="ns"))
                 continue
             # nothing to do: the simulation stands still until the host writes
+            self.flush()                      # the rest of a reply cut short (a timeout)
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if ready:
                 continue

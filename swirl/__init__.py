@@ -12,6 +12,8 @@ The stable entry points, re-exported from where they live (gen/, sim/, boards/):
   :func:`load_weights`, :func:`check` (the fit), :func:`build` (the bitstream),
   :func:`compare` (the Verilator chip beside the model); :class:`TrainResult`,
   :class:`BuildError`, :class:`DoesNotFit`;
+- sweeps on Ray Tune: :func:`sweep` (config fields x seeds x tasks, each trial a
+  ``train`` run; docs/sweep.md), :func:`load_spec`, :class:`SpecError`;
 - interchange: :func:`write_nir` / :func:`to_nir` (a network as a NIR graph),
   :func:`read_nir` / :func:`from_nir` (a graph as a config, weights and notes),
   :class:`NirError` (docs/nir.md);
@@ -24,6 +26,7 @@ from boards import BOARDS
 from gen.api import build, check, compare, connect, dataset, evaluate, train
 from gen.build import BuildError, DoesNotFit
 from gen.config import Config, ConfigError, load_config, presets
+from gen.sweep import SpecError, load_spec, sweep
 from gen.nir_io import NirError, from_nir, read_nir, to_nir, write_nir
 from gen.topology import make_topology
 from sim.data import DataError, Dataset, Scaling
@@ -36,6 +39,7 @@ __all__ = [
     "make_topology", "Network", "Dataset", "DataError", "Scaling", "dataset",
     "train", "TrainResult", "evaluate", "save_weights", "load_weights",
     "check", "build", "compare", "BuildError", "DoesNotFit",
+    "sweep", "load_spec", "SpecError",
     "to_nir", "write_nir", "from_nir", "read_nir", "NirError",
     "BOARDS", "connect", "Host", "HostError", "SerialTransport",
 ]

@@ -81,14 +81,18 @@ def _data(tmp):
 @pytest.mark.rtl
 def test_run_predictions_equal_the_golden_model(files, port):
     cfg, tmp = files
+    plot = tmp / "run-raster.png"
     r = gen_run("--port", port, "--weights", tmp / "w.npz", "--data", tmp / "data.npz",
-                "--samples", SAMPLES, "--json", "--quiet", "--timeout", 60)
+                "--samples", SAMPLES, "--json", "--quiet", "--timeout", 60,
+                "--plot", plot, "--plot-sample", 1)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     ds = _data(tmp)
     pred, counts, _ = load_weights(tmp / "w.npz").run(ds.x_test[:SAMPLES])
     assert [row["chip_pred"] for row in report["rows"]] == pred.tolist()
     assert [row["chip_counts"] for row in report["rows"]] == counts.tolist()
+    assert report["plot"] == {"file": str(plot), "sample": 1, "divergence": None}
+    assert plot.stat().st_size > 10_000
     assert report["match"] and report["samples_run"] == SAMPLES
     assert report["chip"]["lanes"] == report["lanes"] == 2
     assert all(row["cycles"] > 0 for row in report["rows"])
@@ -160,12 +164,15 @@ def test_run_catches_a_broken_weight_on_the_chip(files, build, tmp_path):
     from sim.pty_chip import PtyChip
     cfg, tmp = files
     perturb, first = _broken_readout_weight(cfg, tmp)
+    plot = tmp_path / "fault.png"
     with PtyChip(build, tmp_path / "pty", perturb=perturb) as chip:
         r = gen_run("--port", chip.port, "--weights", tmp / "w.npz", "--data",
-                    tmp / "data.npz", "--samples", SAMPLES, "--quiet", "--timeout", 60)
+                    tmp / "data.npz", "--samples", SAMPLES, "--quiet", "--timeout", 60,
+                    "--plot", plot)
     assert chip.result["perturbed"] == 1
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"FAULT at sample {first} " in r.stdout
+    assert f"raster of sample {first}: {plot}" in r.stdout     # the fault is drawn
     assert r.stderr.strip().splitlines()[-1].startswith(f"fault: sample {first}:")
 
 

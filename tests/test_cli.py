@@ -13,7 +13,7 @@ from gen.cli import EXIT_ERROR, get_parser, main
 from gen.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-COMMANDS = ["config", "topology", "train", "eval", "build"]
+COMMANDS = ["config", "topology", "train", "sweep", "eval", "build"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # Small enough that one epoch on 48 samples takes well under a second.

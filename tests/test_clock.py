@@ -5,7 +5,6 @@ import re
 import subprocess
 
 import pytest
-from amaranth.back import rtlil
 
 from boards import BOARDS
 from gen.build import _which

@@ -93,6 +93,22 @@ def test_a_chip_that_ran_fewer_steps_diverges_at_the_missing_step(sample, tmp_pa
     assert "ran 22 steps" in d["where"]
 
 
+@pytest.mark.parametrize("chip_counts, differ", [(None, []), ("one_off", [1])])
+def test_raster_with_a_boards_class_counts_marks_the_classes_that_differ(
+        sample, tmp_path, chip_counts, differ):
+    """``run --plot``: no chip raster, the board's class counts beside the model's."""
+    cfg, model = sample
+    counts = [int(c) for c in model["s_r"].reshape(len(model["s_r"]), cfg.sizes.classes,
+                                                    -1).sum(axis=(0, 2))]
+    chip = list(counts)
+    if chip_counts == "one_off":
+        chip[1] += 1
+    d = plots.raster(model, None, cfg, tmp_path / "c.png",
+                     counts={"model": counts, "chip": chip, "chip_label": "chip"})
+    assert d == ({"key": "counts", "classes": differ} if differ else None)
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
 def test_raster_without_a_chip_draws_the_model_alone(sample, tmp_path):
     cfg, model = sample
     assert plots.raster(model, None, cfg, tmp_path / "m.png") is None
