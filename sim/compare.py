@@ -55,14 +55,15 @@ def check_lanes(config: Config, lanes: int) -> int:
 
 def chip_build(topo, share: int = 1, lanes: int = LANES,
                trace: str | None = None, opt: str | None = None,
-               learning: bool = True) -> harness.Build:
+               learning: bool = True, divisor: int = DIVISOR) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
     a memory word; ``trace="saif"``: with the SAIF tracer; ``opt``: the C++ optimisation
     (sim/harness.py build); ``learning`` False: the inference chip (``build --learning
-    off``)."""
+    off``); ``divisor``: the UART's cycles a bit (bench/fuzz.py takes a longer bit, where
+    2 % of it is more than a cycle)."""
     from rtl.top import SwirlChip
-    chip = SwirlChip(topo, divisor=DIVISOR, lanes=lanes, backend="memory", share=share,
+    chip = SwirlChip(topo, divisor=divisor, lanes=lanes, backend="memory", share=share,
                      learning=learning)
     return harness.build(chip, "chip", trace=trace, opt=opt)
 
