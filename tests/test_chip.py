@@ -135,6 +135,45 @@ def test_compare_finds_a_difference(two_layer_run, change):
     assert r["first_divergence"] is not None
 
 
+def _perturbed(run: dict, field: str) -> dict:
+    """The chip's record of a run with one compared field off by one bit (a deep copy)."""
+    import copy
+    run = copy.deepcopy(run)
+    last = run["samples"][-1]
+    if field == "weight word":
+        bank = next(b for b, words in enumerate(run["weights"]) if words)
+        run["weights"][bank][0] ^= 1
+    elif field == "final LFSR":
+        run["lfsr"][0] ^= 1
+    elif field == "sample LFSR":
+        last["lfsr"][0] ^= 1
+    elif field == "counter":
+        last["weight_writes"] += 1
+    elif field == "class count":
+        last["counts"][0] += 1
+    elif field == "spike":
+        last["steps_raster"][0]["s_r"] ^= 1
+    return run
+
+
+@pytest.mark.parametrize("field", ["weight word", "final LFSR", "sample LFSR", "counter",
+                                   "class count", "spike"])
+def test_compare_catches_a_fault_in_every_field_it_compares(two_layer_run, field):
+    """Each field the chip reports, changed by one (as a broken memory word, LFSR,
+    counter or spike would), makes the same comparison fail, and say where: the sample
+    for per-sample fields, the weights or LFSRs after the run for the rest."""
+    cfg, topo, weights, u, labels, run = two_layer_run
+    r = side_by_side(Network(cfg, topo, weights.copy()), u, labels, True,
+                     _perturbed(run, field))
+    assert not r["bit_exact"], field
+    where = r["first_divergence"]
+    assert where["sample"] == len(u) - 1
+    if field == "weight word":
+        assert sum(r["weight_words_differing"]) == 1
+    if field == "final LFSR":
+        assert not r["lfsr_match"]
+
+
 def test_compare_command(dataset, tmp_path):
     toml = tmp_path / "small.toml"
     toml.write_text(small_config("small").to_toml())
