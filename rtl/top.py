@@ -51,13 +51,20 @@ class ProbeSignature(wiring.Signature):
     spikes, ``s_h`` the hidden spikes (logical core ``g``'s neuron ``i`` at bit ``g *
     neurons + i``) and ``s_r`` the readout's (bit ``i`` neuron ``i``); ``learning`` is
     high while the learning unit works (a sample's trace clear, then each step's phases
-    4-6: teacher, modulators, sweep, traces), so a reset can be aimed into it. The board
-    leaves it unconnected, and synthesis removes what only it reads."""
+    4-6: teacher, modulators, sweep, traces), so a reset can be aimed into it;
+    ``state_*``: each physical core's ``o_state`` (rtl/core_ports.py: a neuron's current
+    and membrane after its update, valid one cycle), flat, core ``p``'s field at bits ``p
+    * width``, for the per-step membranes of a strict compare. The board leaves it
+    unconnected, and synthesis removes what only it reads."""
 
-    def __init__(self, config):
-        s = config.sizes
+    def __init__(self, config, cores: int = 1, core_neurons: int = 1):
+        s, w = config.sizes, config.widths
+        n = max(1, (core_neurons - 1).bit_length())
         super().__init__({"steps_done": Out(range(s.steps + 1)), "s_in": Out(s.n_in),
-                          "s_h": Out(s.hidden), "s_r": Out(s.readout), "learning": Out(1)})
+                          "s_h": Out(s.hidden), "s_r": Out(s.readout), "learning": Out(1),
+                          "state_valid": Out(cores), "state_neuron": Out(cores * n),
+                          "state_current": Out(cores * w.current),
+                          "state_membrane": Out(cores * w.membrane)})
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -155,7 +162,8 @@ class Engine(wiring.Component):
                                       out_layout=self.router.in_layout, learning=learning)
                          for core, group in zip(self.cores, self.groups)]
         super().__init__({"bus": In(BusSignature()),
-                          "probe": Out(ProbeSignature(cfg))})
+                          "probe": Out(ProbeSignature(cfg, len(self.cores),
+                                                      share * s.neurons))})
 
     @property
     def memory_shapes(self) -> dict:
@@ -273,6 +281,13 @@ class Engine(wiring.Component):
         m.d.comb += [self.probe.steps_done.eq(seq.steps_done), self.probe.s_in.eq(seq.s_in),
                      self.probe.s_r.eq(ro.spikes),
                      self.probe.s_h.eq(Cat(sc.spikes for sc in self.scanners))]
+        n = len(self.probe.state_neuron) // len(self.cores)
+        m.d.comb += [self.probe.state_valid.eq(Cat(c.o_state.valid for c in self.cores)),
+                     self.probe.state_neuron.eq(Cat(c.o_state.neuron[:n]
+                                                    for c in self.cores)),
+                     self.probe.state_current.eq(Cat(c.o_state.current for c in self.cores)),
+                     self.probe.state_membrane.eq(Cat(c.o_state.membrane
+                                                      for c in self.cores))]
         return m
 
     def _core_params(self, m, core):
@@ -308,7 +323,7 @@ class SwirlChip(wiring.Component):
                              labels=topo.config.sizes.classes, info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
-                          "probe": Out(ProbeSignature(topo.config))})
+                          "probe": Out(self.engine.signature.members["probe"].signature)})
 
     def elaborate(self, platform):
         m = Module()

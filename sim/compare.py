@@ -70,7 +70,7 @@ def chip_build(topo, share: int = 1, lanes: int = LANES,
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
              work: pathlib.Path, share: int = 1, lanes: int = LANES,
-             trace: str | None = None) -> dict:
+             trace: str | None = None, states: bool = False) -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
     (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``,
     ``lanes``: as the chip was built (:func:`chip_build`); ``trace="saif"`` (a build
@@ -89,8 +89,30 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
            "divisor": DIVISOR, "cores": len(topo.cores), "banks": len(topo.cores) + 1,
            "share": share, "neurons": s.neurons,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
-           "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout}
+           "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout, "states": states}
     return harness.run(build, "sim.tb_chip", job, work / "chip_run", trace=trace)[0]
+
+
+def state_divergence(trace: dict, chip_steps: list, config) -> dict | None:
+    """The first hidden neuron whose current or membrane after a step differs between
+    the golden model's record of one sample (``trace``: ``i_h``, ``v_h``) and the chip's
+    probe (``chip_steps``: tb_chip's steps with ``state``, :func:`run_chip` with
+    ``states``): ``{"step", "population", "core", "neuron", "field", "model", "chip"}``,
+    or None when every value of every step is equal. A neuron the chip did not report in
+    a step diverges with ``chip`` None."""
+    N = config.sizes.neurons
+    fields = (("current", np.asarray(trace["i_h"]).reshape(config.sizes.steps, -1)),
+              ("membrane", np.asarray(trace["v_h"]).reshape(config.sizes.steps, -1)))
+    for t, step in enumerate(chip_steps):
+        got = {k: (i, v) for k, i, v in step["state"]}
+        for j in range(fields[0][1].shape[1]):
+            for f, (name, model) in enumerate(fields):
+                chip = got[j][f] if j in got else None
+                if chip != int(model[t, j]):
+                    return {"step": t, "population": "hidden", "core": j // N,
+                            "neuron": j % N, "field": name, "model": int(model[t, j]),
+                            "chip": chip}
+    return None
 
 
 def synaptic_events(net: Network, trace: dict) -> int:
@@ -269,12 +291,13 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
     also ``report["rasters"]``, a ``{"model", "chip"}`` pair of rasters a sample."""
     config, topo = net.config, net.topology
     samples = len(u)
-    rows, model_rasters = [], []
+    rows, model_rasters, traces = [], [], []
     for i in range(samples):
         before = dict(vars(net.stats))
         pred, counts, tr = net.run(u[i:i + 1], labels[i:i + 1] if learn else None,
                                    learn=learn, record=True)
         tr = tr[0] if learn else tr
+        traces.append(tr)
         raster = model_raster(tr, config)
         model_rasters.append(raster)
         after = vars(net.stats)
@@ -289,6 +312,8 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         craster = chip_raster(crow["steps_raster"], config)
         pairs.append({"model": model_rasters[i], "chip": craster})
         div = _first_divergence(model_rasters[i], craster, net)
+        if div is None and crow["steps_raster"] and "state" in crow["steps_raster"][0]:
+            div = state_divergence(traces[i], crow["steps_raster"], config)
         cstats = {k: crow[k] for k in STATS} if learn else None
         same = (div is None and mrow["pred"] == crow["prediction"] and
                 mrow["counts"] == crow["counts"] and

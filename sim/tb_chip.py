@@ -163,11 +163,36 @@ class StepProbe:
     ``ProbeSignature``) when its step counter moves on. A port renamed there fails here
     at once (cocotb has no handle of that name), never silently."""
 
-    def __init__(self, dut, cores: int, share: int = 1, neurons: int = 1):
+    def __init__(self, dut, cores: int, share: int = 1, neurons: int = 1,
+                 states: bool = False):
         self.steps_done, self.inputs, self.hidden_bits, self.readout = (
             getattr(dut, f"probe__{name}") for name in ("steps_done", "s_in", "s_h", "s_r"))
         self.cores, self.neurons = cores, neurons
         self.steps = []             # one dict per step, across all samples
+        # with ``states``: every hidden neuron's current and membrane, from the physical
+        # cores' o_state (the probe's state_*), as [[hidden index, i, v], ...] a step
+        self.dut, self.share, self.states, self.pending = dut, share, states, {}
+        if states:
+            cocotb.start_soon(self.watch_states())
+
+    async def watch_states(self) -> None:
+        dut, N, share = self.dut, self.neurons, self.share
+        P = len(dut.probe__state_valid)
+        nb = len(dut.probe__state_neuron) // P
+        cw, mw = len(dut.probe__state_current) // P, len(dut.probe__state_membrane) // P
+
+        def field(sig, p, w, signed):
+            v = (int(sig.value) >> (p * w)) & ((1 << w) - 1)
+            return v - (1 << w) if signed and v >> (w - 1) else v
+        while True:
+            await RisingEdge(dut.clk)
+            valid = int(dut.probe__state_valid.value)
+            for p in range(P):
+                if valid >> p & 1:
+                    n = field(dut.probe__state_neuron, p, nb, False)
+                    g = p * share + n // N              # the logical core (one layer's cores)
+                    self.pending[g * N + n % N] = (field(dut.probe__state_current, p, cw, True),
+                                                   field(dut.probe__state_membrane, p, mw, True))
 
     def hidden(self) -> list:
         bits, mask = int(self.hidden_bits.value), (1 << self.neurons) - 1
@@ -178,9 +203,12 @@ class StepProbe:
             await self.steps_done.value_change
             if int(self.steps_done.value) == 0:       # RUN cleared it
                 continue
-            self.steps.append({"s_in": int(self.inputs.value),
-                               "s_h": self.hidden(),
-                               "s_r": int(self.readout.value)})
+            step = {"s_in": int(self.inputs.value), "s_h": self.hidden(),
+                    "s_r": int(self.readout.value)}
+            if self.states:
+                step["state"] = [[k, *v] for k, v in sorted(self.pending.items())]
+                self.pending = {}
+            self.steps.append(step)
 
 
 def run_job(host, job: dict, probe: StepProbe) -> dict:
@@ -287,7 +315,8 @@ class ChipTB:
             def work():
                 return run_link_job(transport, job)
         else:
-            probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1))
+            probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1),
+                              states=job.get("states", False))
             cocotb.start_soon(probe.watch())
 
             def work():
