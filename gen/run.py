@@ -115,8 +115,8 @@ def run_on_chip(args) -> dict:
                          f"{ds.name!r}), not {n}")
     u, labels = x_all[:n].astype(np.int64), y_all[:n].astype(np.int64)
     total = n * (args.epochs if args.learn else 1)
-    plot = getattr(args, "plot", None)
-    plot_row = getattr(args, "plot_sample", None)
+    plot = args.plot
+    plot_row = args.plot_sample
     if plot_row is not None and plot is None:
         raise ValueError("--plot-sample needs --plot FILE.png")
     if plot_row is not None and not 0 <= plot_row < total:

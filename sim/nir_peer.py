@@ -58,13 +58,18 @@ def snntorch_run(graph, spikes: np.ndarray) -> np.ndarray:
     previous step's output back. snnTorch prints while it maps; that is swallowed."""
     import nir
     import nirtorch
-    import torch
     from snntorch.import_nir import _nir_to_snntorch_module
     mapper = lambda node: _nir_to_snntorch_module(node, init_hidden=True)  # noqa: E731
     node_map = {nir.Affine: mapper, nir.Linear: mapper, nir.LIF: mapper,
                 nir.CubaLIF: mapper}
     with contextlib.redirect_stdout(io.StringIO()):
         module = nirtorch.nir_to_torch(graph, node_map)
+    return _step_through(module, spikes)
+
+
+def _step_through(module, spikes: np.ndarray) -> np.ndarray:
+    """Run a stateful torch module step by step over ``spikes`` (batch, steps, inputs)."""
+    import torch
     x = torch.from_numpy(np.asarray(spikes, np.float32))
     out, state = [], None
     with torch.no_grad():
@@ -77,17 +82,10 @@ def snntorch_run(graph, spikes: np.ndarray) -> np.ndarray:
 def snntorch_import_run(graph, spikes: np.ndarray) -> np.ndarray:
     """The same through ``import_from_nir`` as shipped (its RNN rewrite included), to
     show what that rewrite does (docs/nir.md)."""
-    import torch
     from snntorch.import_nir import import_from_nir
     with contextlib.redirect_stdout(io.StringIO()):
         module = import_from_nir(graph)
-    x = torch.from_numpy(np.asarray(spikes, np.float32))
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            y, state = module(x[:, t], state)
-            out.append(y.numpy())
-    return np.stack(out, axis=1)
+    return _step_through(module, spikes)
 
 
 def peer_predictions(net, intensities, batch: int = 512) -> np.ndarray:

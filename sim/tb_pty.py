@@ -33,13 +33,11 @@ import time
 import tty
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, First, Timer
 from cocotb.utils import get_sim_time
 
 from rtl.host_protocol import CMD_WRITE, SYNC, crc8
-
-PERIOD_NS = 10
+from sim.tb_chip import PERIOD_NS, ChipTB
 STALL_S = 0.5           # a frame left unfinished this long is let time out on the chip
 
 
@@ -237,17 +235,8 @@ class PtyBridge:
         os.close(self.slave)
 
 
-class PtyTB:
-    def __init__(self, dut):
-        self.dut = dut
-
-    async def start(self):
-        dut = self.dut
-        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-        dut.rst.value = 1
-        dut.rx.value = 1
-        await Timer(5 * PERIOD_NS, unit="ns")
-        dut.rst.value = 0
+class PtyTB(ChipTB):
+    """Clock and reset from :class:`sim.tb_chip.ChipTB`; :meth:`run_case` serves the pty."""
 
     async def run_case(self, job) -> dict:
         bridge = PtyBridge(self.dut, job["divisor"], job)
