@@ -46,7 +46,7 @@ from .util import ceil_div
 
 __all__ = ["BuildError", "DoesNotFit", "plan_build", "check_fits", "find_tools",
            "parse_nextpnr_report", "timing_verdict", "synth_cells", "check_synth_fits",
-           "run_build", "lanes_for", "ebr_blocks", "dp16kd_blocks", "lutram_cells",
+           "run_build", "board_design", "prepare_design", "lanes_for", "ebr_blocks", "dp16kd_blocks", "lutram_cells",
            "memory_blocks", "performance", "emit_verilog", "TOOL_ENV"]
 
 
@@ -456,13 +456,46 @@ def emit_verilog(config: Config, lanes: int = 2, learning: bool = True) -> str:
     return verilog.convert(chip, name="swirl", emit_src=False)
 
 
+def board_design(config: Config, board: Board, *, weights=None, baud: int = 115200,
+                 learning: bool | None = None, clock_hz: float | None = None):
+    """What ``build`` elaborates for ``board``: ``(top, plan, clock, topo, in_bitstream)``,
+    the config, clock and baud refused before any work when the board cannot take them.
+    sim/asbuilt.py simulates this same top. ``in_bitstream``: the weights are the block
+    RAM's initial contents (ECP5); SPRAM cannot take any, the host loads them."""
+    from rtl.top import BoardTop
+    clock = board.clock(clock_hz)           # an impossible clock fails before any work
+    divisor_for(clock.f_out, baud)          # and so does a baud the clock cannot make
+    topo = make_topology(config)
+    plan = plan_build(config, board, topo, learning)
+    check_fits(config, board, plan)
+    in_bitstream = weights is not None and not board.spram_weights
+    top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
+                   learning=plan["learning"], weights=weights if in_bitstream else None,
+                   share=plan["share"])
+    return top, plan, clock, topo, in_bitstream
+
+
+def prepare_design(top, board: Board, out: pathlib.Path) -> list[str]:
+    """Amaranth's build files for ``top`` in ``out`` (``swirl.il``, ``swirl.ys``, the
+    constraints, ``build_swirl.sh``); returns the script's tool commands (synth, pnr,
+    pack)."""
+    platform = board.platform()
+    opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
+    if board.toolchain == "icestorm":
+        # the learning unit's lane multipliers go into the UP5K's SB_MAC16 DSPs, which
+        # nothing else uses (636 LUT4 fewer, docs/build.md)
+        opts["synth_opts"] = "-dsp"
+    platform.prepare(top, name="swirl", **opts).extract(str(out))
+    script = (out / "build_swirl.sh").read_text()
+    return [ln for ln in script.splitlines() if ln.startswith('"$')]
+
+
 def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
               log=print, baud: int = 115200, learning: bool | None = None,
               clock_hz: float | None = None) -> dict:
     """The whole flow; returns the report (also written to ``out/report.json``).
     ``clock_hz`` is the clock to run at (default ``board.clock_hz``; rtl/clock.py makes
     the fastest its PLL can at or below it)."""
-    from rtl.top import BoardTop
     t_all = time.monotonic()
     stages = []
 
@@ -476,11 +509,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         log(f"[{name}] done in {dt:.1f} s" + (f": {detail}" if detail else ""))
 
     t0 = stage("plan")
-    clock = board.clock(clock_hz)           # an impossible clock fails before any work
-    divisor_for(clock.f_out, baud)          # and so does a baud the clock cannot make
-    topo = make_topology(config)
-    plan = plan_build(config, board, topo, learning)
-    check_fits(config, board, plan)
+    top, plan, clock, topo, in_bitstream = board_design(
+        config, board, weights=weights, baud=baud, learning=learning, clock_hz=clock_hz)
     tools = find_tools(board.toolchain)
     end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
         f"physical, lanes {plan['lanes']}, "
@@ -488,21 +518,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = stage("elaborate")
-    # trained weights become the block RAM's initial contents; SPRAM cannot take any
-    in_bitstream = weights is not None and not board.spram_weights
-    top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
-                   learning=plan["learning"], weights=weights if in_bitstream else None,
-                   share=plan["share"])
-    platform = board.platform()
-    opts = {"nextpnr_opts": "--report swirl.report.json --timing-allow-fail"}
-    if board.toolchain == "icestorm":
-        # the learning unit's lane multipliers go into the UP5K's SB_MAC16 DSPs, which
-        # nothing else uses (636 LUT4 fewer, docs/build.md)
-        opts["synth_opts"] = "-dsp"
-    bplan = platform.prepare(top, name="swirl", **opts)
-    bplan.extract(str(out))
-    script = (out / "build_swirl.sh").read_text()
-    commands = [ln for ln in script.splitlines() if ln.startswith('"$')]
+    commands = prepare_design(top, board, out)
     end("elaborate", t0, f"RTLIL {(out / 'swirl.il').stat().st_size // 1024} KiB")
 
     names = ["synth", "pnr", "pack"]

