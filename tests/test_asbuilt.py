@@ -1,0 +1,69 @@
+"""The chip as ``build`` makes it (sim/asbuilt.py), under Verilator behind a pty, driven
+by ``python -m gen run`` like a board: the board top with its PLL (modelled), power-on
+reset, I/O cells and memory primitives at the board's real UART divisor, and yosys'
+synthesised netlist of it with the vendor cell models. ``gen run`` compares every
+prediction with the golden model (sim/model.py) and, after learning, every weight and
+LFSR state read back; a broken weight on the chip's side must be caught."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rtl.uart import divisor_for
+from sim.asbuilt import asbuilt_build
+from sim.pty_chip import PtyChip
+
+from test_board_run import SAMPLES, _broken_readout_weight, files, gen_run  # noqa: F401
+
+#: (board, kind, learning, the cells the simulated design must contain)
+CHIPS = {
+    "ice40-rtl": ("ice40", "rtl", True, {"SB_PLL40_PAD", "SB_IO", "SB_SPRAM256KA"}),
+    "ice40-netlist": ("ice40", "netlist", True,
+                      {"SB_PLL40_PAD", "SB_LUT4", "SB_CARRY", "SB_RAM40_4K", "SB_MAC16",
+                       "SB_SPRAM256KA"}),
+}
+_built = {}
+
+
+def chip(cfg, name):
+    if name not in _built:
+        board, kind, learning, _ = CHIPS[name]
+        _built[name] = asbuilt_build(cfg, board, kind=kind, learning=learning)
+    return _built[name]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", sorted(CHIPS))
+def test_as_built_chip_learns_bit_exact(files, name, tmp_path):
+    cfg, tmp = files
+    board, kind, learning, cells = CHIPS[name]
+    a = chip(cfg, name)
+    assert a.divisor == divisor_for(a.clock_hz, 115200) > 100     # the board's, not 4
+    assert cells <= set(a.cells), a.cells
+    with PtyChip(a.build, tmp_path / "pty", divisor=a.divisor,
+                 settle_cycles=a.settle_cycles) as pty:
+        r = gen_run("--port", pty.port, "--weights", tmp / "w-decay.npz", "--data",
+                    tmp / "data.npz", "--samples", SAMPLES, "--learn", "--epochs", 1,
+                    "--seed", 3, "--out", tmp_path / "w.npz", "--json", "--quiet",
+                    "--timeout", 120, timeout=1500)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["match"] and report["samples_run"] == SAMPLES
+    assert report["after_learning"]["lfsr_match"]
+    assert not any(report["after_learning"]["words_differing"])
+
+
+@pytest.mark.rtl
+def test_as_built_chip_catches_a_broken_weight(files, tmp_path):
+    cfg, tmp = files
+    a = chip(cfg, "ice40-rtl")
+    perturb, first = _broken_readout_weight(cfg, tmp)
+    with PtyChip(a.build, tmp_path / "pty", divisor=a.divisor,
+                 settle_cycles=a.settle_cycles, perturb=perturb) as pty:
+        r = gen_run("--port", pty.port, "--weights", tmp / "w.npz", "--data",
+                    tmp / "data.npz", "--samples", SAMPLES, "--json", "--quiet",
+                    "--timeout", 120, timeout=1500)
+    assert pty.result["perturbed"] == 1
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(f"fault: sample {first}:")
