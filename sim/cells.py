@@ -69,8 +69,15 @@ BODIES = {
 }
 
 #: edits to yosys' models that Verilator needs: it has no ``z`` to compare with (an
-#: unconnected SB_IO clock enable already defaults to 1 by the port's default value)
-PATCHES = {"SB_IO": [(" || CLOCK_ENABLE === 1'bz", "")]}
+#: unconnected SB_IO clock enable already defaults to 1 by the port's default value, an
+#: ECP5 TRELLIS_IO's tristate is always driven in a netlist), nor an input port on an I/O
+#: cell's inout pad (the ECP5 IB: a wire in between; an input TRELLIS_IO: its pad not
+#: driven with ``z``)
+PATCHES = {"SB_IO": [(" || CLOCK_ENABLE === 1'bz", "")],
+           "TRELLIS_IO": [("if (T === 1'bz) T_pd = 1'b0; else T_pd = T;", "T_pd = T;"),
+                          ("assign B = 1'bz;\n", "")],
+           "IB": [("output O); ", "output O); wire swirl_pad = I; "),
+                  (".B(I)", ".B(swirl_pad)")]}
 
 _MODULE = re.compile(r"^module\s+(\\?\S+?)\s*[(#;]", re.M)
 
