@@ -263,6 +263,9 @@ def get_parser() -> argparse.ArgumentParser:
                             "2)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
+    p.add_argument("--states", action="store_true",
+                   help="also compare every neuron's current and membrane and every trace "
+                        "after every step, naming the first that differs (slower)")
     p.add_argument("--plot", type=pathlib.Path, metavar="FILE.png",
                    help="write a spike raster of one sample, model beside chip, the first "
                         "divergence marked (gen/plots.py raster)")
@@ -608,7 +611,7 @@ def cmd_compare(args) -> int:
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
                          share=args.share, work=args.work, progress=progress,
-                         rasters=args.plot is not None)
+                         rasters=args.plot is not None, states=args.states)
     if args.plot is not None:
         _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()

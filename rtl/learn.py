@@ -142,6 +142,18 @@ def row_sources(topo: Topology) -> tuple:
     return segs, table or [0]
 
 
+class ObserveSignature(wiring.Signature):
+    """What a testbench watches of the learning unit (through the engine's probe port):
+    each trace word as phase 6 writes it back (``trace_valid`` one cycle; addresses as the
+    trace memory's: inputs, hidden neurons, the bias source) and the teacher's class
+    traces. The chip leaves it open and synthesis removes it."""
+
+    def __init__(self, trace_words: int, trace_width: int, classes: int, teacher_width: int):
+        super().__init__({"trace_valid": Out(1), "trace_addr": Out(range(max(trace_words, 2))),
+                          "trace_data": Out(trace_width),
+                          "activity": Out(teacher_width).array(classes)})
+
+
 class LearningUnit(wiring.Component):
     """Teacher, plasticity sweep, traces (module docstring), sized from ``topo``.
     ``bank_rows``: rows of each hidden bank; ``readout_base``: first word of the readout
@@ -182,6 +194,7 @@ class LearningUnit(wiring.Component):
             "sweep": Out(SweepPortSignature(depth, lanes * w.weight, self.readout_host + 1)),
             "regs": In(LearnRegsSignature(self.G + 1, cfg.learning)),
             "stats": Out(LearnStatsSignature(counter_width)),
+            "observe": Out(ObserveSignature(self.trace_words, w.trace, s.classes, w.teacher)),
         })
 
     @property
@@ -344,10 +357,14 @@ class LearningUnit(wiring.Component):
         spike_now = Mux(wb_kind == SourceKind.INPUT, wb_spike,
                         Mux(wb_kind == SourceKind.HIDDEN, self.bits.hidden_spike, 1))
         m.d.sync += [self.control.done.eq(0), wb.eq(0)]
+        updated = Signal(tw)
+        m.d.comb += updated.eq(trace_update(t_rd.data, spike_now, ln.trace_shift, ln.trace_inc,
+                                            tw))
         with m.If(wb):
-            m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1),
-                         t_wr.data.eq(trace_update(t_rd.data, spike_now, ln.trace_shift,
-                                                   ln.trace_inc, tw))]
+            m.d.comb += [t_wr.addr.eq(wb_addr), t_wr.en.eq(1), t_wr.data.eq(updated)]
+        ob = self.observe
+        m.d.comb += [ob.trace_valid.eq(wb), ob.trace_addr.eq(wb_addr), ob.trace_data.eq(updated),
+                     *(ob.activity[k].eq(teacher.activity[k]) for k in range(K))]
 
         with m.FSM() as fsm:
             with m.State("IDLE"):

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from gen.util import ceil_div
 
 from .crossbar import NO_RW_CHECK, EventLayout, read_port
+from .core_ports import NeuronStateSignature
 from .memory import WeightPortSignature
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
@@ -36,7 +37,9 @@ class ReadoutCore(wiring.Component):
     current read-modify-write per neuron, ``R + 2W + 1`` cycles without contention; the sweep
     takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
-    the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher)."""
+    the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
+    neuron's current and membrane as the sweep writes them back (as ``NeuronCore``'s: for
+    a testbench's per-step compare; the chip leaves it open and synthesis removes it)."""
 
     def __init__(self, config, *, rows: int, lanes: int, base: int, depth: int,
                  aux_words: int = 0, aux_width: int = 1):
@@ -61,6 +64,7 @@ class ReadoutCore(wiring.Component):
             "update": In(1), "clear": In(1), "busy": Out(1), "done": Out(1),
             "counts": Out(unsigned(self._count_width)).array(s.classes),
             "spikes": Out(s.readout),
+            "o_state": Out(NeuronStateSignature(s.readout, w.membrane, w.current)),
         })
 
     @property
@@ -207,6 +211,10 @@ class ReadoutCore(wiring.Component):
                              wr.addr.eq(R + n), wr.en.eq(1),
                              wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
                                         else lif.v_out)]
+                os = self.o_state
+                m.d.comb += [os.valid.eq(1), os.neuron.eq(n), os.current.eq(cur_q),
+                             os.membrane.eq(lif.v_out), os.spike.eq(lif.spike),
+                             os.psi.eq(lif.psi)]
                 # this step's spikes, neuron i in bit i once the sweep is done
                 m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
                 with m.If(lif.spike):

@@ -54,17 +54,26 @@ class ProbeSignature(wiring.Signature):
     4-6: teacher, modulators, sweep, traces), so a reset can be aimed into it;
     ``state_*``: each physical core's ``o_state`` (rtl/core_ports.py: a neuron's current
     and membrane after its update, valid one cycle), flat, core ``p``'s field at bits ``p
-    * width``, for the per-step membranes of a strict compare. The board leaves it
-    unconnected, and synthesis removes what only it reads."""
+    * width``, for the per-step membranes of a strict compare; ``ro_*`` the readout's
+    (its ``o_state``); ``trace_*`` each pre-synaptic trace as the learning unit writes it
+    back and ``activity`` the teacher's class traces, class ``k`` at bits ``k *
+    widths.teacher`` (rtl/learn.py ``ObserveSignature``; zero on a chip without learning).
+    The board leaves it unconnected, and synthesis removes what only it reads."""
 
     def __init__(self, config, cores: int = 1, core_neurons: int = 1):
         s, w = config.sizes, config.widths
         n = max(1, (core_neurons - 1).bit_length())
+        trace_words = s.n_in + s.hidden + 1
         super().__init__({"steps_done": Out(range(s.steps + 1)), "s_in": Out(s.n_in),
                           "s_h": Out(s.hidden), "s_r": Out(s.readout), "learning": Out(1),
                           "state_valid": Out(cores), "state_neuron": Out(cores * n),
                           "state_current": Out(cores * w.current),
-                          "state_membrane": Out(cores * w.membrane)})
+                          "state_membrane": Out(cores * w.membrane),
+                          "ro_valid": Out(1), "ro_neuron": Out(range(max(s.readout, 2))),
+                          "ro_current": Out(w.current), "ro_membrane": Out(w.membrane),
+                          "trace_valid": Out(1), "trace_addr": Out(range(trace_words)),
+                          "trace_data": Out(w.trace),
+                          "activity": Out(s.classes * w.teacher)})
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -276,6 +285,11 @@ class Engine(wiring.Component):
             bits = hidden_bits(m, self.scanners, lu.bits.hidden_addr)
             m.d.comb += [lu.bits.hidden_spike.eq(bits[0]), lu.bits.hidden_psi.eq(bits[1]),
                          self.probe.learning.eq(lu.control.busy)]
+            ob = lu.observe
+            m.d.comb += [self.probe.trace_valid.eq(ob.trace_valid),
+                         self.probe.trace_addr.eq(ob.trace_addr),
+                         self.probe.trace_data.eq(ob.trace_data),
+                         self.probe.activity.eq(Cat(ob.activity))]
 
         # what a testbench watches (sim/tb_chip.py StepProbe)
         m.d.comb += [self.probe.steps_done.eq(seq.steps_done), self.probe.s_in.eq(seq.s_in),
@@ -287,7 +301,11 @@ class Engine(wiring.Component):
                                                     for c in self.cores)),
                      self.probe.state_current.eq(Cat(c.o_state.current for c in self.cores)),
                      self.probe.state_membrane.eq(Cat(c.o_state.membrane
-                                                      for c in self.cores))]
+                                                      for c in self.cores)),
+                     self.probe.ro_valid.eq(ro.o_state.valid),
+                     self.probe.ro_neuron.eq(ro.o_state.neuron),
+                     self.probe.ro_current.eq(ro.o_state.current),
+                     self.probe.ro_membrane.eq(ro.o_state.membrane)]
         return m
 
     def _core_params(self, m, core):

@@ -30,7 +30,7 @@ from gen.topology import make_topology
 
 from . import harness
 from .host import load_commands, weight_words
-from .model import Network
+from .model import Network, trace_step
 
 __all__ = ["compare", "chip_build", "run_chip", "synaptic_events", "format_report",
            "side_by_side", "chip_raster", "model_raster", "first_divergence",
@@ -93,25 +93,50 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
     return harness.run(build, "sim.tb_chip", job, work / "chip_run", trace=trace)[0]
 
 
-def state_divergence(trace: dict, chip_steps: list, config) -> dict | None:
-    """The first hidden neuron whose current or membrane after a step differs between
-    the golden model's record of one sample (``trace``: ``i_h``, ``v_h``) and the chip's
-    probe (``chip_steps``: tb_chip's steps with ``state``, :func:`run_chip` with
-    ``states``): ``{"step", "population", "core", "neuron", "field", "model", "chip"}``,
-    or None when every value of every step is equal. A neuron the chip did not report in
-    a step diverges with ``chip`` None."""
-    N = config.sizes.neurons
-    fields = (("current", np.asarray(trace["i_h"]).reshape(config.sizes.steps, -1)),
-              ("membrane", np.asarray(trace["v_h"]).reshape(config.sizes.steps, -1)))
+def state_divergence(trace: dict, chip_steps: list, config, learn: bool = False) -> dict | None:
+    """The first value after a step that differs between the golden model's record of one
+    sample (``trace``: ``Network.run(record=True)``) and the chip's probe (``chip_steps``:
+    tb_chip's steps with ``state``, :func:`run_chip` with ``states``):
+    ``{"step", "population", "core", "neuron", "field", "model", "chip"}``, or None when
+    every value of every step is equal. Compared, each step: every hidden and readout
+    neuron's current and membrane; when learning (the learning unit's phases 4-6 run only
+    then), every pre-synaptic trace as written back (input, hidden, bias source: the
+    model's ``trace_step`` of the step's record) and the teacher's class traces. A value
+    the chip did not report in a step diverges with ``chip`` None. ``core`` is the hidden
+    neuron's core, the readout neuron's class, the teacher trace's class (``neuron`` 0)."""
+    s, ln, w = config.sizes, config.learning, config.widths
+    T, N = s.steps, s.neurons
+
+    def rows(key):
+        return np.asarray(trace[key]).reshape(T, -1)
+    kw = {"shift": ln.trace_shift, "inc": ln.trace_inc, "width": w.trace}
+    after = [trace_step(rows("x_in"), rows("s_in"), **kw),
+             trace_step(rows("x_h"), rows("s_h"), **kw),
+             trace_step(rows("x_bias"), 1, **kw)]        # the bias source spikes every step
+    traces = np.concatenate(after, axis=1)              # the trace memory's addresses
+    # trace address -> (population, core, neuron): inputs, hidden neurons, the bias source
+    sources = ([("input trace", None, i) for i in range(s.n_in)] +
+               [("hidden trace", j // N, j % N) for j in range(s.hidden)] +
+               [("bias trace", None, 0)])
     for t, step in enumerate(chip_steps):
-        got = {k: (i, v) for k, i, v in step["state"]}
-        for j in range(fields[0][1].shape[1]):
-            for f, (name, model) in enumerate(fields):
-                chip = got[j][f] if j in got else None
-                if chip != int(model[t, j]):
-                    return {"step": t, "population": "hidden", "core": j // N,
-                            "neuron": j % N, "field": name, "model": int(model[t, j]),
-                            "chip": chip}
+        checks = [("hidden", step["state"], (("current", rows("i_h")),
+                                             ("membrane", rows("v_h"))), N),
+                  ("readout", step["readout_state"], (("current", rows("i_r")),
+                                                      ("membrane", rows("v_r"))), s.per_class)]
+        if learn:
+            checks += [("traces", step["traces"], (("trace", traces),), None),
+                       ("teacher", list(enumerate(step["activity"])),
+                        (("class trace", rows("teach")),), 1)]
+        for population, got_rows, fields, per in checks:
+            got = {r[0]: r[1:] for r in got_rows}
+            for j in range(fields[0][1].shape[1]):
+                for f, (name, model) in enumerate(fields):
+                    chip = got[j][f] if j in got else None
+                    if chip != int(model[t, j]):
+                        where = sources[j] if per is None else (population, j // per, j % per)
+                        return {"step": t, "population": where[0], "core": where[1],
+                                "neuron": where[2], "field": name, "model": int(model[t, j]),
+                                "chip": chip}
     return None
 
 
@@ -236,7 +261,7 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
             progress=None, share: int = 1, lanes: int = LANES, scaling=None,
-            rasters: bool = False) -> dict:
+            rasters: bool = False, states: bool = False) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
@@ -245,7 +270,9 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     ``lanes``: weights a memory word (a board's: gen.build.lanes_for); ``scaling``: a
     sim.data.Scaling for a user's ``data`` (the one saved with trained weights).
     ``rasters``: keep every sample's ``{"model", "chip"}`` rasters in
-    ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON)."""
+    ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON). ``states``: also
+    compare every step's currents, membranes and traces (:func:`state_divergence`; the
+    probe watched every cycle: a slower simulation)."""
     from .data import load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -274,7 +301,8 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="swirl-compare-") as tmp:
         chip = run_chip(b, net, u, labels, [{"learn": learn}],
-                        pathlib.Path(work) if work else pathlib.Path(tmp), share, lanes)
+                        pathlib.Path(work) if work else pathlib.Path(tmp), share, lanes,
+                        states=states)
     say("chip", time.time() - t0)
     t0 = time.time()
     report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share,
@@ -313,7 +341,7 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         pairs.append({"model": model_rasters[i], "chip": craster})
         div = _first_divergence(model_rasters[i], craster, net)
         if div is None and crow["steps_raster"] and "state" in crow["steps_raster"][0]:
-            div = state_divergence(traces[i], crow["steps_raster"], config)
+            div = state_divergence(traces[i], crow["steps_raster"], config, learn)
         cstats = {k: crow[k] for k in STATS} if learn else None
         same = (div is None and mrow["pred"] == crow["prediction"] and
                 mrow["counts"] == crow["counts"] and
@@ -346,6 +374,8 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
         "share": share, "lanes": lanes,
         "config_seed": config.seed, "task": task, "samples": samples, "learn": learn,
         "bit_exact": bit_exact, "first_divergence": first,
+        "states_compared": bool(run["samples"] and run["samples"][0]["steps_raster"] and
+                                "state" in run["samples"][0]["steps_raster"][0]),
         "accuracy": {"model": float(np.mean([r["model_pred"] == r["label"] for r in report_rows])),
                      "chip": float(np.mean([r["chip_pred"] == r["label"] for r in report_rows]))},
         "weight_words_differing": weight_diff, "lfsr_match": lfsr_same,
@@ -399,7 +429,10 @@ def format_report(r: dict, fmax_hz: float | None = None) -> str:
     if r["first_divergence"]:
         d = r["first_divergence"]
         lines.append(f"first divergence: sample {d['sample']}: {d['where']}")
-    lines.append(f"bit exact: {'yes' if r['bit_exact'] else 'NO'}")
+    lines.append(f"bit exact: {'yes' if r['bit_exact'] else 'NO'}" +
+                 (" (every step's currents, membranes" +
+                  (", traces and teacher traces" if r["learn"] else "") + " compared too)"
+                  if r.get("states_compared") else ""))
     return "\n".join(lines)
 
 

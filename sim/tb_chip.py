@@ -164,14 +164,17 @@ class StepProbe:
     at once (cocotb has no handle of that name), never silently."""
 
     def __init__(self, dut, cores: int, share: int = 1, neurons: int = 1,
-                 states: bool = False):
+                 states: bool = False, classes: int = 1):
         self.steps_done, self.inputs, self.hidden_bits, self.readout = (
             getattr(dut, f"probe__{name}") for name in ("steps_done", "s_in", "s_h", "s_r"))
         self.cores, self.neurons = cores, neurons
         self.steps = []             # one dict per step, across all samples
         # with ``states``: every hidden neuron's current and membrane, from the physical
-        # cores' o_state (the probe's state_*), as [[hidden index, i, v], ...] a step
-        self.dut, self.share, self.states, self.pending = dut, share, states, {}
+        # cores' o_state (the probe's state_*), as [[hidden index, i, v], ...] a step; the
+        # readout's the same way (ro_*); the pre-synaptic traces the learning unit writes
+        # back (trace_*) as [[trace address, value], ...]; the teacher's class traces
+        self.dut, self.share, self.states, self.classes = dut, share, states, classes
+        self.pending, self.pending_ro, self.pending_traces = {}, {}, {}
         if states:
             cocotb.start_soon(self.watch_states())
 
@@ -193,6 +196,13 @@ class StepProbe:
                     g = p * share + n // N              # the logical core (one layer's cores)
                     self.pending[g * N + n % N] = (field(dut.probe__state_current, p, cw, True),
                                                    field(dut.probe__state_membrane, p, mw, True))
+            if int(dut.probe__ro_valid.value):
+                self.pending_ro[int(dut.probe__ro_neuron.value)] = (
+                    field(dut.probe__ro_current, 0, cw, True),
+                    field(dut.probe__ro_membrane, 0, mw, True))
+            if int(dut.probe__trace_valid.value):
+                self.pending_traces[int(dut.probe__trace_addr.value)] = \
+                    int(dut.probe__trace_data.value)
 
     def hidden(self) -> list:
         bits, mask = int(self.hidden_bits.value), (1 << self.neurons) - 1
@@ -207,7 +217,12 @@ class StepProbe:
                     "s_r": int(self.readout.value)}
             if self.states:
                 step["state"] = [[k, *v] for k, v in sorted(self.pending.items())]
-                self.pending = {}
+                step["readout_state"] = [[k, *v] for k, v in sorted(self.pending_ro.items())]
+                step["traces"] = [[a, x] for a, x in sorted(self.pending_traces.items())]
+                flat, K = int(self.dut.probe__activity.value), self.classes
+                tw = len(self.dut.probe__activity) // K
+                step["activity"] = [(flat >> (k * tw)) & ((1 << tw) - 1) for k in range(K)]
+                self.pending, self.pending_ro, self.pending_traces = {}, {}, {}
             self.steps.append(step)
 
 
@@ -316,7 +331,7 @@ class ChipTB:
                 return run_link_job(transport, job)
         else:
             probe = StepProbe(dut, job["cores"], job.get("share", 1), job.get("neurons", 1),
-                              states=job.get("states", False))
+                              states=job.get("states", False), classes=job["classes"])
             cocotb.start_soon(probe.watch())
 
             def work():
