@@ -1,9 +1,10 @@
 """The chip as ``build`` makes it (sim/asbuilt.py), under Verilator behind a pty, driven
 by ``python -m gen run`` like a board: the board top with its PLL (modelled), power-on
 reset, I/O cells and memory primitives at the board's real UART divisor, and yosys'
-synthesised netlist of it with the vendor cell models. ``gen run`` compares every
-prediction with the golden model (sim/model.py) and, after learning, every weight and
-LFSR state read back; a broken weight on the chip's side must be caught."""
+synthesised netlist of it with the vendor cell models, for the iCEBreaker (learning and
+inference chips) and the ULX3S. ``gen run`` compares every prediction with the golden
+model (sim/model.py) and, after learning, every weight and LFSR state read back; a broken
+weight on the chip's side must be caught."""
 from __future__ import annotations
 
 import json
