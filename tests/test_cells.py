@@ -2,8 +2,8 @@
 Amaranth designs with ``lib.memory.Memory`` instances that yosys' ``synth_ecp5`` maps to
 DP16KD at every data width it uses (1, 2, 4, 9, 18, and 36, the PDPW16KD form), with
 non-zero init values, byte enables, transparent and non-transparent read ports, read
-enables, a ROM, a port that reads and writes one address, and read data reset in either
-RESETMODE. The netlist runs under Verilator
+enables, a ROM, a port that reads and writes one address, read data reset in either
+RESETMODE, and ports of different widths on one block. The netlist runs under Verilator
 with sim/cells.py's models; the same design runs under Amaranth's own simulator; both see
 the same random inputs and must agree on every output after every clock edge. A DP16KD
 body with a wrong INITVAL pitch must make them disagree."""
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import ClockDomain, ClockSignal, Module, unsigned
+from amaranth.hdl import C, Cat, ClockDomain, ClockSignal, Module, unsigned
+from amaranth.utils import exact_log2
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -32,8 +33,10 @@ pytestmark = [pytest.mark.rtl, pytest.mark.synth]
 #: name -> (width, depth, write port: its granularity, None for one write enable, "rom"
 #: for none; read port: "plain", "transparent" (for the write port), "always" (no read
 #: enable), "srst" / "arst" (an asynchronous read port and a register after it with a
-#: synchronous / asynchronous reset, which yosys folds into the DP16KD's RST); one address
-#: for both ports; init values)
+#: synchronous / asynchronous reset, which yosys folds into the DP16KD's RST), "wideK" (K
+#: read ports of K neighbouring words, which yosys merges into one port K times as wide:
+#: a DP16KD reading at another width than it writes); one address for both ports; init
+#: values)
 MEMORIES = {
     "w18": (18, 1024, 9, "plain", False, True),
     "w9": (9, 2048, None, "transparent", False, True),
@@ -46,6 +49,8 @@ MEMORIES = {
     "rom": (8, 2048, "rom", "plain", False, True),
     "srst": (18, 1024, None, "srst", False, True),
     "arst": (9, 2048, None, "arst", False, True),
+    "wide2": (9, 2048, None, "wide2", False, True),
+    "wide4": (4, 4096, None, "wide4", False, True),
 }
 CYCLES = 3000
 SEED = 7
@@ -75,7 +80,10 @@ class MemoryZoo(wiring.Component):
                 members[f"{name}_rst"] = In(1)
             elif read != "always":
                 members[f"{name}_re"] = In(1)
-            members[f"{name}_rdata"] = Out(width)
+            k = int(read[4:]) if read.startswith("wide") else 1
+            if k > 1:
+                members[f"{name}_raddr"] = In(range(depth // k))
+            members[f"{name}_rdata"] = Out(width * k)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -102,6 +110,14 @@ class MemoryZoo(wiring.Component):
                     m.d.arst += port("rdata").eq(rp.data)
                 m.d.comb += rp.addr.eq(port("raddr"))
                 continue
+            if read.startswith("wide"):
+                k = int(read[4:])
+                for i in range(k):
+                    rp = mem.read_port()
+                    m.d.comb += [rp.addr.eq(Cat(C(i, exact_log2(k)), port("raddr"))),
+                                 rp.en.eq(port("re")),
+                                 port("rdata")[i * width:(i + 1) * width].eq(rp.data)]
+                continue
             rp = mem.read_port(transparent_for=(wp,) if read == "transparent" else ())
             m.d.comb += [rp.addr.eq(port("addr" if shared else "raddr")),
                          port("rdata").eq(rp.data)]
@@ -127,7 +143,8 @@ def stimulus(design, cycles=CYCLES, seed=SEED):
                 depth = MEMORIES[mem][1]
                 spots = hot.setdefault(mem, [0, 1, depth - 1, depth // 2]
                                        + [rng.randrange(depth) for _ in range(4)])
-                row.append(rng.choice(spots) if rng.random() < 0.5 else rng.randrange(depth))
+                row.append((rng.choice(spots) if rng.random() < 0.5 else rng.randrange(depth))
+                           % (1 << len(sig)))    # a wide read port's words are fewer
             elif n.endswith("we"):
                 row.append(rng.getrandbits(len(sig)) if rng.random() < 0.4 else 0)
             elif n.endswith("re"):
@@ -227,13 +244,17 @@ def run_netlist(b, inputs, outputs, rows, test_dir):
 
 def test_yosys_maps_every_memory_to_dp16kd(zoo):
     """The premise: the memories are DP16KD (not LUTs), at every data width and
-    read-during-write mode yosys uses, some start with non-zero words, and a read reset
-    is driven in either RESETMODE."""
+    read-during-write mode yosys uses, written at one width and read at another, some
+    start with non-zero words, and a read reset is driven in either RESETMODE."""
     netlist = zoo[0]
     dps = dp16kd_instances(netlist)
     assert len(dps) >= len(MEMORIES), len(dps)
-    widths = {int(d[f"DATA_WIDTH_{p}"].split("'d")[-1]) for d in dps for p in "AB"}
+    def w(d, p):
+        return int(d[f"DATA_WIDTH_{p}"].split("'d")[-1])
+    widths = {w(d, p) for d in dps for p in "AB"}
     assert widths >= {1, 2, 4, 9, 18, 36}, widths
+    mixed = {(w(d, "A"), w(d, "B")) for d in dps if not re.fullmatch(r"1'h0\s*", d["WEA"])}
+    assert {(9, 18), (4, 18)} <= mixed, mixed      # written narrow, read wide
     modes = {d.get(f"WRITEMODE_{p}", "").strip('"') for d in dps for p in "AB"}
     assert {"WRITETHROUGH", "READBEFOREWRITE"} <= modes, modes
     assert any(re.search(r"'h0*[1-9a-f]", v) for d in dps for k, v in d.items()
