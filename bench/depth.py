@@ -49,6 +49,9 @@ def parse_args(argv):
     ap.add_argument("--tag", default="",
                     help="a name for this variant in the run files and the figure")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "build/bench/depth")
+    ap.add_argument("--plot-with", type=pathlib.Path, default=None, metavar="DEPTH.json",
+                    help="also draw another variant's table (dashed), e.g. the default's "
+                         "beside a preset's")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     for name in ("depths", "seeds"):
@@ -58,6 +61,8 @@ def parse_args(argv):
         ap.error("--epochs must be >= 1")
     if args.samples is not None and args.samples < 10:
         ap.error("--samples must be >= 10")
+    if args.plot_with is not None and not args.plot_with.is_file():
+        ap.error(f"--plot-with {str(args.plot_with)!r} does not exist")
     args.changes = parse_sets(args.set, ap)
     return ap, args
 
@@ -105,7 +110,11 @@ def main(argv=None) -> int:
     (args.out / f"{stem}.json").write_text(json.dumps(
         {"args": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)},
          "table": table, "runs": rows}, indent=1, default=str))
-    plot(table, args.out / f"{stem}.png", args)
+    other = None
+    if args.plot_with is not None:
+        d = json.loads(args.plot_with.read_text())
+        other = (d["args"].get("tag") or "default", d["table"])
+    plot(table, args.out / f"{stem}.png", args, other)
     print(f"wrote {args.out / stem}.json and .png")
     return 0
 
@@ -137,32 +146,41 @@ def print_layers(rows):
               f"{m('ff_changed'):>7.2f} {m('rec_moved'):>9.2f} {m('ff_saturated'):>7.3f}")
 
 
-def plot(table, path, args):
+def plot(table, path, args, other=None):
     """Per task: test accuracy against depth (mean, error bars one std over seeds),
     hidden learning on beside readout only; below, the gated fraction and the weight
-    writes per sample, the cost of that learning."""
+    writes per sample, the cost of that learning. ``other``: (name, table) of another
+    variant, drawn dashed."""
     from matplotlib.figure import Figure
     tasks = list(dict.fromkeys(g["task"] for g in table))
     fig = Figure(figsize=(5.2 * len(tasks), 8.4), layout="constrained")
     axes = fig.subplots(3, len(tasks), squeeze=False, sharex=True)
     styles = {"on": ("C0", "o", "hidden learning on"),
               "off": ("C1", "s", "readout only (--freeze-hidden)")}
+    name = args.tag or "default"
+    variants = [(name, table, "-")] + ([(other[0], other[1], "--")] if other else [])
     for col, task in enumerate(tasks):
-        for hidden, (color, marker, label) in styles.items():
-            gs = sorted((g for g in table if g["task"] == task and g["hidden"] == hidden),
-                        key=lambda g: g["depth"])
-            if not gs:
-                continue
-            x = [g["depth"] for g in gs]
-            for row, (key, scale) in enumerate((("test_accuracy", 100),
-                                                ("gated_fraction", 100),
-                                                ("weight_writes_per_sample", 1))):
-                axes[row, col].errorbar(x, [scale * g[key] for g in gs],
-                                        yerr=[scale * g[key + "_std"] for g in gs],
-                                        color=color, marker=marker, capsize=4, label=label)
+        for vname, vtable, ls in variants:
+            for hidden, (color, marker, label) in styles.items():
+                gs = sorted((g for g in vtable if g["task"] == task and g["hidden"] == hidden),
+                            key=lambda g: g["depth"])
+                if not gs:
+                    continue
+                x = [g["depth"] for g in gs]
+                for row, (key, scale) in enumerate((("test_accuracy", 100),
+                                                    ("gated_fraction", 100),
+                                                    ("weight_writes_per_sample", 1))):
+                    axes[row, col].errorbar(
+                        x, [scale * g[key] for g in gs],
+                        yerr=[scale * g[key + "_std"] for g in gs], color=color,
+                        marker=marker, ls=ls, capsize=4,
+                        mfc="none" if ls == "--" else color,
+                        label=f"{label}, {vname}" if other else label)
         n = max((g["n"] for g in table if g["task"] == task), default=0)
-        axes[0, col].set_title(f"{task}: {args.epochs} epochs, {n} seeds"
+        axes[0, col].set_title(f"{task}: {args.epochs} epochs, {n} seed{'s' * (n != 1)}"
                                + (f", {args.samples} training samples" if args.samples else ""))
+        for ax in axes[1:, col]:
+            ax.set_ylim(bottom=0)
         axes[0, col].set_ylabel("test accuracy (%), last epoch")
         axes[1, col].set_ylabel("steps gated (%)")
         axes[2, col].set_ylabel("weight writes per sample")

@@ -62,9 +62,11 @@ def cached_run(out_dir: pathlib.Path, name: str, task: str, cfg: Config, data: D
     The summary is ``TrainResult.summary()`` plus the run's identity, its wall time and,
     with ``diagnose``, per-layer diagnostics (:func:`layer_diagnostics`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}-{_key(task, cfg, epochs, seed, samples)}.json"
-    if path.exists():
-        return json.loads(path.read_text()), True
+    key = _key(task, cfg, epochs, seed, samples)
+    path = out_dir / f"{name}-{key}.json"
+    done = [path] if path.exists() else sorted(out_dir.glob(f"*-{key}.json"))
+    if done:   # the same run under another name (e.g. the default in two studies)
+        return json.loads(done[0].read_text()), True
     t0 = time.perf_counter()
     result = train(cfg, data, epochs, seed=seed, progress=progress)
     summary = result.summary()
