@@ -153,7 +153,7 @@ def plot(table, path, args, other=None):
     variant, drawn dashed."""
     from matplotlib.figure import Figure
     tasks = list(dict.fromkeys(g["task"] for g in table))
-    fig = Figure(figsize=(5.2 * len(tasks), 8.4), layout="constrained")
+    fig = Figure(figsize=(max(6.4, 5.2 * len(tasks)), 8.4), layout="constrained")
     axes = fig.subplots(3, len(tasks), squeeze=False, sharex=True)
     styles = {"on": ("C0", "o", "hidden learning on"),
               "off": ("C1", "s", "readout only (--freeze-hidden)")}
@@ -188,9 +188,9 @@ def plot(table, path, args, other=None):
         axes[2, col].set_xticks(sorted({g["depth"] for g in table}))
         for ax in axes[:, col]:
             ax.grid(alpha=0.3)
-        axes[0, col].legend(loc="lower right", fontsize=8)
-    fig.suptitle("Depth: mean and one standard deviation over seeds"
-                 + (f" ({args.tag})" if args.tag else ""))
+        axes[0, col].legend(loc="best", fontsize=8)
+    fig.suptitle("Depth" + (f" ({args.tag})" if args.tag else "")
+                 + ": mean and one std over seeds")
     fig.savefig(path, dpi=90)
 
 

@@ -10,8 +10,8 @@ Every study changes one thing in the digits config (``gen train --task digits``)
 
 * ``width``: ``widths.weight`` 4, 5, 6, 8 bits, the network scaled with it so that the
   weight resolution is the only difference: thresholds, psi window and initial scales
-  times 2^(w-8), both learning-rate shifts minus (8-w) (an 8-bit weight of 64 is a
-  4-bit weight of 4);
+  times 2^(w-8), both learning-rate shifts plus (8-w), at most 16 (an 8-bit weight of
+  64 is a 4-bit weight of 4, and a step the same fraction of the range);
 * ``steps``: ``sizes.steps`` 8, 12, 16, 24, 32;
 * ``hidden``: ``sizes.neurons`` per core 16, 32, 64, 128 (4 cores: 64 to 512 hidden);
 * ``seeds``: the default config over ``--seed-count`` seeds (network and sample order).
@@ -37,7 +37,10 @@ TASK = "digits"
 
 def width_changes(bits: int, base) -> dict:
     """The default network at ``bits``-bit weights: every quantity measured in weight
-    units scaled by 2^(bits-8), the learning-rate shifts lowered to match."""
+    units scaled by 2^(bits-8), and the learning-rate shifts raised by 8-bits so that
+    a weight step is the same fraction of the weight range (capped at 16, the LFSR's
+    rounding bits: at 4 bits the hidden step is 4x, at 5 bits 2x the scaled default's;
+    stochastic rounding keeps the expected step below one weight unit)."""
     k = 2.0 ** (bits - base.widths.weight)
     d, l = base.dynamics, base.learning
     drop = base.widths.weight - bits
@@ -47,8 +50,8 @@ def width_changes(bits: int, base) -> dict:
             "learning.psi_window": max(1, round(l.psi_window * k)),
             "init_scale": max(1, round(base.init_scale * k)),
             "init_rec_scale": max(1, round(base.init_rec_scale * k)),
-            "learning.eta_hidden_shift": max(0, l.eta_hidden_shift - drop),
-            "learning.eta_readout_shift": max(0, l.eta_readout_shift - drop)}
+            "learning.eta_hidden_shift": min(16, l.eta_hidden_shift + drop),
+            "learning.eta_readout_shift": min(16, l.eta_readout_shift + drop)}
 
 
 def studies(base, seed_count: int) -> dict:
