@@ -165,7 +165,9 @@ def plot(table, rows, path, args, default):
             ax = axes[row, col]
             ax.errorbar(x, [scale * g[key] for g in gs],
                         yerr=[scale * g[key + "_std"] for g in gs], color=color,
-                        marker="o", capsize=4)
+                        marker="o", capsize=4, ls="none" if study == "seeds" else "-")
+            if row:
+                ax.set_ylim(0, 1.08 * ax.get_ylim()[1])
             if study == "seeds":
                 mean = scale * sum(g[key] for g in gs) / len(gs)
                 ax.axhline(mean, color=color, ls="--", lw=1)
