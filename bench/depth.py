@@ -19,7 +19,7 @@ import json
 import pathlib
 import sys
 
-from runs import (ROOT, ConfigError, aggregate, cached_run, fmt_pm, load_data,
+from runs import (ROOT, ConfigError, aggregate, base_config, cached_run, fmt_pm, load_data,
                   parse_sets, seeded_config)
 
 METRICS = ("test_accuracy", "best_test_accuracy", "gated_fraction",
@@ -69,13 +69,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     ap, args = parse_args(argv)
-    base = None
-    if args.config:
-        from gen.config import load_config
-        try:
-            base = load_config(args.config)
-        except (ConfigError, FileNotFoundError) as e:
-            ap.error(str(e))
+    base = base_config(args.config, ap)
     plan = [(task, depth, hidden, seed) for seed in args.seeds for task in args.tasks
             for depth in args.depths for hidden in args.hidden]
     runs_dir = args.out / "runs"

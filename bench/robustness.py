@@ -27,7 +27,7 @@ import json
 import pathlib
 import sys
 
-from runs import (ROOT, ConfigError, aggregate, cached_run, fmt_pm, load_data,
+from runs import (ROOT, ConfigError, aggregate, base_config, cached_run, fmt_pm, load_data,
                   seeded_config)
 
 METRICS = ("test_accuracy", "best_test_accuracy", "gated_fraction",
@@ -93,13 +93,7 @@ def main(argv=None) -> int:
     if args.samples is not None and args.samples < 10:
         ap.error("--samples must be >= 10")
     data = load_data(TASK, args.samples)
-    base = None
-    if args.config:
-        from gen.config import load_config
-        try:
-            base = load_config(args.config)
-        except (ConfigError, FileNotFoundError) as e:
-            ap.error(str(e))
+    base = base_config(args.config, ap)
     default = seeded_config(TASK, data, 1, base)
     plan = []
     for study, (_, points) in studies(default, args.seed_count).items():

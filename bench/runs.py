@@ -25,8 +25,20 @@ from gen.config import Config, ConfigError  # noqa: E402
 from sim.data import Dataset, load_task     # noqa: E402
 from sim.train import task_config, train    # noqa: E402
 
-__all__ = ["ROOT", "Config", "ConfigError", "load_data", "seeded_config", "cached_run",
+__all__ = ["ROOT", "Config", "ConfigError", "base_config", "load_data", "seeded_config", "cached_run",
            "layer_diagnostics", "aggregate", "fmt_pm", "parse_sets"]
+
+
+def base_config(name, parser) -> Config | None:
+    """``--config``: a shipped preset's name or a TOML file, or None; a bad one is a
+    parser error naming it."""
+    if not name:
+        return None
+    from gen.config import load_config
+    try:
+        return load_config(name)
+    except (ConfigError, FileNotFoundError) as e:
+        parser.error(str(e))
 
 
 def load_data(task: str, samples: int | None) -> Dataset:
