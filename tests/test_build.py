@@ -180,6 +180,23 @@ def test_ulx3s_deep_preset():
     assert plan["ebr_estimate_total"] <= 208
 
 
+#: the board each shipped preset is for (a new preset must say which)
+PRESET_BOARDS = {"digits-accurate": "ice40", "digits-fast": "ice40", "tiny": "ice40",
+                 "ulx3s-deep": "ulx3s"}
+
+
+def test_every_shipped_preset_validates_and_fits_its_board():
+    assert set(presets()) == set(PRESET_BOARDS)
+    for name, board in PRESET_BOARDS.items():
+        cfg = load_config(name)
+        brd = BOARDS[board]
+        b.check_fits(cfg, brd, b.plan_build(cfg, brd))
+
+
+def test_digits_fast_preset_halves_the_steps():
+    assert load_config("digits-fast").sizes.steps * 2 == Config().sizes.steps
+
+
 def test_unknown_preset_names_the_shipped_ones():
     assert "ulx3s-deep" in presets()
     with pytest.raises(ConfigError, match=r"'no-such' does not exist \(shipped presets: "
