@@ -142,6 +142,11 @@ def row_sources(topo: Topology) -> tuple:
     return segs, table or [0]
 
 
+def trace_word_count(sizes) -> int:
+    """Words of the trace memory: the input channels, the hidden neurons, the bias source."""
+    return sizes.n_in + sizes.hidden + 1
+
+
 class ObserveSignature(wiring.Signature):
     """What a testbench watches of the learning unit (through the engine's probe port):
     each trace word as phase 6 writes it back (``trace_valid`` one cycle; addresses as the
@@ -176,7 +181,7 @@ class LearningUnit(wiring.Component):
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
         self.words_h = ceil_div(s.neurons, lanes)
         self.words_r = ceil_div(s.readout, lanes)
-        self.trace_words = s.n_in + s.hidden + 1       # inputs, hidden neurons, bias source
+        self.trace_words = trace_word_count(s)
         max_rows = max([r.n_rows for r in topo.cores] + [self.readout_rows])
         self.teacher = Teacher(classes=s.classes, per_class=s.per_class,
                                teacher_width=w.teacher, membrane_width=w.membrane)

@@ -34,7 +34,7 @@ from .core import NeuronCore
 from .event_slice import EventSlice
 from .host import BusSignature, HostLink
 from .host_decoder import HostDecoder
-from .learn import LearningUnit
+from .learn import LearningUnit, trace_word_count
 from .memory import WeightBank
 from .readout import ReadoutCore
 from .router import Router
@@ -63,7 +63,7 @@ class ProbeSignature(wiring.Signature):
     def __init__(self, config, cores: int = 1, core_neurons: int = 1):
         s, w = config.sizes, config.widths
         n = max(1, (core_neurons - 1).bit_length())
-        trace_words = s.n_in + s.hidden + 1
+        trace_words = trace_word_count(s)
         super().__init__({"steps_done": Out(range(s.steps + 1)), "s_in": Out(s.n_in),
                           "s_h": Out(s.hidden), "s_r": Out(s.readout), "learning": Out(1),
                           "state_valid": Out(cores), "state_neuron": Out(cores * n),
