@@ -144,13 +144,12 @@ def asbuilt_build(config, board, *, kind: str = "rtl", learning: bool | None = N
     board = board if isinstance(board, Board) else get_board(board)
     sources, facts = board_verilog(config, board, kind=kind, learning=learning, baud=baud,
                                    clock_hz=clock_hz, log=log)
-    # a netlist is one flat module of thousands of cells, simulated for millions of
-    # cycles at the board's divisor: its C++ at -O1 builds a minute longer than at -O0
-    # and runs twice as fast (the ULX3S test chip: 140 s against 322 s a run)
+    # a netlist is one flat module of thousands of cells, and either kind runs millions of
+    # cycles at the board's divisor: a whole chip's -O1 (harness.CHIP_OPT) builds longer
+    # than -O0 and runs 2x (the ULX3S netlist) to 6x (the iCEBreaker RTL) faster
     extra = ("-Wno-PINMISSING", "-Wno-MULTIDRIVEN", "-Wno-TIMESCALEMOD", "-Wno-UNOPTFLAT",
              "-Wno-ASSIGNIN")
-    if opt is None and kind == "netlist" and "SWIRL_SIM_OPT" not in os.environ:
-        opt = "-O1"
+    opt = opt or harness.sim_opt(harness.CHIP_OPT)
     b = harness.build_verilog(sources, f"asbuilt-{board.name}-{kind}", extra_args=extra,
                               opt=opt)
     return AsBuilt(b, board.name, kind, **facts)

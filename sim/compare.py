@@ -65,7 +65,8 @@ def chip_build(topo, share: int = 1, lanes: int = LANES,
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=divisor, lanes=lanes, backend="memory", share=share,
                      learning=learning)
-    return harness.build(chip, "chip", trace=trace, opt=opt)
+    return harness.build(chip, "chip", trace=trace,
+                         opt=opt or harness.sim_opt(harness.CHIP_OPT))
 
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,

@@ -33,7 +33,7 @@ from gen.config import Config
 from sim.host import pack_rows  # noqa: F401  (re-exported: the testbenches' word packer)
 
 __all__ = ["SIM_BUILD", "NO_SPLIT", "ONE_FILE", "MAKE_OVERRIDES", "Build", "CoreHardware",
-           "verilator_env", "sim_opt", "build", "build_verilog", "run", "run_cases", "uint", "spram_model",
+           "verilator_env", "sim_opt", "CHIP_OPT", "build", "build_verilog", "run", "run_cases", "uint", "spram_model",
            "first_mismatch", "pack_rows", "core_config", "waves_enabled"]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -72,12 +72,21 @@ def spram_model() -> str:
 MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include",)
 
 
-def sim_opt() -> str:
-    """The C++ optimisation of the Verilator model (``SWIRL_SIM_OPT``, default ``-O0``).
-    The test designs are small and their runs short, so compiling is most of a test's
-    time: ``-O0`` made tests/test_rtl_core.py 25 % and a whole-chip test 18 % faster
-    than Verilator's ``-Os``. Long runs (bench/compare.py) set ``-Os`` or ``-O2``."""
-    return os.environ.get("SWIRL_SIM_OPT", "-O0")
+#: the C++ optimisation of a whole chip's model (sim/compare.py chip_build, sim/asbuilt.py):
+#: its runs are long (the UART loads every weight a bit at a time), so a faster model pays
+#: for its longer compile. Cold, in one run: the as-built iCEBreaker test chip at -O1 ran
+#: its test in 16 s against 99 s at -O0; tests/test_host.py, test_chip.py,
+#: test_chip_wiring.py, test_chip_states.py and test_rtl_plasticity.py took 398 s against
+#: 468 s (chips at -O1, blocks too; the blocks' tests alone gained nothing from it)
+CHIP_OPT = "-O1"
+
+
+def sim_opt(default: str = "-O0") -> str:
+    """The C++ optimisation of the Verilator model: ``SWIRL_SIM_OPT`` if set, else
+    ``default``: ``-O0`` for the blocks (small designs, short runs, so compiling is most
+    of a test's time: ``-O0`` made tests/test_rtl_core.py 25 % faster than Verilator's
+    ``-Os``), :data:`CHIP_OPT` for whole chips. Long runs (bench/compare.py) set ``-O2``."""
+    return os.environ.get("SWIRL_SIM_OPT", default)
 NO_SPLIT: tuple = ()
 #: the old workaround (one C++ file, one compiler process): slower to build
 ONE_FILE = ("--output-split", "0", "--output-split-cfuncs", "0")
