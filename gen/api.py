@@ -139,7 +139,7 @@ def _clock_hz(clock_mhz):
 
 
 def check(board: str = "ice40", config=None, *, learning: bool | None = None,
-          clock_mhz: float | None = None) -> dict:
+          clock_mhz: float | None = None, lanes: int | None = None) -> dict:
     """The fit check of ``build --check``: the build plan (memories, lanes, share),
     the clock the board's PLL makes, neuron and synapse counts. Raises
     :class:`gen.build.DoesNotFit` (naming the resource and the limit) when it does not
@@ -150,7 +150,7 @@ def check(board: str = "ice40", config=None, *, learning: bool | None = None,
     brd, cfg = get_board(board), config_of(config)
     clock = brd.clock(_clock_hz(clock_mhz))
     topo = make_topology(cfg)
-    plan = b.plan_build(cfg, brd, topo, learning)
+    plan = b.plan_build(cfg, brd, topo, learning, lanes)
     b.check_fits(cfg, brd, plan)
     s = cfg.sizes
     return {"board": brd.name, "fits": True, "plan": plan, "clock": clock.as_dict(),
@@ -160,17 +160,18 @@ def check(board: str = "ice40", config=None, *, learning: bool | None = None,
 
 
 def build(board: str = "ice40", config=None, out="build", *, weights=None,
-          learning: bool | None = None, clock_mhz: float | None = None, log=None) -> dict:
+          learning: bool | None = None, clock_mhz: float | None = None,
+          lanes: int | None = None, log=None) -> dict:
     """Synthesise, place and route into a bitstream in ``out`` (``python -m gen
     build``); returns the report (also written as ``out``/report.json). ``weights``
-    (a Network or .npz) are preloaded and bring their config. ``log(msg)`` hears each
-    stage."""
+    (a Network or .npz) are preloaded and bring their config. ``lanes``: weights a
+    memory word (default: the board's). ``log(msg)`` hears each stage."""
     from boards import get_board
     from . import build as b
     cfg, net = weights_and_config(config, weights)
     return b.run_build(cfg, get_board(board), pathlib.Path(out), weights=net,
                        log=log or (lambda msg: None), learning=learning,
-                       clock_hz=_clock_hz(clock_mhz))
+                       clock_hz=_clock_hz(clock_mhz), lanes=lanes)
 
 
 def compare(config=None, *, weights=None, task: str = "digits", data=None, samples: int = 20,

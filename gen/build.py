@@ -109,14 +109,20 @@ def share_for(config: Config, board: Board, learning: bool) -> int:
 
 
 def plan_build(config: Config, board: Board, topo: Topology | None = None,
-               learning: bool | None = None) -> dict:
+               learning: bool | None = None, lanes: int | None = None) -> dict:
     """Sizes of everything the build will instantiate, and the memory estimate.
-    ``learning``: build the on-chip learning unit (default: the board's default)."""
+    ``learning``: build the on-chip learning unit (default: the board's default).
+    ``lanes``: weights a memory word, the crossbars' parallel synapses (default
+    :func:`lanes_for`); refused past what a host-link word carries."""
     from rtl.internals import never_elaborated
     from rtl.top import Engine
     learning = board.learning if learning is None else learning
     topo = topo or make_topology(config)
-    lanes = lanes_for(config, board)
+    if lanes is None:
+        lanes = lanes_for(config, board)
+    else:
+        from sim.compare import check_lanes
+        check_lanes(config, lanes)
     share = share_for(config, board, learning)
     # the engine the build elaborates, asked for its memories (never elaborated here)
     engine = Engine(topo, lanes=lanes, learning=learning, share=share)
@@ -220,14 +226,16 @@ def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dic
 
 
 def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | None,
-                weights=None) -> dict:
+                weights=None, samples: int = 10) -> dict:
     """Cycles per step and per sample at the default activity, from the measured
     formulas: a core takes ``W*E + N + 5`` cycles for ``E`` events (docs/rtl-core.md), the
     router ``sum max(1, entries) + 4`` (docs/router.md), the readout 4 cycles a neuron;
     the sequencer runs encoder, routing and neuron phases one after another
-    (docs/build.md). A model: ``gen compare`` measures the cycles on the simulated chip."""
+    (docs/build.md); the activity is the golden model's on the first ``samples`` digits
+    test samples. A model: ``gen compare`` measures the cycles on the simulated chip,
+    bench/scaling.py sets the two side by side over a sweep."""
     s = config.sizes
-    act = _activity(config, topo, weights)
+    act = _activity(config, topo, weights, samples)
     W, ro_W, N = plan["words_per_row"], plan["readout_words_per_row"], s.neurons
     G = len(topo.cores)
     S = plan.get("share", 1)               # logical cores per physical core
@@ -457,7 +465,8 @@ def emit_verilog(config: Config, lanes: int = 2, learning: bool = True) -> str:
 
 
 def board_design(config: Config, board: Board, *, weights=None, baud: int = 115200,
-                 learning: bool | None = None, clock_hz: float | None = None):
+                 learning: bool | None = None, clock_hz: float | None = None,
+                 lanes: int | None = None):
     """What ``build`` elaborates for ``board``: ``(top, plan, clock, topo, in_bitstream)``,
     the config, clock and baud refused before any work when the board cannot take them.
     sim/asbuilt.py simulates this same top. ``in_bitstream``: the weights are the block
@@ -466,7 +475,7 @@ def board_design(config: Config, board: Board, *, weights=None, baud: int = 1152
     clock = board.clock(clock_hz)           # an impossible clock fails before any work
     divisor_for(clock.f_out, baud)          # and so does a baud the clock cannot make
     topo = make_topology(config)
-    plan = plan_build(config, board, topo, learning)
+    plan = plan_build(config, board, topo, learning, lanes)
     check_fits(config, board, plan)
     in_bitstream = weights is not None and not board.spram_weights
     top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
@@ -492,10 +501,10 @@ def prepare_design(top, board: Board, out: pathlib.Path) -> list[str]:
 
 def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
               log=print, baud: int = 115200, learning: bool | None = None,
-              clock_hz: float | None = None) -> dict:
+              clock_hz: float | None = None, lanes: int | None = None) -> dict:
     """The whole flow; returns the report (also written to ``out/report.json``).
     ``clock_hz`` is the clock to run at (default ``board.clock_hz``; rtl/clock.py makes
-    the fastest its PLL can at or below it)."""
+    the fastest its PLL can at or below it); ``lanes`` as :func:`plan_build`."""
     t_all = time.monotonic()
     stages = []
 
@@ -510,7 +519,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
 
     t0 = stage("plan")
     top, plan, clock, topo, in_bitstream = board_design(
-        config, board, weights=weights, baud=baud, learning=learning, clock_hz=clock_hz)
+        config, board, weights=weights, baud=baud, learning=learning, clock_hz=clock_hz,
+        lanes=lanes)
     tools = find_tools(board.toolchain)
     end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
         f"physical, lanes {plan['lanes']}, "

@@ -198,6 +198,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "or below this, and nextpnr checks the design against it (default: "
                         + ", ".join(f"{k} {v.clock_hz / 1e6:.2f}" for k, v in
                                     sorted(BOARDS.items())) + " MHz)")
+    p.add_argument("--lanes", type=_positive_int, metavar="L",
+                   help="weights a memory word, the synapses each crossbar reads a cycle "
+                        "(default: 16 // widths.weight on the UP5K boards, else 2; at most "
+                        "what a host-link word carries)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
@@ -548,7 +552,8 @@ def cmd_build(args) -> int:
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
     learning = {"auto": None, "on": True, "off": False}[args.learning]
     if args.check:
-        result = api.check(args.board, cfg, learning=learning, clock_mhz=args.clock)
+        result = api.check(args.board, cfg, learning=learning, clock_mhz=args.clock,
+                           lanes=args.lanes)
         if args.json:
             _print_json(result)
         else:
@@ -563,7 +568,7 @@ def cmd_build(args) -> int:
         return EXIT_OK
     try:
         report = api.build(args.board, cfg, args.out, weights=net, log=log,
-                           learning=learning, clock_mhz=args.clock)
+                           learning=learning, clock_mhz=args.clock, lanes=args.lanes)
     except b.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -76,6 +76,30 @@ def test_the_up5k_learning_chip_shares_one_core_per_layer():
     assert b.plan_build(cfg, BOARDS["ulx3s"], learning=True)["share"] == 1
 
 
+def test_lanes_set_for_a_build_widen_the_word_and_its_sprams():
+    """``build --lanes``: the crossbars read ``lanes`` weights a cycle from one word, so
+    a row takes ceil(N / lanes) words, and the shared UP5K bank (25,620 words of two
+    weights at 2 lanes) takes ceil(8 * lanes / 16) SPRAMs side by side times
+    ceil(words / 16,384) deep; past a host-link word it is refused, naming the limit."""
+    cfg = Config().validate()
+    for lanes, sprams in ((1, 1 * 4), (2, 1 * 2), (4, 2 * 1)):
+        plan = b.plan_build(cfg, ICE40, lanes=lanes)
+        assert plan["lanes"] == lanes and plan["words_per_row"] == -(-64 // lanes)
+        assert plan["spram"] == sprams, (lanes, plan["weight_banks"])
+        b.check_fits(cfg, ICE40, plan)
+    assert b.plan_build(cfg, ICE40)["lanes"] == 2           # the board's by default
+    with pytest.raises(ValueError, match=r"--lanes must be 1\.\.4 for widths.weight = 8 "
+                                         r"\(a host-link word holds 32 bits\), not 5"):
+        b.plan_build(cfg, ICE40, lanes=5)
+
+
+def test_build_refuses_lanes_past_a_host_word(capsys):
+    assert main(["build", "--board", "ulx3s", "--check", "--lanes", "8"]) == EXIT_ERROR
+    assert "--lanes must be 1..4" in capsys.readouterr().err
+    assert main(["build", "--board", "ulx3s", "--check", "--lanes", "4"]) == EXIT_OK
+    assert "lanes 4" in capsys.readouterr().out
+
+
 def test_refuses_too_much_block_ram():
     cfg = Config().replace(**{"sizes.n_in": 600, "sizes.cores": 2, "sizes.neurons": 16,
                               "topology.ws_neighbours": 0, "widths.current": 24}).validate()
