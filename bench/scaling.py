@@ -120,9 +120,8 @@ def simulate(cfg: Config, board, lanes: int, samples: int, work: pathlib.Path) -
                 work=work)
     if not r["bit_exact"]:
         raise AssertionError(f"the chip is not bit exact: {r['first_divergence']}")
-    synapses = topo.synapse_counts()
     return {"share": plan["share"], "lanes": lanes, "banks": len(plan["weight_banks"]),
-            "hidden": cfg.sizes.hidden, "synapses": synapses["total"],
+            "hidden": cfg.sizes.hidden, "synapses": topo.synapses(),
             "model": {k: model[k] for k in ("cycles_per_step", "cycles_per_sample",
                                             "phases_per_step",
                                             "weight_ceiling_synapses_per_cycle")},

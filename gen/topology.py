@@ -89,6 +89,12 @@ class Topology:
             mask[np.ix_(pre, np.arange(c * N, (c + 1) * N))] = True
         return mask
 
+    def synapses(self) -> int:
+        """Every synapse with a weight: input, hidden (recurrent and routed), readout and
+        its bias row (the default config's 46,197)."""
+        c = self.synapse_counts()
+        return c["input"] + c["hidden"] + c["readout"] + c["readout_bias"]
+
     def synapse_counts(self) -> dict:
         s = self.config.sizes
         return {
