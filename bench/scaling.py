@@ -64,6 +64,9 @@ def parse_args(argv):
                     help="digits test samples the model and the chip run (default 10)")
     ap.add_argument("--no-build", action="store_true",
                     help="model and simulation only (no synthesis, place and route)")
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
+                    help="what to compute (default both); the table takes what is cached, "
+                         "so two processes, one a stage, use both cores")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "build/bench/scaling")
     ap.add_argument("--plot", type=pathlib.Path, default=None, metavar="FILE.png",
                     help="the figure (default OUT/scaling.png)")
@@ -96,10 +99,12 @@ def _key(stage, board, cfg: Config, lanes, samples) -> str:
 
 def cached(out: pathlib.Path, stage, board, cfg, lanes, samples, work):
     """The stage's result for a point: from ``out`` or computed by ``work()`` and
-    written there at once."""
+    written there at once; ``work`` None: the cached result or None."""
     path = out / f"{stage}-{_key(stage, board, cfg, lanes, samples)}.json"
     if path.exists():
         return json.loads(path.read_text()), True
+    if work is None:
+        return None, False
     t0 = time.monotonic()
     result = work()
     result["seconds"] = round(time.monotonic() - t0, 1)
@@ -198,10 +203,12 @@ def plot(rows, axes, path: pathlib.Path, board_name: str):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = [("cycles a sample: model (o) and simulation (x)", "cycles"),
-              ("synaptic events a cycle, and the ceiling (--)", "events"),
-              ("logic (% of the board's)", "luts"), ("Fmax (MHz)", "fmax")]
-    fig, grid = plt.subplots(len(panels), len(axes), figsize=(3.2 * len(axes), 10),
+    panels = [("cycles a sample:\nmodel (o), simulated (x)", "cycles"),
+              ("synaptic events a cycle\nand the ceiling (--)", "events")]
+    if any(r.get("fits") for r in rows):
+        panels += [("logic (% of the board's)", "luts"), ("Fmax (MHz)", "fmax")]
+    fig, grid = plt.subplots(len(panels), len(axes),
+                             figsize=(max(6.0, 3.0 * len(axes)), 2.6 * len(panels) + 0.8),
                              squeeze=False)
     for j, axis in enumerate(axes):
         rs = [r for r in rows if r["axis"] == axis]
@@ -237,8 +244,9 @@ def plot(rows, axes, path: pathlib.Path, board_name: str):
             if i == len(panels) - 1:
                 ax.set_xlabel(AXES[axis][0] or "lanes (weights a word)", fontsize=8)
             ax.tick_params(labelsize=7)
-    fig.suptitle(f"SWIRL scaling on {board_name}: one axis at a time around the default "
-                 f"(digits, inference cycles; the learning chip)", fontsize=10)
+    fig.suptitle(f"SWIRL scaling on {board_name}: one axis at a time around the default\n"
+                 f"(digits test samples, inference, the learning chip as the board builds it)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -251,30 +259,36 @@ def main(argv=None) -> int:
     todo = points(args.axes, board)
     out = args.out / board.name
     rows, errors = [], []
+    stages = [st for st in args.stages if not (st == "build" and args.no_build)]
     for n, (axis, value, cfg, lanes) in enumerate(todo, 1):
         label = f"[{n}/{len(todo)}] {axis} = {value}"
+        work = out / "work" / _key("sim", board, cfg, lanes, args.samples)
         try:
             sim, hit = cached(out, "sim", board, cfg, lanes, args.samples,
-                              lambda: simulate(cfg, board, lanes, args.samples,
-                                               out / "work" / _key("sim", board, cfg, lanes,
-                                                                   args.samples)))
+                              (lambda: simulate(cfg, board, lanes, args.samples, work))
+                              if "sim" in stages else None)
         except (ConfigError, ValueError) as e:
             errors.append(f"{label}: {e}")
             print(f"{label}: skipped: {e}", file=sys.stderr, flush=True)
             continue
-        print(f"{label}: simulated {'(cached)' if hit else 'in %s s' % sim['seconds']}: "
-              f"{sim['sim']['cycles_per_sample']:.0f} cycles a sample, model "
-              f"{sim['model']['cycles_per_sample']}", file=sys.stderr, flush=True)
-        build = None
-        if not args.no_build:
-            build, hit = cached(out, "build", board, cfg, lanes, None,
-                                lambda: synthesise(cfg, board, lanes, out / "builds" /
-                                                   _key("build", board, cfg, lanes, None)))
+        if sim is not None:
+            print(f"{label}: simulated {'(cached)' if hit else 'in %s s' % sim['seconds']}: "
+                  f"{sim['sim']['cycles_per_sample']:.0f} cycles a sample, model "
+                  f"{sim['model']['cycles_per_sample']}", file=sys.stderr, flush=True)
+        build_dir = out / "builds" / _key("build", board, cfg, lanes, None)
+        build, hit = cached(out, "build", board, cfg, lanes, None,
+                            (lambda: synthesise(cfg, board, lanes, build_dir))
+                            if "build" in stages else None)
+        if build is not None:
             what = (f"{build['luts']} LCs, Fmax {build['fmax_mhz']} MHz" if build["fits"]
                     else f"does not fit: {build['why']}")
             print(f"{label}: built {'(cached)' if hit else 'in %s s' % build['seconds']}: "
                   f"{what}", file=sys.stderr, flush=True)
-        rows.append(row_of(axis, value, sim, build))
+        if sim is not None:
+            rows.append(row_of(axis, value, sim, build))
+    if not rows:
+        print("no point simulated yet (--stages sim makes them)", file=sys.stderr)
+        return 1 if errors else 0
     print(table(rows))
     errs = [abs(r["model_error_pct"]) for r in rows]
     if errs:
