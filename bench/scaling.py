@@ -146,7 +146,10 @@ def synthesise(cfg: Config, board, lanes: int, out: pathlib.Path) -> dict:
         report = json.loads(done.read_text()) if done.exists() else \
             run_build(cfg, board, out, lanes=lanes, log=lambda msg: None)
     except (BuildError, ConfigError) as e:
-        return {"fits": False, "why": str(e).splitlines()[0][:300]}
+        lines = str(e).splitlines()       # the stage, and the tool's own error if it gave one
+        errors = [ln.strip() for ln in lines if ln.strip().startswith("ERROR:")]
+        why = lines[0].split("; log ")[0] + (f": {errors[0]}" if errors else "")
+        return {"fits": False, "why": why[:300]}
     res = report["resources"]
     clk = next(iter(report["fmax"].values()), {})
     return {"fits": True,
