@@ -174,7 +174,7 @@ def row_of(axis, value, sim, build) -> dict:
            "utilisation": round(s["weight_memory_utilisation"], 3)}
     if build is not None:
         row.update({k: build.get(k) for k in ("fits", "luts", "luts_available", "ebr",
-                                              "spram", "dsp", "fmax_mhz", "met")})
+                                              "spram", "dsp", "fmax_mhz", "clock_mhz", "met")})
         if build.get("fits") and build.get("fmax_mhz"):
             row["samples_per_s_at_fmax"] = round(build["fmax_mhz"] * 1e6
                                                  / s["cycles_per_sample"], 1)
@@ -211,7 +211,8 @@ def plot(rows, axes, path: pathlib.Path, board_name: str):
     panels = [("cycles a sample:\nmodel (o), simulated (x)", "cycles"),
               ("synaptic events a cycle\nand the ceiling (--)", "events")]
     if any(r.get("fits") for r in rows):
-        panels += [("logic (% of the board's)", "luts"), ("Fmax (MHz)", "fmax")]
+        panels += [("logic (% of the board's)", "luts"),
+                   ("Fmax (MHz), the board\nclock (--)", "fmax")]
     fig, grid = plt.subplots(len(panels), len(axes),
                              figsize=(max(6.0, 3.0 * len(axes)), 2.6 * len(panels) + 0.8),
                              squeeze=False)
@@ -240,8 +241,12 @@ def plot(rows, axes, path: pathlib.Path, board_name: str):
                         ax.annotate("no fit" if any("fits" in r for r in rs) else "",
                                     (xi, 2), ha="center", fontsize=7, rotation=90)
                 ax.axhline(100, color="k", lw=1, ls="--")
-            else:
+            else:     # one scale for every axis, and the clock the board runs
+                built = [r for r in rows if r.get("fits")]
                 ax.plot(x, [r.get("fmax_mhz") if r.get("fits") else None for r in rs], "o-")
+                ax.set_ylim(0.8 * min(r["fmax_mhz"] for r in built),
+                            1.1 * max(r["fmax_mhz"] for r in built))
+                ax.axhline(built[0]["clock_mhz"], color="k", lw=1, ls="--")
             if i == 0:
                 ax.set_title(f"{axis}", fontsize=10)
             if j == 0:
