@@ -58,7 +58,8 @@ def seeded_config(task: str, data: Dataset, seed: int, base: Config | None = Non
     """The task's config (``sim.train.task_config``) with ``changes`` and ``seed`` as the
     network seed: topology, initial weights, feedback signs and LFSRs all change with
     it, not only the sample order (which ``cached_run`` also seeds with it)."""
-    cfg = task_config(task, data.channels, base=base, classes=data.classes)
+    cfg = task_config(task, data.channels, base=base, classes=data.classes,
+                      frames=data.frames)
     return cfg.replace(**{**changes, "seed": seed}).validate()
 
 

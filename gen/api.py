@@ -54,6 +54,9 @@ def check_fits_data(config: Config, ds: Dataset) -> None:
     if ds.channels != s.n_in:
         raise ConfigError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
                           f"{ds.channels} input channels")
+    if ds.frames != s.frames:
+        raise ConfigError(f"sizes.frames = {s.frames} but the data {ds.name!r} has "
+                          f"{ds.frames} frames a sample")
     if ds.classes > s.classes:
         raise ConfigError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
                           f"{ds.classes} classes")
@@ -71,7 +74,8 @@ def train(task: str = "digits", *, config=None, data=None, epochs: int = 10, see
     from sim import train as tr
     base = None if config is None else config_of(config)
     ds = data if isinstance(data, Dataset) else dataset(task, data, base)
-    cfg = tr.task_config(task, ds.channels, base=base, classes=ds.classes)
+    cfg = tr.task_config(task, ds.channels, base=base, classes=ds.classes,
+                         frames=ds.frames)
     if freeze_hidden:
         cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
     check_fits_data(cfg, ds)

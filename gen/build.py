@@ -199,12 +199,12 @@ def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dic
     try:
         from sim.data import load_task
         ds = load_task("digits", None, levels=config.dynamics.enc_theta)
-        X = ds.x_test[:samples] if s.n_in == ds.channels else None
+        X = ds.x_test[:samples] if (s.n_in, s.frames) == (ds.channels, ds.frames) else None
     except Exception:                                   # noqa: BLE001
         X = None
     if X is None:
         rng = np.random.default_rng(0)
-        X = rng.integers(0, config.dynamics.enc_theta + 1, size=(samples, s.n_in))
+        X = rng.integers(0, config.dynamics.enc_theta + 1, size=(samples, s.sample_width))
         source = "uniform random intensities"
     else:
         source = f"{len(X)} digits test samples"
@@ -244,9 +244,12 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
 
     def per_physical(values, cores):       # a physical core serves its group in turn
         return [sum(values[p:p + S]) for p in range(0, cores, S)]
-    # ENC: 3 cycles a channel; each input spike waits for every layer-0 crossbar (S
-    # events on a shared one), which also replays its cores' spikes of t-1 first
-    enc = 3 * s.n_in + W * (S * act["input_spikes"] + max(per_physical(loc, layer0)))
+    # ENC: 3 cycles a channel (4 in the frames after the first of a temporal
+    # presentation); each input spike waits for every layer-0 crossbar (S events on a
+    # shared one), which also replays its cores' spikes of t-1 first
+    later_frames = (s.frames - 1) * s.hold / s.steps      # share of steps reading two words
+    enc = (3 + later_frames) * s.n_in + W * (S * act["input_spikes"] +
+                                             max(per_physical(loc, layer0)))
     deliveries = act["deliveries_per_dest"]
     # the readout adds one neuron's current a cycle: R + 2*W_readout + 1 cycles an event
     route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
@@ -591,7 +594,8 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         "clock": clock.as_dict(),
         "lc_packing": packing,
         "limits": board.limits.as_dict(),
-        "neurons": {"input_channels": s.n_in, "hidden": s.hidden, "readout": s.readout,
+        "neurons": {"input_channels": s.n_in, "input_frames": s.frames,
+                    "hidden": s.hidden, "readout": s.readout,
                     "modulators": s.modulators},
         "synapses": topo.synapse_counts(), "plan": plan, "performance": perf_clock,
         "bitstream": bitstream, "weights_image": image,

@@ -28,6 +28,18 @@ class Sizes:
     classes: int = 10        # K readout classes
     per_class: int = 4       # P readout neurons per class (population code)
     steps: int = 24          # T time steps per sample
+    frames: int = 1          # input frames a sample: a temporal presentation shows n_in intensities a frame, one frame after another
+    frame_steps: int = 0     # steps each frame is shown (0: steps // frames); past the last frame the input is silent
+
+    @property
+    def sample_width(self) -> int:
+        """Intensities in one sample: ``frames`` frames of ``n_in``, frame by frame."""
+        return self.frames * self.n_in
+
+    @property
+    def hold(self) -> int:
+        """Steps each frame is shown: frame ``t // hold`` at step ``t``."""
+        return self.frame_steps or self.steps // self.frames
 
     @property
     def hidden(self) -> int:
@@ -180,6 +192,13 @@ class Config:
             need(getattr(s, name) >= 1, f"sizes.{name}", getattr(s, name), "must be >= 1")
         need(s.classes >= 2, "sizes.classes", s.classes, "must be >= 2 to classify")
         need(s.steps <= 4096, "sizes.steps", s.steps, "must be <= 4096")
+        need(1 <= s.frames <= s.steps, "sizes.frames", s.frames,
+             f"must be 1..{s.steps} (sizes.steps: a frame takes a step at least)")
+        need(0 <= s.frame_steps <= s.steps, "sizes.frame_steps", s.frame_steps,
+             f"must be 0..{s.steps} (sizes.steps; 0: steps // frames)")
+        need(s.frames * s.hold <= s.steps, "sizes.frames", s.frames,
+             f"{s.frames} frames of {s.hold} steps (sizes.frame_steps) do not fit in "
+             f"sizes.steps = {s.steps}")
         need(w.weight in range(2, 17), "widths.weight", w.weight, "must be 2..16 bits")
         need(w.membrane in range(4, 33), "widths.membrane", w.membrane, "must be 4..32 bits")
         need(w.current in range(4, 33), "widths.current", w.current, "must be 4..32 bits")

@@ -345,10 +345,11 @@ def _samples(config, task: str, n: int):
     from sim.data import load_task
     s = config.sizes
     ds = load_task(task, None, levels=config.dynamics.enc_theta)
-    if ds.channels == s.n_in and ds.classes <= s.classes and len(ds.x_test) >= n:
+    if (ds.channels, ds.frames) == (s.n_in, s.frames) and ds.classes <= s.classes \
+            and len(ds.x_test) >= n:
         return ds.x_test[:n].astype(np.int64), ds.y_test[:n].astype(np.int64), task
     rng = np.random.default_rng(0)
-    return (rng.integers(0, config.dynamics.enc_theta + 1, size=(n, s.n_in)),
+    return (rng.integers(0, config.dynamics.enc_theta + 1, size=(n, s.sample_width)),
             rng.integers(0, s.classes, size=n), "uniform random intensities")
 
 
@@ -435,8 +436,10 @@ def estimate(report: dict, activity: dict, coeffs: dict | None = None,
     cyc = activity["cycles_per_sample"]
     t_sample = cyc / f
     events = activity["synaptic_events_per_sample"]
-    # the host link at the real baud: the sample in (n_in bytes), RUN, status and counts
-    uart_bytes = report["neurons"]["input_channels"] + 64
+    # the host link at the real baud: the sample in (frames x n_in bytes), RUN, status
+    # and counts
+    n = report["neurons"]
+    uart_bytes = n["input_channels"] * n.get("input_frames", 1) + 64
     t_uart = uart_bytes * 10 / baud
     e_inf = total * t_sample
     return {

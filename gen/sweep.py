@@ -249,8 +249,8 @@ def base_config(spec: Spec, task: str) -> Config:
     shipped settings, as ``train --task`` uses) with ``[set]`` applied."""
     from sim import train as tr
     base = load_config(spec.config) if spec.config is not None else None
-    channels, classes = _task_shape(task)
-    cfg = tr.task_config(task, channels, base=base, classes=classes)
+    channels, classes, frames = _task_shape(task)
+    cfg = tr.task_config(task, channels, base=base, classes=classes, frames=frames)
     try:
         return trial_config(cfg, spec.set)
     except ConfigError as e:
@@ -260,10 +260,10 @@ def base_config(spec: Spec, task: str) -> Config:
 
 @functools.lru_cache(maxsize=None)
 def _task_shape(task: str) -> tuple:
-    """A benchmark's (channels, classes), loaded once (MNIST-1D takes seconds)."""
+    """A benchmark's (channels, classes, frames), loaded once (MNIST-1D takes seconds)."""
     from .api import dataset
     ds = dataset(task)
-    return ds.channels, ds.classes
+    return ds.channels, ds.classes, ds.frames
 
 
 def trial_config(base: Config, params: dict, fields: dict | None = None) -> Config:

@@ -48,7 +48,7 @@ class HostDecoder(wiring.Component):
         self.readout_base, self.depth, self.learning = readout_base, depth, learning
         self.P = max(core_of) + 1
         port = WeightPortSignature(depth, width)
-        aux = WeightPortSignature(s.n_in, aux_width)
+        aux = WeightPortSignature(s.sample_width, aux_width)
         members = {
             "bus": In(AccessSignature()), "running": In(1),
             "banks": Out(port).array(self.P), "bank_grant": In(self.P),

@@ -6,6 +6,10 @@ One step ``t``:
 1. ``ENCODE``: the integrate-and-fire encoder visits the ``n_in`` channels (its words
    live in the readout's block RAM, reached through ``aux``); each input spike is offered
    as row ``i`` to every layer-0 core at once (``enc_*``, taken by rtl/event_slice.py).
+   A temporal presentation (``sizes.frames`` > 1, or ``frame_steps`` short of the
+   sample) keeps frame ``f``'s intensities at words ``f*n_in + i``; a channel's
+   accumulator stays in frame 0's word, so frames 1.. cost one more read a channel,
+   and past the last frame the encoder adds 0.
 2. ``ROUTE``: the scanners (rtl/spike_scanner.py) offer the hidden spikes of step ``t-1``
    to the router; then ``step_end``, and the router drains (``step_done``). Then the
    readout's bias row.
@@ -64,7 +68,7 @@ class Sequencer(wiring.Component):
             "phase": Out(Phase), "scan_go": Out(1), "scan_restart": Out(1),
             "scan_skip": Out(1), "scans_done": In(1), "slices_empty": In(1),
             # the encoder: its words in the readout's memory, its spikes' offers
-            "aux": Out(WeightPortSignature(s.n_in, aux_width)),
+            "aux": Out(WeightPortSignature(s.sample_width, aux_width)),
             "enc_offer": Out(1), "enc_row": Out(index_width(max(s.n_in, 2))),
             "enc_pend": Out(logical), "enc_took": In(logical),
             # the step's input spikes, a chain (the learning unit turns it once a step)
@@ -85,6 +89,13 @@ class Sequencer(wiring.Component):
         best = Signal(8)
         best_count = Signal.like(self.counts[0])
         first_step = Signal()           # no spikes of a step before: nothing to scan
+        # the temporal presentation: the step's frame, its first word, the channel's word
+        self.temporal = s.frames > 1 or s.hold < s.steps
+        held = Signal(range(s.hold))                    # steps of this frame so far
+        frame = Signal(range(s.frames + 1))             # == frames: the silent tail
+        frame_base = Signal(range(s.sample_width + 1))  # word of (frame, channel 0)
+        frame_addr = Signal(range(s.sample_width + 1))  # word of (frame, ch)
+        self._frame = (held, frame, frame_base, frame_addr)
         done_flags = Signal(self.P + 1)
         m.d.sync += done_flags.eq(done_flags | self.done)
         bias_offer = Signal()
@@ -112,14 +123,15 @@ class Sequencer(wiring.Component):
             with m.State("IDLE"):
                 with m.If(run_q):
                     m.d.sync += [self.running.eq(1), self.cycles.eq(0), t.eq(0),
-                                 self.steps_done.eq(0), first_step.eq(1)]
+                                 self.steps_done.eq(0), first_step.eq(1), held.eq(0),
+                                 frame.eq(0), frame_base.eq(0)]
                     m.d.comb += [self.clear.eq(1), self.router_clear.eq(1)]
                     if lu is not None:
                         m.d.comb += [lu.clear.eq(1), lu.clear_counters.eq(1)]
                     m.next = "CLEARING"
             with m.State("CLEARING"):
                 with m.If(~self.busy):
-                    self._start_step(m, ch)
+                    self._start_step(m, ch, frame_base)
             self._encoder(m, t, ch, first_step)
             # 2. routed spikes of step t-1, then the router's barrier
             with m.State("ROUTE"):
@@ -156,24 +168,54 @@ class Sequencer(wiring.Component):
             with m.State("NEXT"):
                 m.d.sync += [t.eq(t + 1), self.steps_done.eq(self.steps_done + 1),
                              self.hold.eq(0)]
+                next_base = self._next_frame(m)
                 with m.If(t == s.steps - 1):
                     m.d.sync += [k.eq(0), best.eq(0), best_count.eq(0)]
                     m.next = "PREDICT"
                 with m.Else():
-                    self._start_step(m, ch)
+                    self._start_step(m, ch, next_base)
             self._predict(m, k, best, best_count)
         return m
 
-    def _start_step(self, m, ch):
-        """Into phase 1 at channel 0 (from CLEARING or NEXT)."""
-        m.d.sync += [self.phase.eq(Phase.ENCODE), ch.eq(0)]
+    def _start_step(self, m, ch, base):
+        """Into phase 1 at channel 0 (from CLEARING or NEXT); ``base``: the step's frame's
+        first word."""
+        m.d.sync += [self.phase.eq(Phase.ENCODE), ch.eq(0), self._frame[3].eq(base)]
         m.next = "ENC_READ"
 
+    def _next_frame(self, m):
+        """At the end of a step: after ``hold`` steps the next frame (the silent tail
+        after the last). Returns the next step's frame's first word."""
+        s = self.config.sizes
+        held, frame, frame_base, _ = self._frame
+        next_base = Signal.like(frame_base)
+        m.d.comb += next_base.eq(frame_base)
+        if not self.temporal:
+            return next_base
+        with m.If(held == s.hold - 1):
+            m.d.sync += held.eq(0)
+            with m.If(frame != s.frames):
+                m.d.comb += next_base.eq(frame_base + s.n_in)
+                m.d.sync += [frame.eq(frame + 1), frame_base.eq(next_base)]
+        with m.Else():
+            m.d.sync += held.eq(held + 1)
+        return next_base
+
+    def _next_channel(self, m, ch):
+        m.d.sync += [ch.eq(ch + 1), self._frame[3].eq(self._frame[3] + 1)]
+
     def _encoder(self, m, t, ch, first_step):
-        """Phase 1: read channel ``ch``, add, then compare, write back, offer the spike."""
+        """Phase 1: read channel ``ch`` (a later frame's intensity first, when there is
+        one), add, then compare, write back, offer the spike."""
         s, dy, ew = self.config.sizes, self.config.dynamics, self.config.widths.encoder
         aux = self.aux
-        enc_u = aux.rdata[:ew]
+        _, frame, _, frame_addr = self._frame
+        enc_u = aux.rdata[:ew]          # frame 0's intensity, kept in the word
+        if self.temporal:
+            u_frame = Signal(ew)        # a later frame's, read first (ENC_FRAME)
+            enc_add = Mux(frame == 0, enc_u, Mux(frame == s.frames, 0, u_frame))
+        else:
+            enc_add = enc_u
         enc_acc = Mux(t == 0, 0, aux.rdata[ew:2 * ew])
         enc_sum = Signal(ew + 1)        # registered (ENC_ADD): the read, the add, the
         enc_u_q = Signal(ew)            # compare and the write were one long path
@@ -187,8 +229,17 @@ class Sequencer(wiring.Component):
             with m.Else():
                 m.d.comb += [aux.re.eq(1), aux.addr.eq(ch)]
                 m.next = "ENC_ADD"
+                if self.temporal:
+                    with m.If((frame != 0) & (frame != s.frames)):
+                        m.d.comb += aux.addr.eq(frame_addr)
+                        m.next = "ENC_FRAME"
+        if self.temporal:
+            with m.State("ENC_FRAME"):
+                m.d.sync += u_frame.eq(aux.rdata[:ew])
+                m.d.comb += [aux.re.eq(1), aux.addr.eq(ch)]
+                m.next = "ENC_ADD"
         with m.State("ENC_ADD"):
-            m.d.sync += [enc_sum.eq(enc_u + enc_acc), enc_u_q.eq(enc_u)]
+            m.d.sync += [enc_sum.eq(enc_add + enc_acc), enc_u_q.eq(enc_u)]
             m.next = "ENC_CALC"
         with m.State("ENC_CALC"):
             m.d.comb += [aux.we.eq(1), aux.addr.eq(ch),
@@ -200,12 +251,12 @@ class Sequencer(wiring.Component):
                              self.enc_pend.eq(sum(1 << g for g in self.layer0))]
                 m.next = "ENC_OFFER"
             with m.Else():
-                m.d.sync += ch.eq(ch + 1)
+                self._next_channel(m, ch)
                 m.next = "ENC_READ"
         with m.State("ENC_OFFER"):
             m.d.comb += self.enc_offer.eq(1)
             with m.If(self.enc_pend == 0):
-                m.d.sync += ch.eq(ch + 1)
+                self._next_channel(m, ch)
                 m.next = "ENC_READ"
 
     def _predict(self, m, k, best, best_count):

@@ -140,7 +140,8 @@ class Engine(wiring.Component):
                       for core, d, init in zip(self.cores, bank_depth, inits)]
         self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
                                    base=self.readout_base, depth=depth,
-                                   aux_words=s.n_in, aux_width=2 * cfg.widths.encoder)
+                                   aux_words=s.sample_width,
+                                   aux_width=2 * cfg.widths.encoder)
         self.router = Router(self.router_params)
         route_layout = self.router.out_layout
         self.learner = LearningUnit(topo, lanes=lanes, readout_base=self.readout_base,
@@ -194,7 +195,7 @@ class Engine(wiring.Component):
             SPACES["weights"]: self.bank_depths + [self.readout_depth],
             SPACES["route_index"]: [p.index_depth],
             SPACES["route_entry"]: [p.table_depth],
-            SPACES["input"]: [s.n_in],
+            SPACES["input"]: [s.sample_width],
             SPACES["counts"]: [s.classes],
             SPACES["status"]: [len(STATUS_REGS)],
             **({SPACES["lfsr"]: [self.n_hidden_cores + 1], SPACES["rates"]: [2]}

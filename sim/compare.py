@@ -284,6 +284,9 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     if ds.channels != config.sizes.n_in:
         raise ValueError(f"sizes.n_in = {config.sizes.n_in} but {task!r} has {ds.channels} "
                          "input channels")
+    if ds.frames != config.sizes.frames:
+        raise ValueError(f"sizes.frames = {config.sizes.frames} but {task!r} has "
+                         f"{ds.frames} frames a sample")
     if ds.classes > config.sizes.classes:
         raise ValueError(f"sizes.classes = {config.sizes.classes} but {task!r} has "
                          f"{ds.classes} classes")

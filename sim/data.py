@@ -9,7 +9,14 @@ channel (0..enc_theta), which the chip's integrate-and-fire encoder turns into s
   arguments (4000 train / 1000 test, 40 values). Presentation: all 40 values at once, as
   on/off rate codes (channel 2i carries max(x_i, 0), channel 2i+1 max(-x_i, 0), scaled
   so that |x| >= 4 is the full intensity): 80 channels.
-- a user's ``.npz`` with ``X``, ``y`` (and optionally ``X_test``, ``y_test``; else a
+- mnist1d-temporal: the same samples shown as a sequence, one value a frame (40
+  frames, ``sizes.frame_steps`` steps each, then a silent tail): each value as a level
+  code over 16 channels whose centres span -3..3 (two neighbouring channels share the
+  full intensity in proportion to how near the value is to each, so the value survives
+  the rate code at two steps a frame). The network sees one value at a time and must
+  carry the sequence in its membranes and recurrent rows.
+- a user's ``.npz`` with ``X`` (samples x features, or samples x frames x features: a
+  sequence, shown frame by frame, ``sizes.frames``), ``y`` (and optionally ``X_test``, ``y_test``; else a
   stratified 80/20 split with seed 0). Each feature is scaled on its own (a
   :class:`Scaling`, from the training split): non-negative data by the feature's
   training maximum; data with negative values get on/off channels scaled by the
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TASKS = ("digits", "mnist1d")
+TASKS = ("digits", "mnist1d", "mnist1d-temporal")
 
 
 @dataclass
@@ -38,10 +45,12 @@ class Dataset:
     levels: int
     classes: int
     scaling: "Scaling | None" = None      # a user's data: how it was scaled
+    frames: int = 1                       # a temporal presentation: frames a sample
 
     @property
     def channels(self) -> int:
-        return self.x_train.shape[1]
+        """Input channels (``sizes.n_in``): intensities a frame."""
+        return self.x_train.shape[1] // self.frames
 
 
 class DataError(ValueError):
@@ -58,17 +67,23 @@ class Scaling:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> "Scaling":
+        """From training data (samples, features), or (samples, frames, features): a
+        feature keeps one scale over the frames of a sequence."""
+        x = x.reshape(-1, x.shape[-1])
         on_off = bool(x.min() < 0)
         scale = np.percentile(np.abs(x), 99.9, axis=0) if on_off else x.max(axis=0)
         scale = np.where(scale > 0, scale, 1.0)     # a constant-zero feature stays zero
         return cls([float(v) for v in scale], on_off)
 
     def apply(self, x: np.ndarray, levels: int, what: str = "X") -> np.ndarray:
-        if x.shape[1] != len(self.scale):
-            raise DataError(f"{what} has {x.shape[1]} features, but the scaling (saved "
+        """Intensities (samples, channels); a sequence (samples, frames, features)
+        becomes (samples, frames * channels), frame by frame."""
+        if x.shape[-1] != len(self.scale):
+            raise DataError(f"{what} has {x.shape[-1]} features, but the scaling (saved "
                             f"with the weights, from their training data) has "
                             f"{len(self.scale)}")
-        return quantize(x, levels, np.asarray(self.scale), self.on_off)
+        q = quantize(x.reshape(-1, x.shape[-1]), levels, np.asarray(self.scale), self.on_off)
+        return q.reshape(len(x), -1)
 
     def as_dict(self) -> dict:
         return {"scale": self.scale, "on_off": self.on_off}
@@ -121,6 +136,29 @@ def load_mnist1d(levels: int = 16, scale: float = 4.0) -> Dataset:
                    np.asarray(d["y_test"], np.int64), levels, 10)
 
 
+TEMPORAL_LEVELS = 16        # mnist1d-temporal: level channels a value
+TEMPORAL_RANGE = (-3.0, 3.0)  # ... whose centres span this range (99% of MNIST-1D's values)
+
+
+def level_code(x: np.ndarray, channels: int, lo: float, hi: float, levels: int) -> np.ndarray:
+    """Floats (n, T) -> intensities (n, T * channels), frame by frame: channel ``c`` of a
+    value ``v`` (clipped to lo..hi) gets ``levels * max(0, 1 - |v - c_c| / spacing)`` for
+    evenly spaced centres ``c_c``: at most two neighbouring channels are on."""
+    centres = np.linspace(lo, hi, channels)
+    v = np.clip(x, lo, hi)[..., None]
+    tri = np.maximum(0.0, 1.0 - np.abs(v - centres) / (centres[1] - centres[0]))
+    return np.rint(tri * levels).astype(np.int64).reshape(len(x), -1)
+
+
+def load_mnist1d_temporal(levels: int = 16) -> Dataset:
+    from mnist1d.data import get_dataset_args, make_dataset
+    d = make_dataset(get_dataset_args())
+    code = lambda x: level_code(np.asarray(x), TEMPORAL_LEVELS, *TEMPORAL_RANGE, levels)  # noqa: E731
+    return Dataset("mnist1d-temporal", code(d["x"]), np.asarray(d["y"], np.int64),
+                   code(d["x_test"]), np.asarray(d["y_test"], np.int64), levels, 10,
+                   frames=np.asarray(d["x"]).shape[1])
+
+
 def load_npz(path, levels: int = 16, seed: int = 0, scaling: Scaling | None = None) -> Dataset:
     """A user's .npz, scaled per feature by ``scaling`` (default: fitted to its
     training split)."""
@@ -136,15 +174,19 @@ def load_npz(path, levels: int = 16, seed: int = 0, scaling: Scaling | None = No
             raise DataError(f"--data {str(path)!r}: missing array {key!r} "
                             f"(found {', '.join(f.files) or 'none'})")
     x, y = np.asarray(f["X"], np.float64), np.asarray(f["y"])
-    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-        raise DataError(f"--data {str(path)!r}: X must be (samples, features) and y "
-                        f"(samples,), got {x.shape} and {y.shape}")
+    if x.ndim not in (2, 3) or y.ndim != 1 or len(x) != len(y):
+        raise DataError(f"--data {str(path)!r}: X must be (samples, features), or "
+                        f"(samples, frames, features) for sequences, and y (samples,), "
+                        f"got {x.shape} and {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise DataError(f"--data {str(path)!r}: y must hold class indices 0..K-1")
     y = y.astype(np.int64)
     if "X_test" in f and "y_test" in f:
         x_tr, y_tr = x, y
         x_te, y_te = np.asarray(f["X_test"], np.float64), np.asarray(f["y_test"], np.int64)
+        if x_te.shape[1:] != x.shape[1:]:
+            raise DataError(f"--data {str(path)!r}: X_test's samples are {x_te.shape[1:]}, "
+                            f"X's {x.shape[1:]}")
     else:
         tr, te = stratified_split(y, 0.2, seed)
         x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
@@ -152,7 +194,7 @@ def load_npz(path, levels: int = 16, seed: int = 0, scaling: Scaling | None = No
     classes = int(max(y_tr.max(), y_te.max()) + 1)
     return Dataset(path.stem, scaling.apply(x_tr, levels, f"--data {path}: X"), y_tr,
                    scaling.apply(x_te, levels, f"--data {path}: X_test"), y_te, levels,
-                   classes, scaling)
+                   classes, scaling, frames=x.shape[1] if x.ndim == 3 else 1)
 
 
 def load_task(task: str, data=None, levels: int = 16, seed: int = 0,
@@ -165,4 +207,6 @@ def load_task(task: str, data=None, levels: int = 16, seed: int = 0,
         return load_digits(levels, seed)
     if task == "mnist1d":
         return load_mnist1d(levels)
+    if task == "mnist1d-temporal":
+        return load_mnist1d_temporal(levels)
     raise DataError(f"--task {task!r} is unknown; choose one of {', '.join(TASKS)}")

@@ -91,7 +91,7 @@ class Target:
         p = RouterParams.from_topology(topo)
         depths = {SPACES["weights"]: [len(w) for w in words],
                   SPACES["route_index"]: [p.index_depth], SPACES["route_entry"]: [p.table_depth],
-                  SPACES["input"]: [s.n_in], SPACES["counts"]: [s.classes],
+                  SPACES["input"]: [s.sample_width], SPACES["counts"]: [s.classes],
                   SPACES["status"]: [len(STATUS_REGS)], SPACES["lfsr"]: [len(topo.cores) + 1],
                   SPACES["rates"]: [2]}
         return cls(depths=depths, limits=value_limits(cfg.dynamics.enc_theta),
@@ -831,10 +831,10 @@ def format_counts(report: dict) -> str:
 
 
 def sample_of(cfg, seed: int = 7) -> list:
-    """A sample of ``cfg``'s shape: ``n_in`` intensities in ``0 .. enc_theta``, the first
+    """A sample of ``cfg``'s shape: ``frames * n_in`` intensities in ``0 .. enc_theta``, the first
     at ``enc_theta`` (the largest the chip takes)."""
     theta = cfg.dynamics.enc_theta
-    u = np.random.default_rng(seed).integers(0, theta + 1, cfg.sizes.n_in)
+    u = np.random.default_rng(seed).integers(0, theta + 1, cfg.sizes.sample_width)
     u[0] = theta
     return [int(x) for x in u]
 

@@ -81,6 +81,15 @@ def encode_step(acc, u, enc_theta: int):
     return acc - spikes * enc_theta, spikes
 
 
+def frame_at(u, t: int, sizes, silent):
+    """The intensities the encoder adds at step ``t``: frame ``t // sizes.hold`` of the
+    sample ``u`` (B, frames * n_in), or ``silent`` once the frames are over."""
+    f = t // sizes.hold
+    if f >= sizes.frames:
+        return silent
+    return u[:, f * sizes.n_in:(f + 1) * sizes.n_in]
+
+
 # The spike x weight products (phase 2) are most of the model's time. numpy's int64 ``@``
 # has no BLAS; float32/float64 BLAS is exact on these integers within a bound, and at
 # batch 1 (learning presents one sample at a time) summing the weight rows of the neurons
@@ -406,7 +415,7 @@ class Network:
             record: bool = False):
         """Present samples for ``sizes.steps`` steps each.
 
-        ``intensities``: int array (B, n_in), each in 0..enc_theta. With ``learn`` the
+        ``intensities``: int array (B, frames * n_in), each in 0..enc_theta. With ``learn`` the
         samples are presented one after another with online learning (``labels``
         required); without, all at once as a batch. Returns (predictions, class counts,
         trace dict or None).
@@ -437,8 +446,10 @@ class Network:
 
     def _check_input(self, u):
         s, d = self.config.sizes, self.config.dynamics
-        if u.shape[1] != s.n_in:
-            raise ValueError(f"input has {u.shape[1]} channels but sizes.n_in = {s.n_in}")
+        if u.shape[1] != s.sample_width:
+            what = (f"sizes.n_in = {s.n_in}" if s.frames == 1 else
+                    f"sizes.frames x sizes.n_in = {s.frames} x {s.n_in} = {s.sample_width}")
+            raise ValueError(f"input has {u.shape[1]} intensities a sample but {what}")
         if not np.issubdtype(u.dtype, np.integer):
             raise ValueError(f"input intensities must be integers, not {u.dtype}")
         if u.min(initial=0) < 0 or u.max(initial=0) > d.enc_theta:
@@ -460,8 +471,9 @@ class Network:
         # learning, when nothing writes the weights until it is dropped after this batch
         floats = FloatWeights(self.weights, self.topology.last_layer_offset) \
             if FAST and not learn and len(u) > 1 else None
+        silent = np.zeros((len(u), s.n_in), I64)
         for t in range(s.steps):
-            st["enc"], s_in = encode_step(st["enc"], u, d.enc_theta)
+            st["enc"], s_in = encode_step(st["enc"], frame_at(u, t, s, silent), d.enc_theta)
             i_h, i_r = deliver(s_in, st["s_h"], self.weights,
                                last_layer_offset=self.topology.last_layer_offset,
                                readout_bias=c.topology.readout_bias, current_width=w.current,

@@ -40,21 +40,35 @@ TASK_OVERRIDES = {
         "learning.post_from_trace": True,  # post term: the neuron spiked in this sample
     },
 }
+# MNIST-1D as a sequence (sim/data.py): 40 frames of one value, 2 steps each, then 4
+# silent steps so that the readout, which hears the input two steps late, sees the end;
+# taught like mnist1d at the last step on whole-sample counts, with a smaller trace
+# increment so that a neuron firing at most steps still fits the 8-bit trace.
+TASK_OVERRIDES["mnist1d-temporal"] = {
+    **TASK_OVERRIDES["mnist1d"],
+    "sizes.frame_steps": 2,
+    "sizes.steps": 84,
+    "learning.teach_start": 83,
+    "learning.trace_inc": 3,
+}
 
 
 def task_config(task: str, n_in: int, base: Config | None = None,
-                classes: int | None = None) -> Config:
+                classes: int | None = None, frames: int = 1) -> Config:
     """The config for ``task``: ``base`` (or the default with the task's overrides),
-    with ``sizes.n_in`` set to the data's channel count. Refuses data with more classes
-    than the config has."""
+    with ``sizes.n_in`` and ``sizes.frames`` set to the data's channels and frames.
+    Refuses data with more classes than the config has."""
     if base is None:   # the default, the task's overrides, and room for the data's classes
-        changes = {**TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in}
+        changes = {**TASK_OVERRIDES.get(task, {}), "sizes.n_in": n_in, "sizes.frames": frames}
         if classes is not None and classes > Config().sizes.classes:
             changes["sizes.classes"] = classes
         return Config().replace(**changes).validate()
     if base.sizes.n_in != n_in:
         raise ConfigError(f"sizes.n_in = {base.sizes.n_in} but the data has {n_in} "
                           f"input channels; set sizes.n_in = {n_in} in the config")
+    if base.sizes.frames != frames:
+        raise ConfigError(f"sizes.frames = {base.sizes.frames} but the data has {frames} "
+                          f"frames a sample; set sizes.frames = {frames} in the config")
     if classes is not None and classes > base.sizes.classes:
         raise ConfigError(f"the data has {classes} classes but sizes.classes = "
                           f"{base.sizes.classes}; raise sizes.classes in the config")

@@ -74,8 +74,9 @@ class ScalarNetwork:
         log = []
         for t in range(s.steps):
             s_in = [0] * n_in
+            frame = t // (s.frame_steps if s.frame_steps else s.steps // s.frames)
             for i in range(n_in):
-                enc[i] += int(u[i])
+                enc[i] += int(u[frame * n_in + i]) if frame < s.frames else 0
                 if enc[i] >= d.enc_theta:
                     s_in[i], enc[i] = 1, enc[i] - d.enc_theta
             new_h, psi_h = [0] * H, [0] * H

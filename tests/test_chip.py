@@ -68,6 +68,31 @@ def test_chip_matches_golden_model(learn, dataset, tmp_path):
         assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+def test_temporal_presentation_bit_exact(tmp_path):
+    """A sequence (docs/architecture.md section 3): 3 frames of 6 channels, 2 steps each,
+    then 2 silent steps, from a (samples, frames, features) ``--data`` file; learning on.
+    The chip's input spikes are the model's, and not those of the first frame held for
+    the whole sample (what an encoder that ignored the frames would give)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 10, (40, 3, 6)).astype(float)
+    y = np.arange(40) % 2
+    x[:, 1, 0] = 10 * (y == 0)           # the class is in the middle frame
+    path = tmp_path / "sequences.npz"
+    np.savez(path, X=x, y=y)
+    cfg = small_config("small").replace(**{"sizes.frames": 3, "sizes.frame_steps": 2})
+    r = compare(cfg.validate(), task="digits", data=path, samples=4, learn=True,
+                work=tmp_path, rasters=True)
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+    held = Network(small_config("small"))
+    from sim.data import load_npz
+    u = load_npz(path, levels=cfg.dynamics.enc_theta).x_test[:4]
+    chip_in = np.stack([rs["chip"]["s_in"] for rs in r["rasters"]])
+    _, _, tr = held.run(u[:, :6], record=True)
+    assert chip_in[:, 6:].sum() == 0                 # the silent tail
+    assert not np.array_equal(chip_in, np.asarray(tr["s_in"]))
+
+
 @pytest.mark.parametrize("layers, share", [(1, 4), (2, 2)])
 def test_shared_cores_learn_bit_exact(layers, share, dataset, tmp_path):
     """Logical cores time-sharing a physical core and its weight bank (the UP5K learning

@@ -80,3 +80,37 @@ def test_train_saves_the_scaling_and_eval_applies_it(tmp_path, capsys):
     assert main(["eval", "--weights", str(out), "--data", str(tmp_path / "big.npz"),
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == len(y)
+
+
+def test_sequences_are_frames_of_channels_scaled_per_feature(tmp_path):
+    """X of (samples, frames, features): one scale a feature over every frame, the
+    sample laid out frame by frame (docs/architecture.md section 3)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((30, 4, 2)) * np.array([0.01, 100.0])
+    x[:, 2, 0] = 0.02                   # frame 2 holds feature 0's largest value
+    np.savez(tmp_path / "seq.npz", X=x, y=np.arange(30) % 2)
+    ds = load_npz(tmp_path / "seq.npz", levels=16)
+    assert ds.frames == 4 and ds.channels == 2 and ds.x_train.shape == (24, 8)
+    assert ds.scaling.scale[0] == pytest.approx(0.02)    # over all frames, per feature
+    frames = ds.x_train.reshape(-1, 4, 2)
+    assert (frames[:, 2, 0] == 16).all() and frames[:, :, 1].max() == 16
+    assert (frames[:, [0, 1, 3], 0] <= 8).all()
+    np.savez(tmp_path / "bad.npz", X=x, y=np.arange(30) % 2, X_test=x[:5, :3],
+             y_test=np.arange(5) % 2)
+    with pytest.raises(DataError, match=r"X_test's samples are \(3, 2\), X's \(4, 2\)"):
+        load_npz(tmp_path / "bad.npz")
+
+
+def test_level_code_keeps_the_value():
+    """mnist1d-temporal's code: at most two neighbouring channels on, summing to the
+    full intensity, and their centre of mass is the value (to rounding)."""
+    from sim.data import level_code
+    v = np.linspace(-3, 3, 61)[None, :]
+    code = level_code(v, 16, -3.0, 3.0, 16).reshape(61, 16)
+    assert code.sum(axis=1).tolist() == pytest.approx([16] * 61, abs=1)
+    assert ((code > 0).sum(axis=1) <= 2).all()
+    centres = np.linspace(-3, 3, 16)
+    decoded = (code * centres).sum(axis=1) / code.sum(axis=1)
+    assert decoded == pytest.approx(v[0], abs=0.05)
+    assert level_code(np.array([[9.0, -9.0]]), 16, -3.0, 3.0, 16)[0].tolist() == \
+        [0] * 15 + [16] + [16] + [0] * 15       # clipped to the ends

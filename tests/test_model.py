@@ -97,11 +97,16 @@ def random_config(rng) -> Config:
     layers = int(rng.integers(1, 3))
     neurons = int(rng.integers(2, 6))
     k = int(rng.integers(0, cores // 2 + 1)) * 2 if cores > 2 else 0
+    steps = int(rng.integers(4, 12))
+    frames = {}     # every third config a temporal presentation, some with a silent tail
+    if rng.integers(0, 3) == 0:
+        n = int(rng.integers(1, 4))
+        frames = {"sizes.frames": n, "sizes.frame_steps": int(rng.integers(0, steps // n + 1))}
     return Config().replace(**{
         "sizes.n_in": int(rng.integers(1, 7)), "sizes.layers": layers,
         "sizes.cores": cores, "sizes.neurons": neurons,
         "sizes.classes": int(rng.integers(2, 4)), "sizes.per_class": int(rng.integers(1, 3)),
-        "sizes.steps": int(rng.integers(4, 12)),
+        "sizes.steps": steps,
         "topology.ws_neighbours": min(k, cores - 1) // 2 * 2,
         "topology.axons_per_edge": int(rng.integers(0, neurons + 1)),
         "topology.ff_fan_in": int(rng.integers(1, cores * neurons + 1)),
@@ -126,7 +131,7 @@ def random_config(rng) -> Config:
         "learning.post_from_trace": bool(rng.integers(0, 2)),
         "init_scale": 8, "init_rec_scale": 4,
         "seed": int(rng.integers(0, 2**32)),
-    }).validate()
+    }).replace(**frames).validate()
 
 
 @pytest.mark.parametrize("case", range(12))
@@ -142,7 +147,7 @@ def test_model_equals_scalar_reference_with_learning(case):
     w.w_hh[:] = np.clip(w.w_hh * 4, -lim, lim - 1)
     ref = ScalarNetwork(cfg, net.topology, w.w_in, w.w_hh, w.w_ro)
     for sample in range(3):
-        u = rng.integers(0, 17, size=cfg.sizes.n_in)
+        u = rng.integers(0, 17, size=cfg.sizes.sample_width)
         label = int(rng.integers(0, cfg.sizes.classes))
         pred, counts, tr = net.run(u[None], [label], learn=True, record=True)
         rpred, rcounts, log = ref.run_sample(u, label, learn=True)
