@@ -125,6 +125,14 @@ def evaluate(weights, task: str | None = None, data=None, *, metrics: bool = Fal
     return result
 
 
+def task_config_of(task: str) -> Config:
+    """The config ``train --task`` uses for a benchmark with no ``--config``: the default
+    with the task's settings and its data's shape (sim/train.py ``TASK_OVERRIDES``)."""
+    from sim import train as tr
+    ds = dataset(task)
+    return tr.task_config(task, ds.channels, classes=ds.classes, frames=ds.frames)
+
+
 def weights_and_config(config=None, weights=None):
     """``(config, network or None)``: trained ``weights`` bring their own config, and a
     different ``config`` beside them is refused."""

@@ -120,7 +120,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS,
                    help="benchmark (not needed with --data; there only a label)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
-                   help="your own data: an .npz with X and y (optional X_test, y_test)")
+                   help="your own data: an .npz with X (samples x features, or samples x "
+                        "frames x features: a sequence) and y (optional X_test, y_test)")
     _add_config_option(p)
     p.add_argument("--epochs", type=_positive_int, default=10, help="passes (default: 10)")
     p.add_argument("--seed", type=int, default=0,
@@ -241,7 +242,8 @@ def get_parser() -> argparse.ArgumentParser:
                  "python -m gen compare --task digits --samples 20 --learn")
     _add_config_option(p)
     p.add_argument("--task", choices=TASKS, default="digits",
-                   help="benchmark whose test samples to run (default: digits)")
+                   help="benchmark whose test samples to run, with its own settings (as "
+                        "`train --task`) unless --config or --weights says (default: digits)")
     p.add_argument("--data", type=pathlib.Path, metavar="FILE.npz",
                    help="your own data, as for `train`")
     p.add_argument("--samples", type=_positive_int, default=20,
@@ -594,6 +596,8 @@ def cmd_compare(args) -> int:
     from sim.compare import format_report
     from . import api
     cfg, net = _config_and_weights(args)
+    if args.config is None and args.weights is None and args.data is None:
+        cfg = api.task_config_of(args.task)     # the benchmark's own settings, as `train`
     lanes = api.compare_lanes(cfg, args.board, args.lanes)
     start = time.time()
 
