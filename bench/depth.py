@@ -1,5 +1,6 @@
 """Depth study (issue 14 item 1): 1, 2 and 3 hidden layers, hidden learning on and
-readout only, over seeds, on digits and MNIST-1D, with the golden model.
+readout only, over seeds, on digits and MNIST-1D (all at once, or as a sequence:
+mnist1d-temporal), with the golden model.
 
     python bench/depth.py [--tasks digits mnist1d] [--depths 1 2 3] [--seeds 1 2 3]
                           [--epochs 5] [--samples N] [--config PRESET] [--set k=v ...]
@@ -32,7 +33,7 @@ def parse_args(argv):
                                  epilog="example: python bench/depth.py --tasks digits "
                                         "--depths 1 2 --seeds 1 2 3 --epochs 3")
     ap.add_argument("--tasks", nargs="+", default=["digits", "mnist1d"],
-                    choices=["digits", "mnist1d"])
+                    choices=["digits", "mnist1d", "mnist1d-temporal"])
     ap.add_argument("--depths", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=5)

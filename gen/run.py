@@ -75,9 +75,10 @@ def _check_chip(info: dict, cfg, topo, learn: bool, port: str) -> None:
     """The chip's PING beside the config: refuse a chip built for another one."""
     s = cfg.sizes
     want = {"classes": s.classes, "n_in": s.n_in & 0xFF, "cores": len(topo.cores),
-            "steps": s.steps, "enc_theta": cfg.dynamics.enc_theta}
+            "steps": s.steps, "enc_theta": cfg.dynamics.enc_theta, "frames": s.frames}
     names = {"classes": "sizes.classes", "n_in": "sizes.n_in", "cores": "hidden cores",
-             "steps": "sizes.steps", "enc_theta": "dynamics.enc_theta"}
+             "steps": "sizes.steps", "enc_theta": "dynamics.enc_theta",
+             "frames": "sizes.frames"}
     if info.get("version", 0) < 3:
         raise RunError(f"the chip on {port} speaks host protocol version "
                        f"{info.get('version')}, this driver needs 3: rebuild it")

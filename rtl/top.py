@@ -321,12 +321,14 @@ class Engine(wiring.Component):
 def info_bytes(engine: Engine) -> bytes:
     """What PING returns: b"SWRL", protocol version, classes, n_in, hidden cores, lanes,
     steps (2 bytes, little endian), flags (bit 0: on-chip learning built in), enc_theta
-    (2 bytes: the largest input intensity, for the driver's checks)."""
+    (2 bytes: the largest input intensity, for the driver's checks), frames (2 bytes:
+    ``sizes.frames``, appended within version 3; a driver that finds no such bytes
+    reads 1)."""
     s = engine.config.sizes
     return b"SWRL" + bytes([PROTOCOL_VERSION, s.classes, s.n_in & 0xFF,
                             engine.n_hidden_cores, engine.lanes]) + \
         s.steps.to_bytes(2, "little") + bytes([int(engine.learner is not None)]) + \
-        engine.config.dynamics.enc_theta.to_bytes(2, "little")
+        engine.config.dynamics.enc_theta.to_bytes(2, "little") + s.frames.to_bytes(2, "little")
 
 
 class SwirlChip(wiring.Component):

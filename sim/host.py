@@ -237,6 +237,7 @@ class Host:
                      "learning": bool(p[11] & 1) if len(p) > 11 else False}
         if len(p) > 13:                 # protocol version 3
             self.info["enc_theta"] = p[12] | p[13] << 8
+        self.info["frames"] = p[14] | p[15] << 8 if len(p) > 15 else 1
         return self.info
 
     def write(self, space: int, bank: int, addr: int, words) -> None:

@@ -16,7 +16,7 @@ import tty
 import numpy as np
 import pytest
 
-from gen.config import Config
+from gen.config import Config, load_config
 from rtl.address_map import SPACES
 from sim.compare import chip_build
 from rtl.host_protocol import CMD_PING
@@ -253,3 +253,17 @@ def test_unpack_bank_inverts_pack_rows():
         m = rng.integers(-(1 << (width - 1)), 1 << (width - 1), (6, cols))
         assert np.array_equal(unpack_bank(pack_rows(m, lanes, width), 6, cols, lanes,
                                           width), m)
+
+
+def test_run_refuses_a_chip_built_for_another_frame_count():
+    """A chip for single-frame samples would take a sequence's first frame and run it
+    silently wrong: PING's frames (1 when a chip's reply has none) must match."""
+    from gen.run import RunError, _check_chip
+    from gen.topology import make_topology
+    cfg = load_config("tiny").replace(**{"sizes.frames": 2}).validate()
+    s, topo = cfg.sizes, make_topology(cfg)
+    info = {"version": 3, "classes": s.classes, "n_in": s.n_in, "cores": len(topo.cores),
+            "steps": s.steps, "enc_theta": cfg.dynamics.enc_theta, "learning": True}
+    _check_chip({**info, "frames": 2}, cfg, topo, True, "/dev/x")
+    with pytest.raises(RunError, match=r"has sizes.frames = 1, the weights' config 2"):
+        _check_chip({**info, "frames": 1}, cfg, topo, True, "/dev/x")

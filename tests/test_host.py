@@ -454,7 +454,7 @@ def test_chip_end_to_end(tiny_chip):
     s = cfg.sizes
     assert info == {"version": 3, "classes": s.classes, "n_in": s.n_in,
                     "cores": s.layers * s.cores, "lanes": 2, "steps": s.steps, "learning": True,
-                    "enc_theta": cfg.dynamics.enc_theta}
+                    "enc_theta": cfg.dynamics.enc_theta, "frames": s.frames}
     host.load_image(load_commands(net, lanes=2))
     # weights read back equal what was loaded, bank by bank (readout included)
     for b, words in enumerate(weight_words(net, 2)):
