@@ -74,8 +74,8 @@ def train(task: str = "digits", *, config=None, data=None, epochs: int = 10, see
     from sim import train as tr
     base = None if config is None else config_of(config)
     ds = data if isinstance(data, Dataset) else dataset(task, data, base)
-    cfg = tr.task_config(task, ds.channels, base=base, classes=ds.classes,
-                         frames=ds.frames)
+    own = task if ds.scaling is None else None      # a user's data: not a benchmark's settings
+    cfg = tr.task_config(own, ds.channels, base=base, classes=ds.classes, frames=ds.frames)
     if freeze_hidden:
         cfg = cfg.replace(**{"learning.learn_hidden": False}).validate()
     check_fits_data(cfg, ds)

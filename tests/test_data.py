@@ -114,3 +114,16 @@ def test_level_code_keeps_the_value():
     assert decoded == pytest.approx(v[0], abs=0.05)
     assert level_code(np.array([[9.0, -9.0]]), 16, -3.0, 3.0, 16)[0].tolist() == \
         [0] * 15 + [16] + [16] + [0] * 15       # clipped to the ends
+
+
+def test_user_data_gets_an_input_scale_for_its_channel_count():
+    """A few channels get larger initial input weights (sim.train.input_scale), so that
+    the hidden layer fires from the start; the benchmarks keep their own settings."""
+    from gen.config import Config
+    from sim.train import task_config
+    d = Config()
+    assert task_config(None, d.sizes.n_in).init_scale == d.init_scale
+    assert task_config(None, 4).init_scale == 4 * d.init_scale      # sqrt(64 / 4) = 4
+    assert task_config(None, 600).init_scale == round(d.init_scale * (64 / 600) ** 0.5)
+    assert task_config("digits", 64).init_scale == d.init_scale
+    assert task_config("mnist1d", 80).init_scale == d.init_scale    # its overrides, not 21
