@@ -337,10 +337,12 @@ def _positions(values: list):
 def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
                  tasks: list, note: str = "") -> dict:
     """``sweep``'s accuracy per searched field: one panel per ``(field, column)``, every
-    trial a point (hollow: stopped early by the scheduler), the mean over seeds (and the
-    other searched fields) per value a line, one colour per task; ``note`` (what the
-    trials ran: epochs, samples) goes under the title. Returns ``{field:
-    {task: [(value, mean)]}}`` as drawn."""
+    trial a point (hollow: stopped early by the scheduler, or unfinished), the mean over
+    seeds (and the other searched fields) of the trials that ran to the end per value a
+    line (a stopped trial's accuracy is an early epoch's: averaged in, it would drag
+    down the values ASHA tried first), one colour per task; ``note`` (what the trials
+    ran: epochs, samples) goes under the title. Returns ``{field: {task: [(value,
+    mean)]}}`` as drawn."""
     fig = _figure(figsize=(max(5.6, 4.4 * len(fields)), 3.8))
     axes = fig.subplots(1, max(1, len(fields)), squeeze=False)[0]
     drawn = {}
@@ -367,11 +369,12 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
                            label=f"{task}: stopped early")
             means = []
             for v in sorted(pos, key=lambda v: pos[v]):
-                vals = [r[metric] for r in rs if r[col] == v]
+                vals = [r[metric] for r in done if r[col] == v]
                 if vals:
                     means.append((v, sum(vals) / len(vals)))
             ax.plot([pos[v] + jitter for v, _ in means], [100 * m for _, m in means],
-                    "-", color=color, linewidth=1.6, label=f"{task}: mean")
+                    "-", color=color, linewidth=1.6, marker="_", markersize=14,
+                    markeredgewidth=2, label=f"{task}: mean of finished")   # a bar: seen alone too
             drawn[field][task] = means
         if ticks is not None:
             ax.set_xticks(ticks)
@@ -389,7 +392,8 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
                    ncol=min(len(handles), 3), frameon=False)
     n_seeds = len({r["seed"] for r in rows})
     fig.suptitle(f"sweep, {n_seeds} seed{'s' if n_seeds != 1 else ''}: points are "
-                 "trials, lines the mean per value" + (f"\n{note}" if note else ""),
+                 "trials, lines the mean per value of the finished ones" +
+                 (f"\n{note}" if note else ""),
                  fontsize="medium")
     fig.savefig(path, dpi=_DPI)
     return drawn

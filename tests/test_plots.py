@@ -254,3 +254,16 @@ def test_resource_chart_refuses_a_report_without_a_resource(tmp_path):
     del rep["resources"]["dsp"]
     with pytest.raises(ValueError, match="no 'dsp'"):
         plots.resources(rep, tmp_path / "x.png")
+
+
+def test_sweep_lines_average_only_the_trials_that_ran_to_the_end(tmp_path):
+    """ASHA stops trials at an early epoch: their accuracy is drawn (hollow) but kept
+    out of the mean per value, which a value with only stopped trials does not get."""
+    def row(v, acc, status):
+        return {"task": "digits", "seed": 0, "x": v, "test_accuracy": acc, "status": status}
+    rows = [row(1, 0.96, "done"), row(1, 0.90, "stopped early"), row(2, 0.95, "done"),
+            row(2, 0.97, "done"), row(3, 0.80, "stopped early")]
+    drawn = plots.sweep_params(rows, [("learning.x", "x")], "test_accuracy",
+                               tmp_path / "p.png", tasks=["digits"])
+    assert drawn["learning.x"]["digits"] == [(1, pytest.approx(0.96)), (2, pytest.approx(0.96))]
+    assert (tmp_path / "p.png").stat().st_size > 0
