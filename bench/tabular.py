@@ -10,8 +10,8 @@ regression, with features scaled one by one (the default) and with one scale for
 Every row uses the same stratified 80/20 split (seed 0) as `train --data`. Logistic
 regression gets standardised features (what anyone would do); SWIRL gets what `train
 --data` gives with no config: the default network with ``sizes.n_in`` set to the data's
-channels and the input rows' initial scale set for that many (sim.train.input_scale). Prints a table and
-writes bench/tabular.json. Takes a few minutes on 2 cores.
+channels and the input rows' initial scale set for that many (sim.train.input_scale).
+Prints a table and writes bench/tabular.json. Takes a few minutes on 2 cores.
 """
 import argparse
 import json

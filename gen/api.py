@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from sim.data import Dataset, Scaling, load_task
+from sim.data import Dataset, Scaling, check_fits, load_task
 from sim.train import load_weights, save_weights
 
 from .config import Config, ConfigError, load_config
@@ -48,18 +48,9 @@ def saved_scaling(weights) -> Scaling | None:
     return Scaling.from_dict(d) if d else None
 
 
-def check_fits_data(config: Config, ds: Dataset) -> None:
-    """Refuse data whose channels or classes the config cannot hold."""
-    s = config.sizes
-    if ds.channels != s.n_in:
-        raise ConfigError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
-                          f"{ds.channels} input channels")
-    if ds.frames != s.frames:
-        raise ConfigError(f"sizes.frames = {s.frames} but the data {ds.name!r} has "
-                          f"{ds.frames} frames a sample")
-    if ds.classes > s.classes:
-        raise ConfigError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
-                          f"{ds.classes} classes")
+check_fits_data = check_fits
+"""Refuse data whose channels, frames or classes the config cannot hold
+(:func:`sim.data.check_fits`)."""
 
 
 def train(task: str = "digits", *, config=None, data=None, epochs: int = 10, seed: int = 0,

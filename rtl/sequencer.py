@@ -22,6 +22,8 @@ index on ties).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -43,6 +45,15 @@ class Phase(enum.Enum, shape=2):
     ROUTE = 2       # the router's deliveries of the spikes of step t-1
 
 
+class _Frame(NamedTuple):
+    """The temporal presentation's registers: steps of this frame so far, the frame
+    (``frames``: the silent tail), its first word, the word of (frame, channel)."""
+    held: Signal
+    index: Signal
+    base: Signal
+    addr: Signal
+
+
 class Sequencer(wiring.Component):
     """``cores``: physical cores; ``layer0``: the logical cores of layer 0 (of
     ``logical`` in all); ``readout_rows``: the readout's rows (the last is the bias row);
@@ -53,6 +64,8 @@ class Sequencer(wiring.Component):
         s = config.sizes
         self.config, self.P, self.G, self.layer0 = config, cores, logical, layer0
         self.readout_rows, self.learning = readout_rows, learning
+        # frames, or a silent tail: the encoder reads frame words (ENC_FRAME)
+        self.temporal = s.frames > 1 or s.hold < s.steps
         members = {
             "run": In(RunSignature()), "running": Out(1),
             # the cores and the readout
@@ -89,13 +102,9 @@ class Sequencer(wiring.Component):
         best = Signal(8)
         best_count = Signal.like(self.counts[0])
         first_step = Signal()           # no spikes of a step before: nothing to scan
-        # the temporal presentation: the step's frame, its first word, the channel's word
-        self.temporal = s.frames > 1 or s.hold < s.steps
-        held = Signal(range(s.hold))                    # steps of this frame so far
-        frame = Signal(range(s.frames + 1))             # == frames: the silent tail
-        frame_base = Signal(range(s.sample_width + 1))  # word of (frame, channel 0)
-        frame_addr = Signal(range(s.sample_width + 1))  # word of (frame, ch)
-        self._frame = (held, frame, frame_base, frame_addr)
+        self._frame = fr = _Frame(Signal(range(s.hold)), Signal(range(s.frames + 1)),
+                                  Signal(range(s.sample_width + 1)),
+                                  Signal(range(s.sample_width + 1)))
         done_flags = Signal(self.P + 1)
         m.d.sync += done_flags.eq(done_flags | self.done)
         bias_offer = Signal()
@@ -123,15 +132,15 @@ class Sequencer(wiring.Component):
             with m.State("IDLE"):
                 with m.If(run_q):
                     m.d.sync += [self.running.eq(1), self.cycles.eq(0), t.eq(0),
-                                 self.steps_done.eq(0), first_step.eq(1), held.eq(0),
-                                 frame.eq(0), frame_base.eq(0)]
+                                 self.steps_done.eq(0), first_step.eq(1), fr.held.eq(0),
+                                 fr.index.eq(0), fr.base.eq(0)]
                     m.d.comb += [self.clear.eq(1), self.router_clear.eq(1)]
                     if lu is not None:
                         m.d.comb += [lu.clear.eq(1), lu.clear_counters.eq(1)]
                     m.next = "CLEARING"
             with m.State("CLEARING"):
                 with m.If(~self.busy):
-                    self._start_step(m, ch, frame_base)
+                    self._start_step(m, ch, fr.base)
             self._encoder(m, t, ch, first_step)
             # 2. routed spikes of step t-1, then the router's barrier
             with m.State("ROUTE"):
@@ -180,36 +189,35 @@ class Sequencer(wiring.Component):
     def _start_step(self, m, ch, base):
         """Into phase 1 at channel 0 (from CLEARING or NEXT); ``base``: the step's frame's
         first word."""
-        m.d.sync += [self.phase.eq(Phase.ENCODE), ch.eq(0), self._frame[3].eq(base)]
+        m.d.sync += [self.phase.eq(Phase.ENCODE), ch.eq(0), self._frame.addr.eq(base)]
         m.next = "ENC_READ"
 
     def _next_frame(self, m):
         """At the end of a step: after ``hold`` steps the next frame (the silent tail
         after the last). Returns the next step's frame's first word."""
-        s = self.config.sizes
-        held, frame, frame_base, _ = self._frame
-        next_base = Signal.like(frame_base)
-        m.d.comb += next_base.eq(frame_base)
+        s, fr = self.config.sizes, self._frame
+        next_base = Signal.like(fr.base)
+        m.d.comb += next_base.eq(fr.base)
         if not self.temporal:
             return next_base
-        with m.If(held == s.hold - 1):
-            m.d.sync += held.eq(0)
-            with m.If(frame != s.frames):
-                m.d.comb += next_base.eq(frame_base + s.n_in)
-                m.d.sync += [frame.eq(frame + 1), frame_base.eq(next_base)]
+        with m.If(fr.held == s.hold - 1):
+            m.d.sync += fr.held.eq(0)
+            with m.If(fr.index != s.frames):
+                m.d.comb += next_base.eq(fr.base + s.n_in)
+                m.d.sync += [fr.index.eq(fr.index + 1), fr.base.eq(next_base)]
         with m.Else():
-            m.d.sync += held.eq(held + 1)
+            m.d.sync += fr.held.eq(fr.held + 1)
         return next_base
 
     def _next_channel(self, m, ch):
-        m.d.sync += [ch.eq(ch + 1), self._frame[3].eq(self._frame[3] + 1)]
+        m.d.sync += [ch.eq(ch + 1), self._frame.addr.eq(self._frame.addr + 1)]
 
     def _encoder(self, m, t, ch, first_step):
         """Phase 1: read channel ``ch`` (a later frame's intensity first, when there is
         one), add, then compare, write back, offer the spike."""
         s, dy, ew = self.config.sizes, self.config.dynamics, self.config.widths.encoder
         aux = self.aux
-        _, frame, _, frame_addr = self._frame
+        frame, frame_addr = self._frame.index, self._frame.addr
         enc_u = aux.rdata[:ew]          # frame 0's intensity, kept in the word
         if self.temporal:
             u_frame = Signal(ew)        # a later frame's, read first (ENC_FRAME)

@@ -274,22 +274,14 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON). ``states``: also
     compare every step's currents, membranes and traces (:func:`state_divergence`; the
     probe watched every cycle: a slower simulation)."""
-    from .data import load_task
+    from .data import check_fits, load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
     check_lanes(config, lanes)
     topo = make_topology(config)
     net = Network(config, topo, weights.copy() if weights is not None else None)
     ds = load_task(task, data, levels=config.dynamics.enc_theta, scaling=scaling)
-    if ds.channels != config.sizes.n_in:
-        raise ValueError(f"sizes.n_in = {config.sizes.n_in} but {task!r} has {ds.channels} "
-                         "input channels")
-    if ds.frames != config.sizes.frames:
-        raise ValueError(f"sizes.frames = {config.sizes.frames} but {task!r} has "
-                         f"{ds.frames} frames a sample")
-    if ds.classes > config.sizes.classes:
-        raise ValueError(f"sizes.classes = {config.sizes.classes} but {task!r} has "
-                         f"{ds.classes} classes")
+    check_fits(config, ds)
     if not 1 <= samples <= len(ds.x_test):
         raise ValueError(f"--samples must be 1..{len(ds.x_test)} (the test set of {task!r}), "
                          f"not {samples}")

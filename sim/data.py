@@ -57,6 +57,22 @@ class DataError(ValueError):
     pass
 
 
+def check_fits(config, ds: Dataset) -> None:
+    """Refuse data whose channels, frames or classes ``config`` cannot hold
+    (gen.config.ConfigError, naming the field and both values)."""
+    from gen.config import ConfigError
+    s = config.sizes
+    if ds.channels != s.n_in:
+        raise ConfigError(f"sizes.n_in = {s.n_in} but the data {ds.name!r} has "
+                          f"{ds.channels} input channels")
+    if ds.frames != s.frames:
+        raise ConfigError(f"sizes.frames = {s.frames} but the data {ds.name!r} has "
+                          f"{ds.frames} frames a sample")
+    if ds.classes > s.classes:
+        raise ConfigError(f"sizes.classes = {s.classes} but the data {ds.name!r} has "
+                          f"{ds.classes} classes")
+
+
 @dataclass
 class Scaling:
     """How a user's features become intensities: ``x / scale * levels`` per feature,
