@@ -1,8 +1,9 @@
 """Throughput of the chip and the golden model beside a peer simulator (issue 12 items 6
 and 7).
 
-For the default config and digits samples, with weights the golden model learnt in one
-epoch (so that every layer fires as it does after training):
+For the default config (or ``--config``, a file or a shipped preset) and digits samples,
+with weights the golden model learnt in one epoch (so that every layer fires as it does
+after training):
 
 * the chip, as each board of ``--boards`` builds it (the learning chip: gen/build.py
   ``lanes_for`` and ``share_for``): cycles per sample and synaptic events from a
@@ -10,7 +11,8 @@ epoch (so that every layer fires as it does after training):
   test samples with learning off, then the same samples with learning on, each checked
   bit exact against the golden model), at the clock the board runs: a build report's
   (``--build-report``, ``clock.clock_hz`` of report.json from ``python -m gen build``),
-  else the clock rtl/clock.py plans for the board's default target. The row says which;
+  else the clock ``build`` would plan (gen/build.py ``build_clock``: the config's
+  ``clock_mhz``, else the board's default). The row says which;
 * the golden model (sim/model.py), its fast paths (``sim.model.FAST``) and its reference
   int64 paths: batched inference, batch-1 inference, and online learning (one sample at
   a time, as the chip learns); the fast and reference runs are checked to agree;
@@ -20,7 +22,8 @@ epoch (so that every layer fires as it does after training):
   peer (Brian2 has no SWIRL rule; STDP is its standard online-learning load, an update
   per spike on each of the spiking neuron's synapses).
 
-    python bench/throughput.py [--samples 200] [--peers cpp cpp_stdp [cython cython_stdp]]
+    python bench/throughput.py [--config PRESET] [--samples 200]
+                               [--peers cpp cpp_stdp [cython cython_stdp]]
                                [--boards ice40 [ulx3s]] [--chip-samples 5]
                                [--build-report DIR_OR_report.json ...]
                                [--out bench/throughput.json]
@@ -230,12 +233,13 @@ def load_build_reports(paths) -> dict:
 def board_clock(board, topo, lanes: int, share: int, found) -> tuple[float, str]:
     """The clock ``board`` runs the chip at and where it came from: the build report
     ``found`` (``(path, report)`` or None), checked to be of this chip, else the clock
-    rtl/clock.py plans for the board's default target (what ``gen build`` would make)."""
+    ``gen build`` would plan (gen/build.py ``build_clock``)."""
     if found is None:
-        plan = board.clock()
+        from gen.build import build_clock
+        plan = build_clock(topo.config, board)
+        target = topo.config.clock_mhz or board.clock_hz / 1e6
         return plan.f_out, (f"planned, no build report: rtl/clock.py plan_clock for "
-                            f"{board.name}'s default {board.clock_hz / 1e6:g} MHz target: "
-                            f"{plan.describe()}")
+                            f"a {target:g} MHz target on {board.name}: {plan.describe()}")
     path, report = found
     plan = report.get("plan", {})
     if (plan.get("lanes"), plan.get("share")) != (lanes, share):
@@ -245,7 +249,7 @@ def board_clock(board, topo, lanes: int, share: int, found) -> tuple[float, str]
                          f"--learning off?)")
     if report.get("synapses") != topo.synapse_counts():
         raise SystemExit(f"--build-report {path}: its synapse counts {report.get('synapses')}"
-                         f" are not the default config's {topo.synapse_counts()} (built "
+                         f" are not this config's {topo.synapse_counts()} (built "
                          f"with another --config?)")
     clock_hz = float(report["clock"]["clock_hz"])
     timing = report.get("timing") or {}
@@ -504,6 +508,8 @@ def _chip_samples(text: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", help="a TOML config or a shipped preset's name (default: "
+                                      "the default config)")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--batch", type=int, default=256, help="batched inference's batch")
     ap.add_argument("--reps", type=int, default=2, help="best of this many timed runs")
@@ -544,12 +550,15 @@ def main(argv=None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from gen.config import Config
+    from gen.config import ConfigError, load_config
     from sim.data import load_task
     from sim.train import train
 
     threadpool_limits(1)
-    cfg = Config().validate()
+    try:
+        cfg = load_config(args.config).validate()
+    except (ConfigError, OSError) as e:
+        raise SystemExit(f"--config: {e}") from None
     data = load_task("digits", levels=cfg.dynamics.enc_theta)
     if args.boards and args.chip_samples > len(data.x_test):
         raise SystemExit(f"--chip-samples must be 1..{len(data.x_test)} (the digits test "
@@ -597,7 +606,7 @@ def main(argv=None) -> int:
           "'vs ref': the fast model over its reference int64 path. The Brian2 network is "
           "the same size, wiring, weights and input spikes with float LIF dynamics, no "
           "SWIRL learning rule: its training rows run pair STDP instead.)")
-    args.out.write_text(json.dumps({"config": "default", "task": "digits",
+    args.out.write_text(json.dumps({"config": args.config or "default", "task": "digits",
                                     "samples": args.samples, "bit_exact": same,
                                     "chip_samples": args.chip_samples if chip else 0,
                                     "chip_bit_exact": chip_exact,

@@ -151,7 +151,7 @@ def check(board: str = "ice40", config=None, *, learning: bool | None = None,
     from . import build as b
     from .topology import make_topology
     brd, cfg = get_board(board), config_of(config)
-    clock = brd.clock(_clock_hz(clock_mhz))
+    clock = b.build_clock(cfg, brd, _clock_hz(clock_mhz))
     topo = make_topology(cfg)
     plan = b.plan_build(cfg, brd, topo, learning, lanes)
     b.check_fits(cfg, brd, plan)
@@ -164,17 +164,19 @@ def check(board: str = "ice40", config=None, *, learning: bool | None = None,
 
 def build(board: str = "ice40", config=None, out="build", *, weights=None,
           learning: bool | None = None, clock_mhz: float | None = None,
-          lanes: int | None = None, log=None) -> dict:
+          lanes: int | None = None, seeds: int | None = None, log=None) -> dict:
     """Synthesise, place and route into a bitstream in ``out`` (``python -m gen
     build``); returns the report (also written as ``out``/report.json). ``weights``
     (a Network or .npz) are preloaded and bring their config. ``lanes``: weights a
-    memory word (default: the board's). ``log(msg)`` hears each stage."""
+    memory word (default: the board's). ``seeds``: placements to try until one meets
+    the clock (default gen.build.PNR_SEEDS). ``log(msg)`` hears each stage."""
     from boards import get_board
     from . import build as b
     cfg, net = weights_and_config(config, weights)
     return b.run_build(cfg, get_board(board), pathlib.Path(out), weights=net,
                        log=log or (lambda msg: None), learning=learning,
-                       clock_hz=_clock_hz(clock_mhz), lanes=lanes)
+                       clock_hz=_clock_hz(clock_mhz), lanes=lanes,
+                       seeds=b.PNR_SEEDS if seeds is None else seeds)
 
 
 def compare(config=None, *, weights=None, task: str = "digits", data=None, samples: int = 20,
@@ -208,6 +210,19 @@ def compare_lanes(config: Config, board: str | None = None, lanes: int | None = 
         from .build import lanes_for
         return check_lanes(config, lanes_for(config, get_board(board)))
     return check_lanes(config, LANES if lanes is None else lanes)
+
+
+def compare_share(config: Config, board: str | None = None, share: int | None = None) -> int:
+    """The logical cores a physical core :func:`compare` simulates: ``share``, else the
+    ``board``'s learning chip's (gen/build.py ``share_for``: all of a layer's cores on
+    one on the UP5K), else 1."""
+    if share is not None:
+        return share
+    if board is not None:
+        from boards import get_board
+        from .build import share_for
+        return share_for(config, get_board(board), learning=True)
+    return 1
 
 
 def connect(port: str, *, baud: int = 115200, timeout: float = 2.0):

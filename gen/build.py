@@ -55,6 +55,10 @@ class BuildError(RuntimeError):
     """A tool failed; the message names the stage and the log."""
 
 
+#: nextpnr seeds ``build`` tries, one after another, until a placement meets the clock
+PNR_SEEDS = 3
+
+
 class DoesNotFit(BuildError):
     """The netlist yosys wrote needs more of a resource than the board has."""
 
@@ -88,15 +92,17 @@ def lutram_cells(depth: int, width: int) -> int:
     return ceil_div(depth, 16) * ceil_div(width, 4)
 
 
-def memory_blocks(board: Board, depth: int, width: int) -> tuple[int, int]:
+def memory_blocks(board: Board, depth: int, width: int,
+                  lut_ram: bool = False) -> tuple[int, int]:
     """``(block RAM blocks, LUT-RAM cells)`` that yosys maps a ``depth`` x ``width``
-    memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: yosys' memory_libmap picks
-    the cheaper of DP16KD (cost 128 a block) and TRELLIS_DPR16X4 (cost 4 a cell), so
-    the small per-core memories (64 x 16, 32 x 36, ...) go to LUT RAM."""
+    memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: LUT RAM when the RTL asks
+    for it (``lut_ram``: rtl/memory.py ``lut_ram_attrs``), else yosys' memory_libmap
+    picks the cheaper of DP16KD (cost 128 a block) and TRELLIS_DPR16X4 (cost 4 a cell),
+    so the small per-core memories (64 x 16, 32 x 36, ...) go to LUT RAM."""
     if board.toolchain != "trellis":
         return ebr_blocks(depth, width), 0
     blocks, cells = dp16kd_blocks(depth, width), lutram_cells(depth, width)
-    return (0, cells) if 4 * cells < 128 * blocks else (blocks, 0)
+    return (0, cells) if lut_ram or 4 * cells < 128 * blocks else (blocks, 0)
 
 
 def share_for(config: Config, board: Board, learning: bool) -> int:
@@ -131,14 +137,16 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     params = engine.router_params
     lutram = 0
 
-    def blocks(depth, width):
+    def blocks(depth, width, lut_ram=False):
         nonlocal lutram
-        e, cells = memory_blocks(board, depth, width)
+        e, cells = memory_blocks(board, depth, width, lut_ram)
         lutram += cells
         return e
 
-    ebr = {name: sum(blocks(d, w) for d, w in shapes[name])
-           for name in ("hidden_cores", "router", "readout_and_encoder")}
+    # the writable memories but the cores' and the weights' ask for LUT RAM (lut_ram_attrs)
+    ebr = {"hidden_cores": sum(blocks(d, w) for d, w in shapes["hidden_cores"])}
+    ebr.update({name: sum(blocks(d, w, lut_ram=True) for d, w in shapes[name])
+                for name in ("router", "readout_and_encoder")})
     banks = []
     for g, (bank, (depth, word)) in enumerate(zip(engine.banks, shapes["weights"])):
         bank = {"bank": g, "words": depth, "width": word,
@@ -150,7 +158,8 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     if not board.spram_weights:
         ebr["weights"] = sum(b["ebr"] for b in banks)
     if learning:
-        ebr["learning"] = sum(blocks(d, w) for d, w in shapes["learning"])
+        ebr["learning"] = (sum(blocks(d, w, lut_ram=True) for d, w in shapes["learning"]) +
+                           sum(blocks(d, w) for d, w in shapes["learning_roms"]))
     W, ro_W = ceil_div(config.sizes.neurons, lanes), engine.readout.words_per_row
     return {
         "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,
@@ -467,6 +476,19 @@ def emit_verilog(config: Config, lanes: int = 2, learning: bool = True) -> str:
     return verilog.convert(chip, name="swirl", emit_src=False)
 
 
+def build_clock(config: Config, board: Board, clock_hz: float | None = None):
+    """The clock a build runs at (rtl/clock.py's plan): ``clock_hz`` (``--clock``), else
+    the config's ``clock_mhz`` (a preset that fills its board says what it meets), else
+    the board's default. An impossible clock raises before any work."""
+    if clock_hz is not None or not config.clock_mhz:
+        return board.clock(clock_hz)
+    from rtl.clock import ClockError
+    try:
+        return board.clock(config.clock_mhz * 1e6)
+    except ClockError as e:
+        raise ClockError(str(e).replace("--clock", "the config's clock_mhz =")) from None
+
+
 def board_design(config: Config, board: Board, *, weights=None, baud: int = 115200,
                  learning: bool | None = None, clock_hz: float | None = None,
                  lanes: int | None = None):
@@ -475,7 +497,7 @@ def board_design(config: Config, board: Board, *, weights=None, baud: int = 1152
     sim/asbuilt.py simulates this same top. ``in_bitstream``: the weights are the block
     RAM's initial contents (ECP5); SPRAM cannot take any, the host loads them."""
     from rtl.top import BoardTop
-    clock = board.clock(clock_hz)           # an impossible clock fails before any work
+    clock = build_clock(config, board, clock_hz)   # an impossible clock fails here
     divisor_for(clock.f_out, baud)          # and so does a baud the clock cannot make
     topo = make_topology(config)
     plan = plan_build(config, board, topo, learning, lanes)
@@ -504,9 +526,11 @@ def prepare_design(top, board: Board, out: pathlib.Path) -> list[str]:
 
 def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
               log=print, baud: int = 115200, learning: bool | None = None,
-              clock_hz: float | None = None, lanes: int | None = None) -> dict:
+              clock_hz: float | None = None, lanes: int | None = None,
+              seeds: int = PNR_SEEDS) -> dict:
     """The whole flow; returns the report (also written to ``out/report.json``).
-    ``clock_hz`` is the clock to run at (default ``board.clock_hz``; rtl/clock.py makes
+    ``seeds``: nextpnr placements to try until one meets the clock (:func:`_place`).
+    ``clock_hz`` is the clock to run at (default :func:`build_clock`'s; rtl/clock.py makes
     the fastest its PLL can at or below it); ``lanes`` as :func:`plan_build`."""
     t_all = time.monotonic()
     stages = []
@@ -535,16 +559,16 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
     end("elaborate", t0, f"RTLIL {(out / 'swirl.il').stat().st_size // 1024} KiB")
 
     names = ["synth", "pnr", "pack"]
+    placements = []
     for name, cmd in zip(names, commands):
         var = re.match(r'"\$(\w+)"', cmd).group(1)
         argv = [tools[var]] + _split(cmd[len(var) + 3:])
         t0 = stage(name)
-        r = subprocess.run(argv, cwd=out, capture_output=True, text=True)
-        (out / f"{name}.log").write_text(r.stdout + r.stderr)
-        if r.returncode != 0:
-            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
-            raise BuildError(f"{name} ({os.path.basename(argv[0])}) failed with status "
-                             f"{r.returncode}; log {out / (name + '.log')}:\n{tail}")
+        if name == "pnr":
+            placements = _place(argv, out, board, clock.f_out, seeds, log)
+            end(name, t0, _placement_note(placements))
+            continue
+        _tool(name, argv, out)
         end(name, t0)
         if name == "synth":
             cells = synth_cells((out / "swirl.rpt").read_text(errors="replace"))
@@ -608,6 +632,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
                         "left out with --learning off" if board.learning else
                         f"the learning unit does not fit {board.description}; see "
                         "docs/build.md") + ")"),
+        "placement": {"seeds": placements, "max_seeds": seeds},
         "stages": stages, "wall_seconds": round(time.monotonic() - t_all, 1),
     }
     from .plots import resources
@@ -616,6 +641,60 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "summary.txt").write_text(summary_text(report))
     return report
+
+
+def _tool(name: str, argv: list, out: pathlib.Path) -> None:
+    """Run one tool of the flow in ``out``, its output in ``out/<name>.log``."""
+    r = subprocess.run(argv, cwd=out, capture_output=True, text=True)
+    (out / f"{name}.log").write_text(r.stdout + r.stderr)
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+        raise BuildError(f"{name} ({os.path.basename(argv[0])}) failed with status "
+                         f"{r.returncode}; log {out / (name + '.log')}:\n{tail}")
+
+
+#: the files a nextpnr run writes (its report, log and placed design), kept per seed
+_PNR_OUTPUTS = ("swirl.report.json", "swirl.tim", "swirl.asc", "swirl.config")
+
+
+def _place(argv: list, out: pathlib.Path, board: Board, clock_hz: float, seeds: int,
+           log) -> list:
+    """Place and route with nextpnr's default seed, then ``--seed 2``, 3, ... until a
+    placement meets the clock (at most ``seeds`` runs): placement moves Fmax by a few MHz
+    at a fixed netlist (docs/build.md, "Placement seeds"), so a design near its clock
+    needs another seed, not other logic. The best run's files are left under their own
+    names; returns each run's ``{"seed", "fmax_mhz", "met"}`` (seed 1: no ``--seed``)."""
+    runs = []
+    for seed in range(1, seeds + 1):
+        _tool("pnr", argv + (["--seed", str(seed)] if seed > 1 else []), out)
+        fmax = parse_nextpnr_report(json.loads((out / "swirl.report.json").read_text()))
+        verdict = timing_verdict(fmax["fmax"], board, clock_hz)
+        runs.append({"seed": seed, "fmax_mhz": verdict.get("worst_achieved_mhz"),
+                     "met": verdict["met"]})
+        if verdict["met"] is not False or seed == seeds:
+            break
+        log(f"[pnr] placement {seed}: {verdict['message'].split(';')[0]}; trying "
+            f"--seed {seed + 1}")
+        for f in _PNR_OUTPUTS:
+            if (out / f).exists():
+                (out / f).replace(out / f"{f}.seed{seed}")
+    best = max(runs, key=lambda r: (r["met"] is not False, r["fmax_mhz"] or 0.0))
+    if best is not runs[-1]:              # an earlier seed placed faster: its files back
+        for f in _PNR_OUTPUTS:
+            if (out / f"{f}.seed{best['seed']}").exists():
+                (out / f"{f}.seed{best['seed']}").replace(out / f)
+    best["chosen"] = True
+    for f in out.glob("swirl.*.seed*"):
+        f.unlink()
+    return runs
+
+
+def _placement_note(runs: list) -> str:
+    chosen = next(r for r in runs if r.get("chosen"))
+    if len(runs) == 1:
+        return f"seed {chosen['seed']}"
+    tried = ", ".join(f"{r['seed']}: {r['fmax_mhz']} MHz" for r in runs)
+    return f"seed {chosen['seed']} of {len(runs)} tried ({tried})"
 
 
 def _split(text: str) -> list:
@@ -638,7 +717,7 @@ def summary_text(r: dict) -> str:
                      else f"{label:9} {used:6}")
     if "lutram" in res:
         lines.append(f"          ({res['lutram']['used']} of the LUT4 slices' RAM "
-                     f"(TRELLIS_RAMW) hold LUT RAM: the small per-core memories)")
+                     f"(TRELLIS_RAMW) hold LUT RAM: every memory but the weights and ROMs)")
     pk = r.get("lc_packing") or {}
     if pk:
         lines.append(f"          (logic cells = LUT4 + FF: {pk.get('lut4_only', 0)} LUT4 only, "
@@ -650,6 +729,8 @@ def summary_text(r: dict) -> str:
         ok = "met" if f["achieved_mhz"] >= f["constraint_mhz"] else "NOT met"
         lines.append(f"Fmax      {clk}: {f['achieved_mhz']:.2f} MHz "
                      f"(constraint {f['constraint_mhz']:.2f} MHz, {ok})")
+    if r.get("placement", {}).get("seeds"):
+        lines.append(f"placement {_placement_note(r['placement']['seeds'])}")
     if "learning" in r:
         lines.append(f"learning  {r['learning']}")
     n, syn = r["neurons"], r["synapses"]

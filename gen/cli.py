@@ -197,12 +197,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=_positive_float, metavar="MHZ",
                    help="the clock to run at: the board's PLL makes the fastest it can at "
                         "or below this, and nextpnr checks the design against it (default: "
+                        "the config's clock_mhz, else "
                         + ", ".join(f"{k} {v.clock_hz / 1e6:.2f}" for k, v in
                                     sorted(BOARDS.items())) + " MHz)")
     p.add_argument("--lanes", type=_positive_int, metavar="L",
                    help="weights a memory word, the synapses each crossbar reads a cycle "
                         "(default: 16 // widths.weight on the UP5K boards, else 2; at most "
                         "what a host-link word carries)")
+    p.add_argument("--seeds", type=_positive_int, metavar="N",
+                   help="placements to try (nextpnr's default seed, then --seed 2, 3, ...) "
+                        "until one meets the clock; the best is kept (default: 3)")
     _add_json_option(p)
     p.set_defaults(func=cmd_build)
 
@@ -256,13 +260,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmax", type=float, metavar="MHZ",
                    help="clock for events/s and samples/s (default: the Fmax in "
                         "build/report.json, if there is one)")
-    p.add_argument("--share", type=_positive_int, default=1, metavar="S",
-                   help="logical cores per physical core, as the chip is built (the UP5K "
-                        "learning chip: sizes.cores; default: 1)")
+    p.add_argument("--share", type=_positive_int, metavar="S",
+                   help="logical cores per physical core, as the chip is built (default: "
+                        "the --board's learning chip's, sizes.cores on the UP5K; else 1)")
     lanes = p.add_mutually_exclusive_group()
     lanes.add_argument("--board", choices=sorted(BOARDS),
-                       help="simulate the weight words as this board builds them (its "
-                            "lanes: 16 // widths.weight on the UP5K boards, else 2): "
+                       help="simulate the learning chip as this board builds it (its "
+                            "lanes: 16 // widths.weight on the UP5K boards, else 2; its "
+                            "share: sizes.cores on the UP5K boards, else 1): "
                             f"{known_boards()}")
     lanes.add_argument("--lanes", type=_positive_int, metavar="L",
                        help="weights per memory word, 1 .. 32 // widths.weight (default: "
@@ -570,7 +575,8 @@ def cmd_build(args) -> int:
         return EXIT_OK
     try:
         report = api.build(args.board, cfg, args.out, weights=net, log=log,
-                           learning=learning, clock_mhz=args.clock, lanes=args.lanes)
+                           learning=learning, clock_mhz=args.clock, lanes=args.lanes,
+                           seeds=args.seeds)
     except b.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -599,6 +605,7 @@ def cmd_compare(args) -> int:
     if args.config is None and args.weights is None and args.data is None:
         cfg = api.task_config_of(args.task)     # the benchmark's own settings, as `train`
     lanes = api.compare_lanes(cfg, args.board, args.lanes)
+    share = api.compare_share(cfg, args.board, args.share)
     start = time.time()
 
     def progress(stage, seconds):
@@ -615,11 +622,12 @@ def cmd_compare(args) -> int:
     if args.plot is not None and not args.plot.parent.is_dir():
         raise FileNotFoundError(f"cannot write {args.plot}: no directory {args.plot.parent}")
     print(f"compare: {args.samples} {args.task} samples, learning "
-          f"{'on' if args.learn else 'off'}, lanes {lanes}; the first Verilator build of a "
+          f"{'on' if args.learn else 'off'}, lanes {lanes}, share {share}; the first "
+          "Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
-                         share=args.share, work=args.work, progress=progress,
+                         share=share, work=args.work, progress=progress,
                          rasters=args.plot is not None, states=args.states)
     if args.plot is not None:
         _plot_compare(report, cfg, args.plot, args.plot_sample)

@@ -123,6 +123,7 @@ class Config:
     seed: int = 1                # one seed for topology, initial weights, feedback hash and LFSRs
     init_scale: int = 24         # std of the initial hidden input weights (weight units)
     init_rec_scale: int = 8      # std of the initial recurrent and long-range weights
+    clock_mhz: float = 0.0       # the clock `build` aims for, MHz (0: the board's default; --clock wins)
 
     # ---- TOML -----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -272,6 +273,8 @@ class Config:
         for name in ("init_scale", "init_rec_scale"):
             need(0 <= getattr(self, name) <= w_abs, name, getattr(self, name),
                  f"must be 0..{w_abs} (widths.weight = {w.weight} bits)")
+        need(0.0 <= self.clock_mhz <= 1000.0, "clock_mhz", self.clock_mhz,
+             "must be 0..1000 MHz (0: the board's default clock)")
         return self
 
     def max_fan_in(self) -> int:

@@ -26,6 +26,8 @@ zeroes the teacher and the traces (``busy`` meanwhile).
 """
 from __future__ import annotations
 
+import functools
+
 from amaranth.hdl import Array, C, Module, Mux, Signal
 from amaranth.lib import enum, memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -35,6 +37,7 @@ from gen.util import ceil_div, index_width
 
 from .crossbar import NO_RW_CHECK, read_port
 from .lfsr import LFSR_WIDTH
+from .memory import lut_ram_attrs
 from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
 from .teach import Teacher
@@ -204,15 +207,29 @@ class LearningUnit(wiring.Component):
 
     @property
     def memory_shapes(self) -> list:
-        """``(depth, width)`` of every block RAM of the unit (gen/build.py counts them): the
-        trace memory (twice with ``post_from_trace``: a second read port), the row-source
-        table, the readout mask, the teacher's and the plasticity unit's."""
-        table = row_sources(self.topo)[1]
+        """``(depth, width)`` of every writable memory of the unit (gen/build.py counts
+        them; LUT RAM on the ECP5, rtl/memory.py ``lut_ram_attrs``): the trace memory
+        (twice with ``post_from_trace``: a second read port), the teacher's and the
+        plasticity unit's."""
         traces = (max(self.trace_words, 2), self.config.widths.trace)
         return ([traces] * (1 + int(self.config.learning.post_from_trace)) +
-                [(max(len(table), 2), index_width(max(self.trace_words, 2)) + 1),
-                 (max(self.readout_rows * self.words_r, 2), self.lanes)] +
                 self.teacher.memory_shapes + self.unit.memory_shapes)
+
+    @property
+    def rom_shapes(self) -> list:
+        """``(depth, width)`` of the unit's ROMs, fixed by the topology: the row-source
+        table and the readout mask (none for a dense readout, whose every synapse is
+        there). Block RAM on every board: yosys maps no ROM to the ECP5's LUT RAM."""
+        table = row_sources(self.topo)[1]
+        mask = [] if self._dense_mask else \
+            [(max(self.readout_rows * self.words_r, 2), self.lanes)]
+        return [(max(len(table), 2), index_width(max(self.trace_words, 2)) + 1)] + mask
+
+    @functools.cached_property
+    def _dense_mask(self) -> bool:
+        """Every readout synapse present (a mask word of all ones each): no mask ROM."""
+        full = (1 << self.lanes) - 1
+        return all(word == full for word in self._mask_table())
 
     # ---- elaboration-time tables ------------------------------------------------------
     def _mask_table(self) -> list:
@@ -291,7 +308,8 @@ class LearningUnit(wiring.Component):
         # a read never meets a write to its address (the trace update reads word a and
         # writes a - 1): no collision logic (rtl/crossbar.py read_port)
         m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
-                                                   init=[], attrs=NO_RW_CHECK)
+                                                   init=[], attrs={**NO_RW_CHECK,
+                                                                   **lut_ram_attrs(platform)})
         t_wr = tmem.write_port()
         t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
         m.d.comb += t_rd.en.eq(1)
@@ -300,12 +318,15 @@ class LearningUnit(wiring.Component):
         m.submodules.sources = smem = memory.Memory(shape=ab + 1, depth=max(len(table), 2),
                                                     init=table)
         s_rd = smem.read_port()
-        mask_words = self._mask_table()
-        m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
-                                                 depth=max(len(mask_words), 2),
-                                                 init=mask_words)
-        k_rd = mmem.read_port()
-        m.d.comb += [k_rd.addr.eq(unit.mask.addr), unit.mask.data.eq(k_rd.data)]
+        if self._dense_mask:
+            m.d.comb += unit.mask.data.eq(C((1 << self.lanes) - 1, self.lanes))
+        else:
+            mask_words = self._mask_table()
+            m.submodules.mask = mmem = memory.Memory(shape=self.lanes,
+                                                     depth=max(len(mask_words), 2),
+                                                     init=mask_words)
+            k_rd = mmem.read_port()
+            m.d.comb += [k_rd.addr.eq(unit.mask.addr), unit.mask.data.eq(k_rd.data)]
 
         # ---- weight port out, on the bank of the running command ----------------------------
         cmd_idx = Signal(range(G + 2))

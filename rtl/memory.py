@@ -33,7 +33,7 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "block_ram_attrs", "WeightWriteSignature", "WeightPortSignature",
+__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "WeightWriteSignature", "WeightPortSignature",
            "SPRAM_WIDTH", "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
@@ -81,6 +81,16 @@ def block_ram_attrs(platform) -> dict:
     RAM by cost, as gen/build.py ``memory_blocks`` estimates."""
     device = getattr(platform, "device", "") or ""
     return {"ram_style": "block"} if device.startswith("iCE40") else {}
+
+
+def lut_ram_attrs(platform) -> dict:
+    """Memory attributes that put a writable memory other than a weight bank in LUT RAM
+    on the ECP5 (``TRELLIS_DPR16X4``), so its block RAM is left for the weights: the
+    deep ULX3S chip's router tables, traces and state took 13 of the 85F's 208 DP16KD.
+    Elsewhere nothing (the iCE40 has no LUT RAM). gen/build.py ``plan_build`` counts
+    these memories as LUT RAM on the ECP5."""
+    device = getattr(platform, "device", "") or ""
+    return {"ram_style": "distributed"} if device.startswith("LFE5") else {}
 
 
 class WeightMemory(wiring.Component):

@@ -48,7 +48,7 @@ from gen.util import ceil_div, index_width
 
 from .hash import FeedbackPost
 from .lfsr import LFSR_WIDTH
-from .memory import WeightPortSignature   # the sweep's port onto a weight bank
+from .memory import WeightPortSignature, lut_ram_attrs   # the sweep's port onto a bank
 from .plasticity_math import (ETA_WIDTH, SHIFT_MAX, TraceUpdate, post_shape, shift_clamp,
                               term_shape, trace_update)
 from .plasticity_ports import (GatePortSignature, LfsrLoadSignature, MaskPortSignature,
@@ -169,7 +169,7 @@ class PlasticityUnit(wiring.Component):
         # ---- post-term memory: one row of post terms (without eta), lanes per word ----
         post_depth, post_width = self._post_row_shape()
         m.submodules.post = post_mem = memory.Memory(shape=post_width, depth=post_depth,
-                                                     init=[])
+                                                     init=[], attrs=lut_ram_attrs(platform))
         p_wr = post_mem.write_port(granularity=tw_)
         p_rd = post_mem.read_port()
 

@@ -14,7 +14,7 @@ from gen.util import ceil_div
 
 from .crossbar import NO_RW_CHECK, EventLayout, read_port
 from .core_ports import NeuronStateSignature
-from .memory import WeightPortSignature
+from .memory import WeightPortSignature, lut_ram_attrs
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
 __all__ = ["ReadoutCore"]
@@ -90,7 +90,8 @@ class ReadoutCore(wiring.Component):
         use_ref = self._use_ref
         (depth, width), = self.memory_shapes
         m.submodules.state = st = memory.Memory(shape=width, depth=depth, init=[],
-                                                attrs=NO_RW_CHECK)
+                                                attrs={**NO_RW_CHECK,
+                                                       **lut_ram_attrs(platform)})
         wr = st.write_port()
         # no state reads the word written in the same cycle (a read-modify-write writes
         # neuron n-1 while reading n): no bypass (it was on the critical path: host decode

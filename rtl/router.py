@@ -33,6 +33,8 @@ from amaranth.lib.wiring import In, Out
 from gen.routing import RouterParams
 from gen.util import index_width
 
+from .memory import lut_ram_attrs
+
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
            "TableWriteSignature", "DestFifo", "SkidBuffer"]
 
@@ -147,13 +149,15 @@ class Router(wiring.Component):
     strobe), ``idle`` (out), ``clear`` (in, strobe: zero the counters), and the counters
     ``events`` (events accepted), ``deliveries`` (``o`` handshakes), ``stalls`` (cycles
     the expander held an entry whose FIFO was full), ``peak_level`` (highest FIFO level
-    seen).
+    seen; only with ``peak_level=True``: the chip reads no such register, and on a deep
+    chip's 17 destinations its comparator tree is a third of the router's netlist).
     """
 
-    def __init__(self, params: RouterParams):
+    def __init__(self, params: RouterParams, *, peak_level: bool = True):
         if not isinstance(params, RouterParams):
             raise TypeError(f"params must be a RouterParams, not {params!r}")
         self._p = p = params
+        self._peak = peak_level
         self.in_layout = RouterInLayout(p.src_cores, p.neuron_bits)
         self.out_layout = RouterOutLayout(p.dests, p.rows)
         self.index_layout = IndexLayout(p.table_depth)
@@ -171,7 +175,7 @@ class Router(wiring.Component):
             "events": Out(cw),
             "deliveries": Out(cw),
             "stalls": Out(cw),
-            "peak_level": Out(range(p.fifo_depth + 1)),
+            **({"peak_level": Out(range(p.fifo_depth + 1))} if peak_level else {}),
         })
 
     @property
@@ -190,10 +194,12 @@ class Router(wiring.Component):
         m = Module()
 
         # ---- tables ---------------------------------------------------------------
+        lut = lut_ram_attrs(platform)
         m.submodules.index = index = memory.Memory(shape=self.index_layout,
-                                                   depth=p.index_depth, init=[])
+                                                   depth=p.index_depth, init=[], attrs=lut)
         m.submodules.entries = entries = memory.Memory(shape=self.entry_layout,
-                                                       depth=p.table_depth, init=[])
+                                                       depth=p.table_depth, init=[],
+                                                       attrs=lut)
         iw, ir = index.write_port(), index.read_port()
         ew, er = entries.write_port(), entries.read_port()
         m.d.comb += [
@@ -303,17 +309,33 @@ class Router(wiring.Component):
             m.d.sync += pending.eq(1)
 
         # ---- counters ------------------------------------------------------------------
-        level_max = Const(0, range(p.fifo_depth + 1))
-        for f in fifos:
-            level_max = Mux(f.level > level_max, f.level, level_max)
         taken = sum(self.o[d].valid & self.o[d].ready for d in range(p.dests))
         with m.If(self.clear):
-            m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0),
-                         self.peak_level.eq(0)]
+            m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0)]
         with m.Else():
             m.d.sync += [self.events.eq(self.events + grant),
                          self.deliveries.eq(self.deliveries + taken),
                          self.stalls.eq(self.stalls + (ent_valid & ~dest_ready))]
-            with m.If(level_max > self.peak_level):
+        if self._peak:
+            level_max = _max_tree(m, [f.level for f in fifos], "level_max")
+            with m.If(self.clear):
+                m.d.sync += self.peak_level.eq(0)
+            with m.Elif(level_max > self.peak_level):
                 m.d.sync += self.peak_level.eq(level_max)
         return m
+
+
+def _max_tree(m, values, name):
+    """The largest of ``values`` as a balanced tree of named comparators (a chain of
+    ``Mux`` expressions that names each operand twice doubles with every value)."""
+    level = 0
+    while len(values) > 1:
+        pairs = []
+        for i in range(0, len(values) - 1, 2):
+            a, b = values[i], values[i + 1]
+            big = Signal.like(a, name=f"{name}_{level}_{i // 2}")
+            m.d.comb += big.eq(Mux(a > b, a, b))
+            pairs.append(big)
+        values = pairs + values[len(values) - len(values) % 2:]
+        level += 1
+    return values[0]

@@ -37,6 +37,7 @@ from gen.util import index_width
 
 from .crossbar import NO_RW_CHECK
 from .lif import saturate
+from .memory import lut_ram_attrs
 
 __all__ = ["Teacher", "TeacherParamsSignature", "STEP_WIDTH"]
 
@@ -166,7 +167,8 @@ class Teacher(wiring.Component):
         # word it read the cycle before.
         (depth, sw), = self.memory_shapes
         m.submodules.state = mem = memory.Memory(shape=sw, depth=depth, init=[],
-                                                 attrs=NO_RW_CHECK)
+                                                 attrs={**NO_RW_CHECK,
+                                                        **lut_ram_attrs(platform)})
         # an asynchronous port and a plain register, which yosys merges into the block's
         # synchronous read port; ``no_rw_check``: no cycle reads the word being written
         # (word k + 1 read while word k is written), so no bypass is built

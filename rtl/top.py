@@ -142,7 +142,7 @@ class Engine(wiring.Component):
                                    base=self.readout_base, depth=depth,
                                    aux_words=s.sample_width,
                                    aux_width=2 * cfg.widths.encoder)
-        self.router = Router(self.router_params)
+        self.router = Router(self.router_params, peak_level=False)
         route_layout = self.router.out_layout
         self.learner = LearningUnit(topo, lanes=lanes, readout_base=self.readout_base,
                                     depth=depth, counter_width=counter_width,
@@ -185,6 +185,7 @@ class Engine(wiring.Component):
             "router": self.router.memory_shapes,
             "readout_and_encoder": self.readout.memory_shapes,
             "learning": self.learner.memory_shapes if self.learner is not None else [],
+            "learning_roms": self.learner.rom_shapes if self.learner is not None else [],
             "weights": [(b.memory.depth, b.memory.width) for b in self.banks],
         }
 

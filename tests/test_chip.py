@@ -93,12 +93,20 @@ def test_temporal_presentation_bit_exact(tmp_path):
     assert not np.array_equal(chip_in, np.asarray(tr["s_in"]))
 
 
-@pytest.mark.parametrize("layers, share", [(1, 4), (2, 2)])
-def test_shared_cores_learn_bit_exact(layers, share, dataset, tmp_path):
+@pytest.mark.parametrize("layers, share, density", [(1, 4, 0.5), (2, 2, 0.5), (1, 4, 1.0)],
+                         ids=["one_layer", "two_layers", "dense_readout"])
+def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path):
     """Logical cores time-sharing a physical core and its weight bank (the UP5K learning
-    chip: all four on one), learning: still the golden model, bit for bit."""
+    chip: all four on one), learning: still the golden model, bit for bit. With a dense
+    readout the learning unit has no mask ROM (every synapse is there)."""
     cfg = small_config("small" if layers == 1 else "two_layers").replace(
-        **{"sizes.cores": 4, "sizes.n_in": 6})
+        **{"sizes.cores": 4, "sizes.n_in": 6, "topology.readout_density": density})
+    from rtl.internals import never_elaborated
+    from rtl.top import Engine
+    engine = Engine(make_topology(cfg.validate()), share=share)
+    never_elaborated(engine)
+    roms = engine.memory_shapes["learning_roms"]
+    assert len(roms) == (1 if density == 1.0 else 2)      # the row sources (and the mask)
     r = compare(cfg.validate(), task="digits", data=dataset, samples=4, learn=True,
                 work=tmp_path, share=share)
     assert r["bit_exact"], r["first_divergence"]

@@ -176,30 +176,34 @@ def test_build_refuses_a_bad_config_before_anything(tmp_path, capsys):
 def compare_lanes(monkeypatch):
     """``compare`` stubbed: records the lanes the command asks for, simulates nothing."""
     import sim.compare
-    seen = []
+    class Seen(list):
+        share = None
+    seen = Seen()
 
-    def fake(config, *, lanes, **kw):
+    def fake(config, *, lanes, share, **kw):
         seen.append(lanes)
+        seen.share = share
         return {"bit_exact": True, "lanes": lanes, "synaptic_events_per_cycle": 0.0,
                 "cycles_per_sample": 1.0}
     monkeypatch.setattr(sim.compare, "compare", fake)
     return seen
 
 
-@pytest.mark.parametrize("options, weight, lanes", [
-    ([], 8, 2), (["--lanes", "4"], 8, 4), (["--board", "ice40"], 8, 2),
-    (["--board", "ice40"], 2, 8), (["--board", "upduino"], 4, 4),
-    (["--board", "ulx3s"], 2, 2),
+@pytest.mark.parametrize("options, weight, lanes, share", [
+    ([], 8, 2, 1), (["--lanes", "4"], 8, 4, 1), (["--board", "ice40"], 8, 2, 4),
+    (["--board", "ice40"], 2, 8, 4), (["--board", "upduino"], 4, 4, 4),
+    (["--board", "ulx3s"], 2, 2, 1), (["--board", "ice40", "--share", "2"], 8, 2, 2),
 ])
-def test_compare_simulates_the_boards_lanes(options, weight, lanes, compare_lanes, tmp_path,
-                                            capsys):
-    """The default stays 2; ``--board`` takes gen.build.lanes_for (16 // widths.weight on
-    the UP5K boards)."""
+def test_compare_simulates_the_boards_lanes(options, weight, lanes, share, compare_lanes,
+                                            tmp_path, capsys):
+    """The default stays 2 lanes and a core each; ``--board`` takes gen.build.lanes_for
+    (16 // widths.weight on the UP5K boards) and the learning chip's share (a layer's
+    cores on one physical core on the UP5K) unless ``--share`` says."""
     path = tmp_path / "c.toml"
     Config().replace(**{"widths.weight": weight, "init_scale": 1, "init_rec_scale": 1}) \
         .validate().save(path)
     assert main(["compare", "--config", str(path), "--json", *options]) == 0
-    assert compare_lanes == [lanes]
+    assert compare_lanes == [lanes] and compare_lanes.share == share
     assert json.loads(capsys.readouterr().out)["lanes"] == lanes
 
 

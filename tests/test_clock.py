@@ -153,6 +153,24 @@ def test_cli_check_reports_the_clock(capsys):
         capsys.readouterr().out
 
 
+def test_the_config_sets_the_clock_and_clock_wins(capsys, tmp_path):
+    """A config's clock_mhz (a preset that fills its board) is the build's clock unless
+    --clock is given; 0 is the board's default."""
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text("clock_mhz = 27.0\n")
+    assert main(["build", "--board", "ice40", "--config", str(cfg), "--check"]) == 0
+    assert "clock 27.000 MHz" in capsys.readouterr().out
+    assert main(["build", "--board", "ice40", "--config", str(cfg), "--clock", "36",
+                 "--check"]) == 0
+    assert "clock 36.000 MHz" in capsys.readouterr().out
+    assert main(["build", "--board", "ice40", "--check"]) == 0
+    assert "clock 30.000 MHz" in capsys.readouterr().out
+    cfg.write_text("clock_mhz = 5.0\n")           # the PLL's limits, as for --clock
+    assert main(["build", "--board", "ice40", "--config", str(cfg), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "the config's clock_mhz = 5 MHz" in err and "16..275 MHz" in err
+
+
 def _board_rtlil(name, clock_hz=None):
     cfg = Config().replace(**{"sizes.n_in": 16, "sizes.cores": 3, "sizes.neurons": 8,
                               "sizes.classes": 3, "sizes.per_class": 2, "sizes.steps": 8,
