@@ -38,6 +38,7 @@ import time
 from boards import Board
 from rtl.memory import SPRAM_DEPTH as SPRAM_WORDS
 from rtl.memory import SPRAM_WIDTH as SPRAM_BITS
+from rtl.memory import LutRamShape, RomShape
 from rtl.uart import divisor_for
 
 from .config import Config, ConfigError
@@ -78,13 +79,17 @@ def ebr_blocks(depth: int, width: int) -> int:
                for d, w in ((256, 16), (512, 8), (1024, 4), (2048, 2)))
 
 
-def dp16kd_blocks(depth: int, width: int) -> int:
+def dp16kd_blocks(depth: int, width: int, rom: bool = False) -> int:
     """ECP5 DP16KD (18 kbit) blocks for a ``depth`` x ``width`` memory: the cheapest of
     the 16384x1 ... 1024x18 true dual-port modes and 512x36 (pseudo dual-port,
-    yosys' ``$__PDPW16KD_``)."""
-    return min(ceil_div(width, w) * ceil_div(depth, d)
-               for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18),
-                            (512, 36)))
+    yosys' ``$__PDPW16KD_``); a ROM (``rom``) may also hold ``36 // width`` words in
+    each 36-bit word of that mode."""
+    blocks = min(ceil_div(width, w) * ceil_div(depth, d)
+                 for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18),
+                              (512, 36)))
+    if rom and width <= 36:
+        blocks = min(blocks, ceil_div(ceil_div(depth, 36 // width), 512))
+    return blocks
 
 
 def lutram_cells(depth: int, width: int) -> int:
@@ -92,8 +97,8 @@ def lutram_cells(depth: int, width: int) -> int:
     return ceil_div(depth, 16) * ceil_div(width, 4)
 
 
-def memory_blocks(board: Board, depth: int, width: int,
-                  lut_ram: bool = False) -> tuple[int, int]:
+def memory_blocks(board: Board, depth: int, width: int, lut_ram: bool = False,
+                  rom: bool = False) -> tuple[int, int]:
     """``(block RAM blocks, LUT-RAM cells)`` that yosys maps a ``depth`` x ``width``
     memory to on ``board``. iCE40: always SB_RAM40_4K. ECP5: LUT RAM when the RTL asks
     for it (``lut_ram``: rtl/memory.py ``lut_ram_attrs``), else yosys' memory_libmap
@@ -101,7 +106,7 @@ def memory_blocks(board: Board, depth: int, width: int,
     so the small per-core memories (64 x 16, 32 x 36, ...) go to LUT RAM."""
     if board.toolchain != "trellis":
         return ebr_blocks(depth, width), 0
-    blocks, cells = dp16kd_blocks(depth, width), lutram_cells(depth, width)
+    blocks, cells = dp16kd_blocks(depth, width, rom), lutram_cells(depth, width)
     return (0, cells) if lut_ram or 4 * cells < 128 * blocks else (blocks, 0)
 
 
@@ -137,16 +142,17 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     params = engine.router_params
     lutram = 0
 
-    def blocks(depth, width, lut_ram=False):
+    def blocks(depth, width, lut_ram=False, rom=False):
         nonlocal lutram
-        e, cells = memory_blocks(board, depth, width, lut_ram)
+        e, cells = memory_blocks(board, depth, width, lut_ram, rom)
         lutram += cells
         return e
 
-    # the writable memories but the cores' and the weights' ask for LUT RAM (lut_ram_attrs)
-    ebr = {"hidden_cores": sum(blocks(d, w) for d, w in shapes["hidden_cores"])}
-    ebr.update({name: sum(blocks(d, w, lut_ram=True) for d, w in shapes[name])
-                for name in ("router", "readout_and_encoder")})
+    def total(heading):     # a LutRamShape asks for LUT RAM (rtl/memory.py lut_ram_attrs)
+        return sum(blocks(d, w, isinstance(shape, LutRamShape), isinstance(shape, RomShape))
+                   for shape in shapes[heading] for d, w in [shape])
+
+    ebr = {name: total(name) for name in ("hidden_cores", "router", "readout_and_encoder")}
     banks = []
     for g, (bank, (depth, word)) in enumerate(zip(engine.banks, shapes["weights"])):
         bank = {"bank": g, "words": depth, "width": word,
@@ -158,8 +164,7 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     if not board.spram_weights:
         ebr["weights"] = sum(b["ebr"] for b in banks)
     if learning:
-        ebr["learning"] = (sum(blocks(d, w, lut_ram=True) for d, w in shapes["learning"]) +
-                           sum(blocks(d, w) for d, w in shapes["learning_roms"]))
+        ebr["learning"] = total("learning")
     W, ro_W = ceil_div(config.sizes.neurons, lanes), engine.readout.words_per_row
     return {
         "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,

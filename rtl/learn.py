@@ -37,7 +37,7 @@ from gen.util import ceil_div, index_width
 
 from .crossbar import NO_RW_CHECK, read_port
 from .lfsr import LFSR_WIDTH
-from .memory import lut_ram_attrs
+from .memory import LutRamShape, RomShape, lut_ram_attrs
 from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
 from .teach import Teacher
@@ -211,7 +211,7 @@ class LearningUnit(wiring.Component):
         them; LUT RAM on the ECP5, rtl/memory.py ``lut_ram_attrs``): the trace memory
         (twice with ``post_from_trace``: a second read port), the teacher's and the
         plasticity unit's."""
-        traces = (max(self.trace_words, 2), self.config.widths.trace)
+        traces = LutRamShape(max(self.trace_words, 2), self.config.widths.trace)
         return ([traces] * (1 + int(self.config.learning.post_from_trace)) +
                 self.teacher.memory_shapes + self.unit.memory_shapes)
 
@@ -223,7 +223,8 @@ class LearningUnit(wiring.Component):
         table = row_sources(self.topo)[1]
         mask = [] if self._dense_mask else \
             [(max(self.readout_rows * self.words_r, 2), self.lanes)]
-        return [(max(len(table), 2), index_width(max(self.trace_words, 2)) + 1)] + mask
+        return [RomShape(*shape) for shape in
+                [(max(len(table), 2), index_width(max(self.trace_words, 2)) + 1)] + mask]
 
     @functools.cached_property
     def _dense_mask(self) -> bool:

@@ -33,7 +33,7 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "WeightWriteSignature", "WeightPortSignature",
+__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "LutRamShape", "RomShape", "WeightWriteSignature", "WeightPortSignature",
            "SPRAM_WIDTH", "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
@@ -86,11 +86,32 @@ def block_ram_attrs(platform) -> dict:
 def lut_ram_attrs(platform) -> dict:
     """Memory attributes that put a writable memory other than a weight bank in LUT RAM
     on the ECP5 (``TRELLIS_DPR16X4``), so its block RAM is left for the weights: the
-    deep ULX3S chip's router tables, traces and state took 13 of the 85F's 208 DP16KD.
-    Elsewhere nothing (the iCE40 has no LUT RAM). gen/build.py ``plan_build`` counts
-    these memories as LUT RAM on the ECP5."""
+    deep ULX3S chip's router entries, traces and state took 11 of the 85F's 208 DP16KD.
+    Elsewhere nothing (the iCE40 has no LUT RAM). Only for a memory whose read address
+    comes from a register: LUT RAM reads asynchronously, so the address path and the
+    read multiplexer (64:1 for 1,024 words) are one path (the router's index table, read
+    at the arbiter's grant, stays in block RAM). Its owner lists it as a
+    :class:`LutRamShape`, which gen/build.py ``plan_build`` counts as LUT RAM."""
     device = getattr(platform, "device", "") or ""
     return {"ram_style": "distributed"} if device.startswith("LFE5") else {}
+
+
+class RomShape(tuple):
+    """``(depth, width)`` of a ROM (contents fixed at elaboration, one read port): yosys
+    packs several narrow words into one wide block RAM word (the deep ULX3S chip's
+    4,352 x 12 row-source table took 3 DP16KD of 512 x 36, not 5 of 1,024 x 18), which
+    gen/build.py ``plan_build`` counts."""
+
+    def __new__(cls, depth: int, width: int):
+        return super().__new__(cls, (depth, width))
+
+
+class LutRamShape(tuple):
+    """``(depth, width)`` of a memory built with :func:`lut_ram_attrs`: a tuple like any
+    other memory shape, marked so that the build plan counts LUT RAM on the ECP5."""
+
+    def __new__(cls, depth: int, width: int):
+        return super().__new__(cls, (depth, width))
 
 
 class WeightMemory(wiring.Component):

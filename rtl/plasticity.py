@@ -48,7 +48,7 @@ from gen.util import ceil_div, index_width
 
 from .hash import FeedbackPost
 from .lfsr import LFSR_WIDTH
-from .memory import WeightPortSignature, lut_ram_attrs   # the sweep's port onto a bank
+from .memory import LutRamShape, WeightPortSignature, lut_ram_attrs   # the sweep's port
 from .plasticity_math import (ETA_WIDTH, SHIFT_MAX, TraceUpdate, post_shape, shift_clamp,
                               term_shape, trace_update)
 from .plasticity_ports import (GatePortSignature, LfsrLoadSignature, MaskPortSignature,
@@ -150,7 +150,7 @@ class PlasticityUnit(wiring.Component):
     def memory_shapes(self) -> list:
         """``(depth, width)`` of every block-RAM memory the unit builds (the weights,
         traces, gates and mask are its owner's, behind the ports): the post-term row."""
-        return [self._post_row_shape()]
+        return [LutRamShape(*self._post_row_shape())]
 
     def _post_row_shape(self):
         """``(depth, width)`` of the post-term memory: one weight row's words, ``lanes``

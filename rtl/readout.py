@@ -14,7 +14,7 @@ from gen.util import ceil_div
 
 from .crossbar import NO_RW_CHECK, EventLayout, read_port
 from .core_ports import NeuronStateSignature
-from .memory import WeightPortSignature, lut_ram_attrs
+from .memory import LutRamShape, WeightPortSignature, lut_ram_attrs
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
 __all__ = ["ReadoutCore"]
@@ -79,7 +79,7 @@ class ReadoutCore(wiring.Component):
     def memory_shapes(self) -> list:
         """``(depth, width)`` of the block RAM this core instantiates (its state, with the
         aux words): what the build plan counts (gen/build.py)."""
-        return [(max(self.state_depth, 2), self.width)]
+        return [LutRamShape(max(self.state_depth, 2), self.width)]
 
     def elaborate(self, platform):
         m = Module()

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from gen.routing import RouterParams
 from gen.util import index_width
 
-from .memory import lut_ram_attrs
+from .memory import LutRamShape, lut_ram_attrs
 
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
            "TableWriteSignature", "DestFifo", "SkidBuffer"]
@@ -187,19 +187,18 @@ class Router(wiring.Component):
         """``(depth, width)`` of the index and entry tables (gen/build.py counts them)."""
         p = self._p
         return [(p.index_depth, self.index_layout.size),
-                (p.table_depth, self.entry_layout.size)]
+                LutRamShape(p.table_depth, self.entry_layout.size)]
 
     def elaborate(self, platform):
         p = self._p
         m = Module()
 
         # ---- tables ---------------------------------------------------------------
-        lut = lut_ram_attrs(platform)
         m.submodules.index = index = memory.Memory(shape=self.index_layout,
-                                                   depth=p.index_depth, init=[], attrs=lut)
+                                                   depth=p.index_depth, init=[])
         m.submodules.entries = entries = memory.Memory(shape=self.entry_layout,
                                                        depth=p.table_depth, init=[],
-                                                       attrs=lut)
+                                                       attrs=lut_ram_attrs(platform))
         iw, ir = index.write_port(), index.read_port()
         ew, er = entries.write_port(), entries.read_port()
         m.d.comb += [

@@ -37,7 +37,7 @@ from gen.util import index_width
 
 from .crossbar import NO_RW_CHECK
 from .lif import saturate
-from .memory import lut_ram_attrs
+from .memory import LutRamShape, lut_ram_attrs
 
 __all__ = ["Teacher", "TeacherParamsSignature", "STEP_WIDTH"]
 
@@ -117,7 +117,7 @@ class Teacher(wiring.Component):
     def memory_shapes(self) -> list:
         """``(depth, width)`` of the state memory (gen/build.py counts it): modulator
         membranes and class traces, word ``Cat(k, half, fresh, traces)``."""
-        return [(8 << index_width(self._k), max(self._mw - 1, self._tw))]
+        return [LutRamShape(8 << index_width(self._k), max(self._mw - 1, self._tw))]
 
     def elaborate(self, platform):
         m = Module()

@@ -184,8 +184,8 @@ class Engine(wiring.Component):
                              for shape in core.memory_shapes + scan.memory_shapes],
             "router": self.router.memory_shapes,
             "readout_and_encoder": self.readout.memory_shapes,
-            "learning": self.learner.memory_shapes if self.learner is not None else [],
-            "learning_roms": self.learner.rom_shapes if self.learner is not None else [],
+            "learning": (self.learner.memory_shapes + self.learner.rom_shapes
+                         if self.learner is not None else []),
             "weights": [(b.memory.depth, b.memory.width) for b in self.banks],
         }
 

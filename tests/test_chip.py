@@ -105,7 +105,7 @@ def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path)
     from rtl.top import Engine
     engine = Engine(make_topology(cfg.validate()), share=share)
     never_elaborated(engine)
-    roms = engine.memory_shapes["learning_roms"]
+    roms = engine.learner.rom_shapes
     assert len(roms) == (1 if density == 1.0 else 2)      # the row sources (and the mask)
     r = compare(cfg.validate(), task="digits", data=dataset, samples=4, learn=True,
                 work=tmp_path, share=share)
