@@ -37,7 +37,7 @@ from gen.util import ceil_div, index_width
 
 from .crossbar import NO_RW_CHECK, read_port
 from .lfsr import LFSR_WIDTH
-from .memory import LutRamShape, RomShape, lut_ram_attrs
+from .memory import RomShape
 from .plasticity import (SHIFT_MAX, LfsrLoadSignature, PlasticityUnit, WeightPortSignature,
                          trace_update)
 from .teach import Teacher
@@ -208,10 +208,12 @@ class LearningUnit(wiring.Component):
     @property
     def memory_shapes(self) -> list:
         """``(depth, width)`` of every writable memory of the unit (gen/build.py counts
-        them; LUT RAM on the ECP5, rtl/memory.py ``lut_ram_attrs``): the trace memory
-        (twice with ``post_from_trace``: a second read port), the teacher's and the
-        plasticity unit's."""
-        traces = LutRamShape(max(self.trace_words, 2), self.config.widths.trace)
+        them): the trace memory (twice with ``post_from_trace``: a second read port), the
+        teacher's and the plasticity unit's (these two in LUT RAM on the ECP5, rtl/memory.py
+        ``lut_ram_attrs``)."""
+        # block RAM: the trace read's address comes from the row-source ROM's data, and
+        # in LUT RAM the ROM, the unpacking and the read multiplexer were one 22.5 ns path
+        traces = (max(self.trace_words, 2), self.config.widths.trace)
         return ([traces] * (1 + int(self.config.learning.post_from_trace)) +
                 self.teacher.memory_shapes + self.unit.memory_shapes)
 
@@ -309,8 +311,7 @@ class LearningUnit(wiring.Component):
         # a read never meets a write to its address (the trace update reads word a and
         # writes a - 1): no collision logic (rtl/crossbar.py read_port)
         m.submodules.traces = tmem = memory.Memory(shape=tw, depth=max(self.trace_words, 2),
-                                                   init=[], attrs={**NO_RW_CHECK,
-                                                                   **lut_ram_attrs(platform)})
+                                                   init=[], attrs=NO_RW_CHECK)
         t_wr = tmem.write_port()
         t_rd = read_port(m, tmem, t_wr, collisions=False, name="trace")  # rows, update
         m.d.comb += t_rd.en.eq(1)

@@ -36,7 +36,7 @@ from gen.util import index_width
 from .memory import LutRamShape, lut_ram_attrs
 
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
-           "TableWriteSignature", "DestFifo", "SkidBuffer"]
+           "TableWriteSignature", "DestFifo", "SkidBuffer", "RegisterSlice"]
 
 
 
@@ -137,6 +137,34 @@ class SkidBuffer(wiring.Component):
                 m.d.sync += self.full.eq(0)
         with m.Elif(self.i.valid & ~self.o.ready):
             m.d.sync += [self.full.eq(1), buf.eq(self.i.payload)]
+        return m
+
+
+class RegisterSlice(wiring.Component):
+    """A register slice for both paths: ``o.valid``, ``o.payload`` and ``i.ready`` are
+    registers, so no combinational path crosses it either way (a :class:`SkidBuffer`
+    passes data straight through). One cycle of latency, one word a cycle: the output
+    register, and a skid word taken while ``o`` stalls. ``holding``: a word is in it."""
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width)),
+                          "holding": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        full = Signal()                         # the skid word holds one
+        buf = Signal(len(self.i.payload))
+        valid = Signal()                        # the output register holds one
+        data = Signal(len(self.i.payload))
+        m.d.comb += [self.i.ready.eq(~full), self.o.valid.eq(valid),
+                     self.o.payload.eq(data), self.holding.eq(valid | full)]
+        with m.If(~valid | self.o.ready):       # the output register is free next cycle
+            with m.If(full):
+                m.d.sync += [valid.eq(1), data.eq(buf), full.eq(0)]
+            with m.Else():
+                m.d.sync += [valid.eq(self.i.valid), data.eq(self.i.payload)]
+        with m.Elif(self.i.valid & ~full):
+            m.d.sync += [full.eq(1), buf.eq(self.i.payload)]
         return m
 
 

@@ -4,7 +4,8 @@ unit's reads of them across cores (:func:`hidden_bits`).
 Each sweep writes every neuron's spike (and ``psi``, with learning) into a small block
 RAM, word ``n`` for neuron ``n`` of the core (shift registers of these bits took a logic
 cell each). In the next step's ``ROUTE`` the scanner reads it one word a cycle and offers
-each spike to the router through a skid buffer (holding it until taken); otherwise (in
+each spike to the router through a register slice (holding it until taken; registered
+both ways, so a wide chip's arbiter over every scanner starts from flip-flops); otherwise (in
 ``LEARN``) the learning unit reads it at ``read_addr``.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .crossbar import NO_RW_CHECK, read_port
 from .memory import block_ram_attrs
-from .router import SkidBuffer
+from .router import RegisterSlice
 
 __all__ = ["SpikeScanner", "hidden_bits"]
 
@@ -66,7 +67,7 @@ class SpikeScanner(wiring.Component):
         # ``sp`` is the neuron whose word ``rd.data`` holds (once ``have``)
         sp = Signal(range(SN + 1), name="scan")
         have = Signal(name="scan_have")
-        m.submodules.skid = skid = SkidBuffer(len(self.o.payload.as_value()))
+        m.submodules.skid = skid = RegisterSlice(len(self.o.payload.as_value()))
         wiring.connect(m, skid.o, wiring.flipped(self.o))
         active = self.go & (sp < SN)
         # logical core and neuron of sp
@@ -79,7 +80,7 @@ class SpikeScanner(wiring.Component):
         spike = rd.data[0]
         m.d.comb += [skid.i.valid.eq(active & have & spike),
                      skid.i.payload.eq(Cat(lneuron, lcore)),
-                     self.done.eq((sp == SN) & ~skid.full)]
+                     self.done.eq((sp == SN) & ~skid.holding)]
         with m.If(self.restart):
             m.d.sync += sp.eq(Mux(self.skip, SN, 0))
         with m.If(self.route):
