@@ -86,12 +86,13 @@ def block_ram_attrs(platform) -> dict:
 def lut_ram_attrs(platform) -> dict:
     """Memory attributes that put a writable memory other than a weight bank in LUT RAM
     on the ECP5 (``TRELLIS_DPR16X4``), so its block RAM is left for the weights: the
-    deep ULX3S chip's router entries and state memories took 8 of the 85F's 208 DP16KD.
-    Elsewhere nothing (the iCE40 has no LUT RAM). Only for a memory whose read address
-    comes from a register: LUT RAM reads asynchronously, so the address path and the
-    read multiplexer (64:1 for 1,024 words) are one path (the router's index table, read
-    at the arbiter's grant, and the traces, read at a ROM's output, stay in block RAM).
-    Its owner lists it as a
+    deep ULX3S chip's state memories (readout, teacher, post terms) took 3 of the 85F's
+    208 DP16KD. Elsewhere nothing (the iCE40 has no LUT RAM). Only for a memory whose
+    read address comes from a register: LUT RAM reads asynchronously, so the address path
+    and the read multiplexer (64:1 for 1,024 words) are one path (the router's tables,
+    read at the arbiter's grant and at the index's output, and the traces, read at a
+    ROM's output, stay in block RAM: docs/build.md "Large presets"). Its owner lists it
+    as a
     :class:`LutRamShape`, which gen/build.py ``plan_build`` counts as LUT RAM."""
     device = getattr(platform, "device", "") or ""
     return {"ram_style": "distributed"} if device.startswith("LFE5") else {}

@@ -33,8 +33,6 @@ from amaranth.lib.wiring import In, Out
 from gen.routing import RouterParams
 from gen.util import index_width
 
-from .memory import LutRamShape, lut_ram_attrs
-
 __all__ = ["Router", "RouterInLayout", "RouterOutLayout", "IndexLayout", "EntryLayout",
            "TableWriteSignature", "DestFifo", "SkidBuffer", "RegisterSlice"]
 
@@ -215,7 +213,7 @@ class Router(wiring.Component):
         """``(depth, width)`` of the index and entry tables (gen/build.py counts them)."""
         p = self._p
         return [(p.index_depth, self.index_layout.size),
-                LutRamShape(p.table_depth, self.entry_layout.size)]
+                (p.table_depth, self.entry_layout.size)]
 
     def elaborate(self, platform):
         p = self._p
@@ -224,9 +222,10 @@ class Router(wiring.Component):
         # ---- tables ---------------------------------------------------------------
         m.submodules.index = index = memory.Memory(shape=self.index_layout,
                                                    depth=p.index_depth, init=[])
+        # both tables in block RAM: the entry read's address comes from the index read's
+        # data, and in LUT RAM that was one 23.4 ns path (docs/build.md "Large presets")
         m.submodules.entries = entries = memory.Memory(shape=self.entry_layout,
-                                                       depth=p.table_depth, init=[],
-                                                       attrs=lut_ram_attrs(platform))
+                                                       depth=p.table_depth, init=[])
         iw, ir = index.write_port(), index.read_port()
         ew, er = entries.write_port(), entries.read_port()
         m.d.comb += [
