@@ -323,25 +323,34 @@ class Router(wiring.Component):
         with m.If(grant):
             m.d.sync += last.eq(sel)
 
+        # ---- counters ------------------------------------------------------------------
+        # each counter adds what happened a cycle earlier (registered), so the arbiter's
+        # and the expander's paths end at a flip-flop, not in a counter's carry chain
+        # (the deep ULX3S chip's critical path); the host reads them after the step
+        taken = Signal(range(p.dests + 1))
+        granted, stalled = Signal(), Signal()
+        m.d.sync += [granted.eq(grant), stalled.eq(ent_valid & ~dest_ready),
+                     taken.eq(sum(self.o[d].valid & self.o[d].ready for d in range(p.dests)))]
+        with m.If(self.clear):
+            m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0),
+                         granted.eq(0), stalled.eq(0), taken.eq(0)]
+        with m.Else():
+            m.d.sync += [self.events.eq(self.events + granted),
+                         self.deliveries.eq(self.deliveries + taken),
+                         self.stalls.eq(self.stalls + stalled)]
+
         # ---- step barrier ---------------------------------------------------------------
         idle = Signal()
         m.d.comb += idle.eq(~lookup & (left == 0) & ~ent_valid &
                             Cat(f.level == 0 for f in fifos).all() &
-                            ~Cat(sk.full for sk in skids).any())
+                            ~Cat(sk.full for sk in skids).any() &
+                            ~granted & ~stalled & (taken == 0))   # the counters current
         m.d.comb += [self.idle.eq(idle), self.step_done.eq(pending & idle)]
         with m.If(self.step_done):
             m.d.sync += pending.eq(0)
         with m.If(self.step_end):
             m.d.sync += pending.eq(1)
 
-        # ---- counters ------------------------------------------------------------------
-        taken = sum(self.o[d].valid & self.o[d].ready for d in range(p.dests))
-        with m.If(self.clear):
-            m.d.sync += [self.events.eq(0), self.deliveries.eq(0), self.stalls.eq(0)]
-        with m.Else():
-            m.d.sync += [self.events.eq(self.events + grant),
-                         self.deliveries.eq(self.deliveries + taken),
-                         self.stalls.eq(self.stalls + (ent_valid & ~dest_ready))]
         if self._peak:
             level_max = _max_tree(m, [f.level for f in fifos], "level_max")
             with m.If(self.clear):

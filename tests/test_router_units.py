@@ -163,7 +163,7 @@ def simulate(params, index, entries, steps, *, pause=0.0, seed=0, max_cycles=200
     return result
 
 
-@pytest.mark.parametrize("fifo_depth, pause", [(1, 0.0), (1, 0.5), (2, 0.3)])
+@pytest.mark.parametrize("fifo_depth, pause", [(1, 0.0), (1, 0.7), (2, 0.3)])
 def test_router_matches_reference(fifo_depth, pause):
     topo = make_topology(small_config(seed=3))
     params = RouterParams.from_topology(topo, fifo_depth=fifo_depth)
