@@ -182,20 +182,22 @@ def build(board: str = "ice40", config=None, out="build", *, weights=None,
 def compare(config=None, *, weights=None, task: str = "digits", data=None, samples: int = 20,
             learn: bool = False, board: str | None = None, lanes: int | None = None,
             share: int = 1, work=None, progress=None, rasters: bool = False,
-            states: bool = False) -> dict:
+            states: bool = False, link: str = "auto") -> dict:
     """Run the whole chip under Verilator through its UART beside the golden model
     (``python -m gen compare``); returns the report, ``report["bit_exact"]`` the
     verdict. ``board`` simulates its weight words (its lanes); ``lanes`` sets them
     directly (default sim.compare.LANES); ``rasters`` keeps every sample's rasters
     (for gen.plots.raster); ``states`` also compares every step's currents, membranes
-    and traces (sim.compare.state_divergence)."""
+    and traces (sim.compare.state_divergence); ``link``: ``"auto"`` (the UART unless the
+    weights take over sim.compare.UART_WORDS words), ``"uart"`` or ``"bytes"``."""
     from sim.compare import compare as run_compare
     cfg, net = weights_and_config(config, weights)
     lanes = compare_lanes(cfg, board, lanes)
     return run_compare(cfg, task=task, samples=samples, learn=learn,
                        weights=net.weights if net is not None else None, data=data,
                        work=work, progress=progress, share=share, lanes=lanes,
-                       scaling=saved_scaling(weights), rasters=rasters, states=states)
+                       scaling=saved_scaling(weights), rasters=rasters, states=states,
+                       link=link)
 
 
 def compare_lanes(config: Config, board: str | None = None, lanes: int | None = None) -> int:

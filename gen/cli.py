@@ -242,6 +242,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="include the on-chip learning unit (default: on)")
     p.set_defaults(func=cmd_verilog)
 
+    from sim.compare import UART_WORDS
     p = _command(sub, "compare", "run the whole chip under Verilator beside the golden model",
                  "python -m gen compare --task digits --samples 20 --learn")
     _add_config_option(p)
@@ -272,6 +273,10 @@ def get_parser() -> argparse.ArgumentParser:
     lanes.add_argument("--lanes", type=_positive_int, metavar="L",
                        help="weights per memory word, 1 .. 32 // widths.weight (default: "
                             "2)")
+    p.add_argument("--link", choices=("auto", "uart", "bytes"), default="auto",
+                   help="the host link simulated: the UART, or its byte streams without it "
+                        "(a byte a cycle: a large preset's weights load in seconds); auto: "
+                        f"the UART up to {UART_WORDS:,} weight words (default: auto)")
     p.add_argument("--work", type=pathlib.Path, metavar="DIR",
                    help="keep the simulation's files (image, samples, sim.log) in DIR")
     p.add_argument("--states", action="store_true",
@@ -610,7 +615,7 @@ def cmd_compare(args) -> int:
 
     def progress(stage, seconds):
         what = {"build": "Verilator build of the chip (cached in sim_build/)",
-                "chip": "chip: load, run and read back through the UART",
+                "chip": "chip: load, run and read back through the host link",
                 "model": "golden model"}[stage]
         print(f"[{time.time() - start:6.1f} s] {what}: {seconds:.1f} s", file=sys.stderr,
               flush=True)
@@ -628,7 +633,8 @@ def cmd_compare(args) -> int:
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
                          share=share, work=args.work, progress=progress,
-                         rasters=args.plot is not None, states=args.states)
+                         rasters=args.plot is not None, states=args.states,
+                         link=args.link)
     if args.plot is not None:
         _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()

@@ -22,7 +22,7 @@ and the learning unit use the same secondary port.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, ClockDomain, Module
-from amaranth.lib import io, wiring
+from amaranth.lib import io, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from gen.routing import RouterParams
@@ -333,30 +333,47 @@ def info_bytes(engine: Engine) -> bytes:
 
 
 class SwirlChip(wiring.Component):
-    """UART receiver and transmitter, host link and engine: ``rx`` in, ``tx`` out."""
+    """UART receiver and transmitter, host link and engine: ``rx`` in, ``tx`` out.
+
+    ``link="bytes"`` (simulation only) leaves the UART out: the host link's byte streams
+    are the ports ``rx_bytes`` and ``tx_bytes``, a byte a cycle instead of one every ten
+    bit times. Everything behind the UART (framing, CRC, commands, every memory write and
+    read) is the same; a large preset's weights load in seconds, not hours, under
+    Verilator (sim/compare.py chooses it by size)."""
+
+    LINKS = ("uart", "bytes")
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
                  backend: str = "auto", timeout: int | None = None, learning: bool = True,
-                 weights=None, share: int = 1):
+                 weights=None, share: int = 1, link: str = "uart"):
+        if link not in self.LINKS:
+            raise ValueError(f"link must be one of {self.LINKS}, not {link!r}")
         self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
                              weights=weights, share=share)
         self.divisor = divisor
+        self.link = link
         self.host = HostLink(depths=self.engine.depths(), limits=self.engine.limits(),
                              labels=topo.config.sizes.classes, info=info_bytes(self.engine),
                              timeout=timeout if timeout is not None else divisor * 10 * 64)
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
+        ports = ({"rx": In(1, init=1), "tx": Out(1, init=1)} if link == "uart" else
+                 {"rx_bytes": In(stream.Signature(8)), "tx_bytes": Out(stream.Signature(8))})
+        super().__init__({**ports, "busy": Out(1),
                           "probe": Out(self.engine.signature.members["probe"].signature)})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.engine = engine = self.engine
         m.submodules.host = host = self.host
+        wiring.connect(m, host.bus, engine.bus)
+        wiring.connect(m, engine.probe, wiring.flipped(self.probe))
+        if self.link == "bytes":
+            wiring.connect(m, wiring.flipped(self.rx_bytes), host.i)
+            wiring.connect(m, host.o, wiring.flipped(self.tx_bytes))
+            return m
         m.submodules.uart_rx = rx = UartRx(self.divisor)
         m.submodules.uart_tx = tx = UartTx(self.divisor)
         wiring.connect(m, rx.o, host.i)
         wiring.connect(m, host.o, tx.i)
-        wiring.connect(m, host.bus, engine.bus)
-        wiring.connect(m, engine.probe, wiring.flipped(self.probe))
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         return m
 

@@ -42,6 +42,25 @@ LANES = 2            # default weights a word: one SPRAM word of 8-bit weights
 HOST_WORD_BITS = 32  # a memory word on the host link (docs/host-protocol.md: 4 bytes)
 
 
+#: ``compare --link auto`` bypasses the UART above this many weight words: at DIVISOR a
+#: word costs ~190 cycles each way on the UART, so ulx3s-deep's 201k words took over 70M
+#: cycles to load and read back (hours under Verilator); the byte streams carry a byte a
+#: cycle through the same host link (rtl/top.py ``SwirlChip(link="bytes")``)
+UART_WORDS = 100_000
+LINKS = ("auto", "uart", "bytes")
+
+
+def link_for(net: Network, lanes: int, link: str = "auto") -> str:
+    """The host link :func:`compare` simulates: ``link``, or for ``"auto"`` the UART
+    unless the weights take more than :data:`UART_WORDS` words."""
+    if link not in LINKS:
+        raise ValueError(f"--link must be one of {', '.join(LINKS)}, not {link!r}")
+    if link != "auto":
+        return link
+    words = sum(len(b) for b in weight_words(net, lanes))
+    return "bytes" if words > UART_WORDS else "uart"
+
+
 def check_lanes(config: Config, lanes: int) -> int:
     """``lanes`` if a weight word of that many weights travels on the host link, else a
     ValueError naming the limit (``compare`` loads and reads back every word)."""
@@ -55,16 +74,18 @@ def check_lanes(config: Config, lanes: int) -> int:
 
 def chip_build(topo, share: int = 1, lanes: int = LANES,
                trace: str | None = None, opt: str | None = None,
-               learning: bool = True, divisor: int = DIVISOR) -> harness.Build:
+               learning: bool = True, divisor: int = DIVISOR,
+               link: str = "uart") -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
     a memory word; ``trace="saif"``: with the SAIF tracer; ``opt``: the C++ optimisation
     (sim/harness.py build); ``learning`` False: the inference chip (``build --learning
     off``); ``divisor``: the UART's cycles a bit (bench/fuzz.py takes a longer bit, where
-    2 % of it is more than a cycle)."""
+    2 % of it is more than a cycle); ``link``: ``"bytes"`` leaves the UART out (a byte a
+    cycle on the host link's streams, :func:`link_for`)."""
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=divisor, lanes=lanes, backend="memory", share=share,
-                     learning=learning)
+                     learning=learning, link=link)
     return harness.build(chip, "chip", trace=trace,
                          opt=opt or harness.sim_opt(harness.CHIP_OPT))
 
@@ -262,7 +283,7 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
             progress=None, share: int = 1, lanes: int = LANES, scaling=None,
-            rasters: bool = False, states: bool = False) -> dict:
+            rasters: bool = False, states: bool = False, link: str = "auto") -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
@@ -273,7 +294,8 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     ``rasters``: keep every sample's ``{"model", "chip"}`` rasters in
     ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON). ``states``: also
     compare every step's currents, membranes and traces (:func:`state_divergence`; the
-    probe watched every cycle: a slower simulation)."""
+    probe watched every cycle: a slower simulation). ``link``: the host link simulated,
+    ``"uart"``, ``"bytes"`` or ``"auto"`` (:func:`link_for`); the report says which."""
     from .data import check_fits, load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -290,7 +312,8 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     if share < 1 or config.sizes.cores % share:
         raise ValueError(f"--share must divide sizes.cores = {config.sizes.cores}, "
                          f"not {share}")
-    b = chip_build(topo, share, lanes)
+    link = link_for(net, lanes, link)
+    b = chip_build(topo, share, lanes, link=link)
     say("build", time.time() - t0)
 
     # the chip first, from the initial weights (the model changes them when learning)
@@ -304,6 +327,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     report = side_by_side(net, u, labels, learn, chip["runs"][0], task=task, share=share,
                           lanes=lanes, rasters=rasters)
     say("model", time.time() - t0)
+    report["link"] = link
     return report
 
 
@@ -386,8 +410,9 @@ def side_by_side(net: Network, u, labels, learn: bool, run: dict, task: str = ""
 
 def format_report(r: dict, fmax_hz: float | None = None) -> str:
     """The readable side-by-side table."""
+    link = {"uart": ", through the UART", "bytes": ", host link's byte streams (no UART)"}
     lines = [f"{r['task']}, {r['samples']} samples, learning {'on' if r['learn'] else 'off'}, "
-             f"lanes {r['lanes']}",
+             f"lanes {r['lanes']}{link.get(r.get('link'), '')}",
              f"{'#':>3} {'label':>5} {'model':>5} {'chip':>5}  {'counts (model | chip)':<32}"
              f" {'cycles':>8}  match"]
     for row in r["rows"]:

@@ -87,7 +87,7 @@ class CocotbTransport:
     async def serve(self, dut) -> None:
         """Send queued bytes, wake a blocked read when its bytes came or its time ran out,
         and otherwise let the chip run; returns once the worker is finished."""
-        dut.rx.value = 1
+        await self.idle(dut)
         while True:
             with self.lock:
                 if self.finished:
@@ -102,9 +102,7 @@ class CocotbTransport:
                 self._tick()
                 continue
             if item is not None:
-                for level, cycles in self.levels(item):
-                    dut.rx.value = level
-                    await Timer(cycles * PERIOD_NS, unit="ns")
+                await self.send(dut, item)
                 self._tick()
                 continue
             # a read waits: run until a byte arrives or its deadline
@@ -117,6 +115,16 @@ class CocotbTransport:
             self.arrived.clear()
             await First(self.arrived.wait(), Timer(max(left, 1) * PERIOD_NS, unit="ns"))
             self._tick()
+
+    async def send(self, dut, item) -> None:
+        """Shift one queued byte or line level into ``rx``."""
+        for level, cycles in self.levels(item):
+            dut.rx.value = level
+            await Timer(cycles * PERIOD_NS, unit="ns")
+
+    async def idle(self, dut) -> None:
+        """The host side at rest."""
+        dut.rx.value = 1
 
     async def _pulse_reset(self, dut, how: dict) -> None:
         # sampled every cycle: the reset lands a fixed number of cycles into a phase
@@ -155,6 +163,54 @@ class CocotbTransport:
             with self.lock:
                 self.inbox.append(byte)
             self.arrived.set()
+
+
+class CocotbByteTransport(CocotbTransport):
+    """The same over the host link's byte streams of a chip built without its UART
+    (rtl/top.py ``SwirlChip(link="bytes")``): a byte a cycle when the link is ready.
+    Inputs change just after a rising edge and ``ready``/``valid`` are read at the
+    falling edge, so a transfer is the rising edge that follows a cycle with both high.
+    Line levels (glitches, breaks) need the UART: they are refused. A byte is offered
+    no sooner than :attr:`GAP` cycles after the last one received: the link listens again
+    a cycle after its reply's last byte is taken (rtl/host.py ``T_END``), which a UART's
+    stop bit always covers."""
+
+    GAP = 2
+    last_rx = -GAP          # the cycle the last byte from the chip was taken
+
+    def levels(self, item) -> list:
+        if isinstance(item, tuple):
+            raise ValueError("line levels need the UART link (SwirlChip link='uart')")
+        return [(item, 1)]
+
+    async def idle(self, dut) -> None:
+        dut.rx_bytes__valid.value = 0
+        dut.tx_bytes__ready.value = 1
+
+    async def send(self, dut, item) -> None:
+        self.levels(item)
+        # offered mid-cycle: no rising edge passes between offering and seeing ready
+        await FallingEdge(dut.clk)
+        while get_sim_time("ns") // PERIOD_NS < self.last_rx + self.GAP:
+            await FallingEdge(dut.clk)
+        dut.rx_bytes__payload.value = item
+        dut.rx_bytes__valid.value = 1
+        while not int(dut.rx_bytes__ready.value):
+            await FallingEdge(dut.clk)
+        await RisingEdge(dut.clk)
+        dut.rx_bytes__valid.value = 0
+
+    async def receive(self, dut) -> None:
+        while True:
+            await RisingEdge(dut.tx_bytes__valid)
+            while True:
+                await FallingEdge(dut.clk)
+                if not int(dut.tx_bytes__valid.value):
+                    break
+                with self.lock:
+                    self.inbox.append(int(dut.tx_bytes__payload.value))
+                self.last_rx = get_sim_time("ns") // PERIOD_NS
+                self.arrived.set()
 
 
 class StepProbe:
@@ -317,14 +373,20 @@ class ChipTB:
         dut = self.dut
         cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
         dut.rst.value = 1
-        dut.rx.value = 1
+        await self.transport().idle(dut)
         await Timer(5 * PERIOD_NS, unit="ns")
         dut.rst.value = 0
+
+    def transport(self, job: dict | None = None) -> CocotbTransport:
+        """The host side for this chip's ports: the UART's pins or the byte streams."""
+        bytes_link = hasattr(self.dut, "rx_bytes__valid")
+        divisor = (job or {}).get("divisor", 1)
+        return CocotbByteTransport(divisor) if bytes_link else CocotbTransport(divisor)
 
     async def run_case(self, job) -> dict:
         from sim.host import Host
         dut = self.dut
-        transport = CocotbTransport(job["divisor"])
+        transport = self.transport(job)
         cocotb.start_soon(transport.receive(dut))
         if job.get("kind") == "link":
             def work():

@@ -68,6 +68,24 @@ def test_chip_matches_golden_model(learn, dataset, tmp_path):
         assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+def test_byte_link_bit_exact(dataset, tmp_path, monkeypatch):
+    """The chip without its UART (``SwirlChip(link="bytes")``, what ``compare`` takes for
+    a large preset): the same host link fed a byte a cycle loads, learns and reads back
+    bit exact; ``auto`` takes it once the weights pass sim.compare.UART_WORDS."""
+    import sim.compare
+    cfg = small_config("small")
+    net = Network(cfg, make_topology(cfg))
+    assert sim.compare.link_for(net, 2) == "uart"
+    monkeypatch.setattr(sim.compare, "UART_WORDS", 1)
+    assert sim.compare.link_for(net, 2) == "bytes"
+    with pytest.raises(ValueError, match="--link must be one of auto, uart, bytes, not 'usb'"):
+        sim.compare.link_for(net, 2, "usb")
+    r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path)
+    assert r["link"] == "bytes"
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
 def test_temporal_presentation_bit_exact(tmp_path):
     """A sequence (docs/architecture.md section 3): 3 frames of 6 channels, 2 steps each,
     then 2 silent steps, from a (samples, frames, features) ``--data`` file; learning on.
