@@ -268,7 +268,7 @@ def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[
     from boards import get_board
     from gen.build import lanes_for, share_for
     from gen.topology import make_topology
-    from sim.compare import check_lanes, chip_build, run_chip, side_by_side
+    from sim.compare import check_lanes, chip_build, link_for, run_chip, side_by_side
     from sim.model import Network
 
     board = get_board(board_name)
@@ -281,10 +281,11 @@ def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[
     def fresh():
         return Network(cfg, topo, weights.copy())
     lfsr = [bk.lfsr.state for bk in fresh().banks] + [fresh().readout_bank.lfsr.state]
-    print(f"chip {board.name}: Verilator build (lanes {lanes}, share {share}; cached in "
-          f"sim_build/) ...", flush=True)
+    link = link_for(fresh(), lanes)
+    print(f"chip {board.name}: Verilator build (lanes {lanes}, share {share}, host link "
+          f"{link}; cached in sim_build/) ...", flush=True)
     t0 = time.perf_counter()
-    build = chip_build(topo, share, lanes)
+    build = chip_build(topo, share, lanes, link=link)
     build_s = time.perf_counter() - t0
     print(f"chip {board.name}: built in {build_s:.0f} s; loading and running {samples} "
           f"samples with learning off, then on ...", flush=True)
@@ -311,9 +312,10 @@ def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[
                   f"({100 * rep['weight_memory_utilisation']:.1f}% of the weight-memory "
                   f"ceiling); bit exact vs the golden model: "
                   f"{'yes' if rep['bit_exact'] else 'NO'}; Verilator: build {build_s:.0f} s, "
-                  f"run {run_s:.0f} s (one load, {samples} samples off + {samples} on)"),
+                  f"run {run_s:.0f} s (one load through the {link}, {samples} samples "
+                  f"off + {samples} on)"),
             detail={"board": board.name, "clock_hz": clock_hz, "clock_source": source,
-                    "lanes": lanes, "share": share, "learn": learn,
+                    "lanes": lanes, "share": share, "learn": learn, "link": link,
                     "cycles_per_sample": rep["cycles_per_sample"],
                     "synaptic_events_per_cycle": rep["synaptic_events_per_cycle"],
                     "weight_memory_utilisation": rep["weight_memory_utilisation"],

@@ -317,7 +317,11 @@ class Router(wiring.Component):
                 with m.Case(k):
                     m.d.comb += [payload.eq(self.i[k].payload),
                                  self.i[k].ready.eq(grant)]
-        m.d.comb += [ir.en.eq(grant),
+        # the index table reads every cycle, at the source the arbiter would grant: only
+        # the read after a grant is used (``lookup``), and its enable no longer hangs off
+        # the entry table's data through dest_ready, advance and take (the deep ULX3S
+        # chip's critical path ended at this enable: 44.6 MHz)
+        m.d.comb += [ir.en.eq(1),
                      ir.addr.eq(Cat(payload.neuron, payload.core))]
         m.d.sync += lookup.eq(grant)
         with m.If(grant):

@@ -42,7 +42,7 @@ from .sequencer import Phase, Sequencer
 from .spike_scanner import SpikeScanner, hidden_bits
 from .uart import UartRx, UartTx
 
-__all__ = ["Engine", "SwirlChip", "BoardTop", "ProbeSignature", "info_bytes"]
+__all__ = ["Engine", "SwirlChip", "BoardTop", "ProbeSignature", "info_bytes", "stats_width"]
 
 
 class ProbeSignature(wiring.Signature):
@@ -77,6 +77,15 @@ class ProbeSignature(wiring.Signature):
 
 
 # ---- the engine -------------------------------------------------------------------------------
+def stats_width(topo: Topology) -> int:
+    """Bits of the per-sample counters (learning and router): a sample's weight writes
+    reach at most every synapse once a step, so no learning counter wraps (the deep
+    ULX3S preset's 16-bit ``weight_writes`` read 4,669 for 70,205); at least 16, at most
+    the host's 32-bit status word."""
+    worst = topo.synapses() * topo.config.sizes.steps
+    return min(32, max(16, worst.bit_length()))
+
+
 class Engine(wiring.Component):
     """Cores + router + readout + encoder + sequencer, driven through ``bus``
     (rtl.host.BusSignature, flipped). Everything is sized from ``topo`` (its config).
@@ -90,7 +99,7 @@ class Engine(wiring.Component):
     ``word_base``)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
-                 fifo_depth: int = 1, counter_width: int = 16, learning: bool = True,
+                 fifo_depth: int = 1, counter_width: int | None = None, learning: bool = True,
                  weights=None, share: int = 1):
         cfg = topo.config
         s = cfg.sizes
@@ -98,8 +107,9 @@ class Engine(wiring.Component):
             raise ValueError(f"share = {share!r} must be a positive integer dividing "
                              f"sizes.cores = {s.cores} (the cores of a layer)")
         self.topo, self.config, self.lanes, self.share = topo, cfg, lanes, share
-        # depth-1 FIFOs keep the full rate (rtl/router.py DestFifo); 16-bit counters are
-        # per sample (cleared by RUN) and wrap past 65535
+        # depth-1 FIFOs keep the full rate (rtl/router.py DestFifo); the counters are per
+        # sample (cleared by RUN), as wide as the config needs (:func:`counter_width`)
+        counter_width = counter_width or stats_width(topo)
         self.router_params = RouterParams.from_topology(topo, fifo_depth=fifo_depth,
                                                         counter_width=counter_width)
         W = ceil_div(s.neurons, lanes)

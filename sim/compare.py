@@ -99,6 +99,7 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
     with it) writes ``work / "chip_run" / "dump.saif"``."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
+    work = pathlib.Path(work).resolve()      # the simulator runs elsewhere: paths absolute
     work.mkdir(parents=True, exist_ok=True)
     image = work / "load.bin"
     image.write_bytes(b"".join(load_commands(net, lanes)))

@@ -217,6 +217,8 @@ def run(b: Build, test_module: str, cases: list, test_dir: pathlib.Path, *,
     # caller's sys.path holds ("" or "." under ``python -m`` or a script elsewhere)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
+    # absolute: the simulator runs in another directory (``compare --work build/x``)
+    test_dir = pathlib.Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
     cases_path, results_path = test_dir / "cases.json", test_dir / "results.json"
     cases_path.write_text(json.dumps(cases))

@@ -5,7 +5,7 @@ read back from the RTL; the whole chip against the golden model is tests/test_ch
 import dataclasses
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Shape
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
@@ -331,3 +331,24 @@ def test_sequencer_runs_steps_in_phase_order_and_predicts_the_largest_count():
         assert order[:4] == [Phase.OTHER, Phase.ENCODE, Phase.ROUTE, Phase.OTHER]
 
     simulate(dut, bench)
+
+
+# ---- the per-sample counters: wide enough that none wraps -----------------------------------
+@pytest.mark.parametrize("preset", ["default", "ice40-large", "ulx3s-deep", "tiny"])
+def test_stats_counters_hold_a_samples_worst_case(preset):
+    """A sample changes each weight at most once a step: the learning and router counters
+    must hold synapses x steps (the deep preset's 16-bit counter read 4,669 writes for
+    70,205); the host's status word is 32 bits."""
+    from gen.config import load_config
+    from gen.topology import make_topology
+    from rtl.top import Engine
+    cfg = default_config() if preset == "default" else load_config(preset)
+    topo = make_topology(cfg)
+    engine = Engine(topo)
+    worst = topo.synapses() * cfg.sizes.steps
+    stats = engine.learner.signature.members["stats"].signature.members
+    widths = {name: Shape.cast(stats[name].shape).width
+              for name in ("rows_swept", "weight_writes", "mod_events", "gated_steps")}
+    for name, width in widths.items():
+        assert 16 <= width <= 32 and 2 ** width > worst, (name, width, worst)
+    assert engine.router_params.counter_width == widths["weight_writes"]
