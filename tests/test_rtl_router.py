@@ -159,8 +159,9 @@ def router_build():
 
 
 # cycles of a step beyond its expander work (docs/router.md): last grant -> index read ->
-# entry read -> FIFO -> output, the counters' registered increments, and the barrier
-STEP_OVERHEAD = 5
+# entry read -> entry register -> FIFO -> output, the counters' registered increments,
+# and the barrier
+STEP_OVERHEAD = 6
 
 
 def throughput(result) -> float:
