@@ -341,10 +341,12 @@ def test_stats_counters_hold_a_samples_worst_case(preset):
     70,205); the host's status word is 32 bits."""
     from gen.config import load_config
     from gen.topology import make_topology
+    from rtl.internals import never_elaborated
     from rtl.top import Engine
     cfg = default_config() if preset == "default" else load_config(preset)
     topo = make_topology(cfg)
     engine = Engine(topo)
+    never_elaborated(engine)                # measured only
     worst = topo.synapses() * cfg.sizes.steps
     stats = engine.learner.signature.members["stats"].signature.members
     widths = {name: Shape.cast(stats[name].shape).width
