@@ -243,7 +243,8 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
                 weights=None, samples: int = 10) -> dict:
     """Cycles per step and per sample at the default activity, from the measured
     formulas: a core takes ``W*E + N + 5`` cycles for ``E`` events (docs/rtl-core.md), the
-    router ``sum max(1, entries) + 6`` (docs/router.md), the readout 4 cycles a neuron;
+    router ``sum max(1, entries) + 6`` (docs/router.md), the readout ``R + 3`` an event
+    and 4 cycles a neuron in its update;
     the sequencer runs encoder, routing and neuron phases one after another
     (docs/build.md); the activity is the golden model's on the first ``samples`` digits
     test samples. A model: ``gen compare`` measures the cycles on the simulated chip,
@@ -265,9 +266,11 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
     enc = (3 + later_frames) * s.n_in + W * (S * act["input_spikes"] +
                                              max(per_physical(loc, layer0)))
     deliveries = act["deliveries_per_dest"]
-    # the readout adds one neuron's current a cycle: R + 2*W_readout + 1 cycles an event
+    # the readout adds one neuron's current a cycle and reads the next weight word
+    # meanwhile: R + 3 cycles an event (R + W_readout + 3 at one lane, rtl/readout.py)
+    ro_event = s.readout + 3 + (ro_W if plan["lanes"] == 1 else 0)
     route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
-                (s.readout + 2 * ro_W + 1) * deliveries[G]) + 6 + 2
+                ro_event * deliveries[G]) + 6 + 2
     update = max(S * N + 1, 4 * s.readout) + 6
     step = enc + route + update
     sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict

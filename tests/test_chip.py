@@ -131,6 +131,20 @@ def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path)
     assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+@pytest.mark.parametrize("lanes", [1, 2, 3, 4])
+def test_readout_reads_ahead_at_any_lanes_bit_exact(lanes, dataset, tmp_path):
+    """The readout reads a row's next weight word while it adds this one's lanes
+    (rtl/readout.py): 6 readout neurons at 1 lane (a word a neuron: the read cannot run
+    ahead), 2 (the next word arrives at the last lane and is taken straight from the
+    bank), 3 (two full words; the next word is caught and held) and 4 (a full word, then
+    a half-empty one), learning on."""
+    cfg = small_config("small").replace(**{"sizes.per_class": 3}).validate()
+    r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path,
+                lanes=lanes)
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(sum(row["chip_counts"]) for row in r["rows"]) > 0      # the readout fired
+
+
 @pytest.mark.parametrize("share", [1, 3], ids=["own_cores", "shared_core"])
 def test_chip_at_the_boards_lanes_learns_bit_exact(share, dataset, tmp_path):
     """``compare`` at the lanes the UP5K build uses (gen.build.lanes_for: 8 for 2-bit
