@@ -267,8 +267,8 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
                                              max(per_physical(loc, layer0)))
     deliveries = act["deliveries_per_dest"]
     # the readout adds one neuron's current a cycle and reads the next weight word
-    # meanwhile: R + 3 cycles an event (R + W_readout + 3 at one lane, rtl/readout.py)
-    ro_event = s.readout + 3 + (ro_W if plan["lanes"] == 1 else 0)
+    # meanwhile: R + 3 cycles an event (R + 2*W_readout + 1 at one lane, rtl/readout.py)
+    ro_event = s.readout + 3 if plan["lanes"] >= 2 else s.readout + 2 * ro_W + 1
     route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
                 ro_event * deliveries[G]) + 6 + 2
     update = max(S * N + 1, 4 * s.readout) + 6

@@ -96,7 +96,7 @@ class HostDecoder(wiring.Component):
         # bank's ``rdata`` is defined only then) and answered the cycle after that: the
         # bank multiplexer and the read-back's AND-OR were one path from the block RAMs'
         # outputs, the deep ULX3S chip's critical path once the router's was cut (20.4 ns)
-        host_rd_word = Signal(max(32, *(len(b.rdata) for b in self.banks)))
+        host_rd_word = Signal(max(len(self.aux.rdata), *(len(b.rdata) for b in self.banks)))
         host_rd_done = Signal()
         m.d.sync += host_rd_done.eq(host_rd_pending)
         with m.If(host_rd_pending):

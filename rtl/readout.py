@@ -35,7 +35,7 @@ class ReadoutCore(wiring.Component):
 
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
     current read-modify-write per neuron, the next word read while a word's lanes are
-    added: ``R + 3`` cycles without contention (``2R + 3`` at one lane); the sweep
+    added: ``R + 3`` cycles without contention (``3R + 1`` at one lane); the sweep
     takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
@@ -112,15 +112,12 @@ class ReadoutCore(wiring.Component):
                      lif.params.reset_subtract.eq(int(dy.reset_subtract))]
 
         addr = Signal.like(self.weights.addr)      # next weight word
-        left = Signal(range(W + 1))          # words of the event's row not yet read
         row_q = Signal.like(self.i_event.payload.row)
         wreg = Signal(lanes * ww)            # the weight word being added
-        # the next word is read while this one's lanes are added: ``fetched`` a read
-        # was granted last cycle (its word is on ``rdata`` now, and only now), ``nxt``
-        # the word caught from it when this one still had lanes to go
+        # the next word is read at a word's second-to-last lane: ``fetched``, its read
+        # was granted last cycle, so it is on ``rdata`` now (and only now), at the last
+        # lane, where it is taken; without a grant then, FETCH reads it as before
         fetched = Signal()
-        nxt = Signal(lanes * ww)
-        nxt_valid = Signal()
         lane = Signal(range(max(lanes, 2)))
         n = Signal(range(2 * R + 1))         # neuron (word, when clearing)
         wb_valid = Signal()                  # a current read last cycle: write it back
@@ -140,8 +137,6 @@ class ReadoutCore(wiring.Component):
             m.d.sync += pending.eq(1)
         m.d.sync += [self.done.eq(0), wb_valid.eq(0), wb2_valid.eq(wb_valid),
                      fetched.eq(0)]
-        with m.If(fetched):
-            m.d.sync += [nxt.eq(self.weights.rdata), nxt_valid.eq(1)]
 
         # write-back stage of the current read-modify-write (any state)
         # the sum is registered, then written (one long path less: the add and the
@@ -156,8 +151,7 @@ class ReadoutCore(wiring.Component):
 
         def on_clear():
             with m.If(self.clear):
-                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0), wb2_valid.eq(0),
-                             fetched.eq(0), nxt_valid.eq(0)]
+                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0), wb2_valid.eq(0)]
                 m.d.sync += [c.eq(0) for c in self.counts]
                 m.next = "CLEAR"
 
@@ -174,26 +168,20 @@ class ReadoutCore(wiring.Component):
             # accumulate one event: its first word's address (a cycle of its own: off the
             # path from the router's output), its first weight word, then its lanes one
             # neuron a cycle while the next word is read: ``R + 3`` cycles an event with
-            # free bank cycles and 2 or more lanes (``2R + 3`` with one lane), where
+            # free bank cycles and 2 or more lanes (``3R + 1`` at one lane), where
             # reading and adding in turn took ``R + 2W + 1``
             with m.State("ADDR"):
-                m.d.sync += [addr.eq(self._base + row_q * W), left.eq(W), nxt_valid.eq(0)]
+                m.d.sync += addr.eq(self._base + row_q * W)
                 m.next = "FETCH"
                 on_clear()
-
-            def read_word():
-                """Read the word at ``addr`` when the bank grants a cycle; True then."""
+            with m.State("FETCH"):
                 m.d.comb += [self.weights.addr.eq(addr), self.weights.re.eq(self.weights_grant)]
                 with m.If(self.weights_grant):
-                    m.d.sync += [addr.eq(addr + 1), left.eq(left - 1)]
-                return self.weights_grant
-
-            with m.State("FETCH"):
-                with m.If(read_word()):
+                    m.d.sync += addr.eq(addr + 1)
                     m.next = "LATCH"
                 on_clear()
             with m.State("LATCH"):
-                m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0), nxt_valid.eq(0)]
+                m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0)]
                 m.next = "LANES"
                 on_clear()
             with m.State("LANES"):
@@ -201,22 +189,18 @@ class ReadoutCore(wiring.Component):
                 m.d.sync += [wb_valid.eq(1), wb_n.eq(n),
                              wb_w.eq(wreg.word_select(lane, ww).as_signed()),
                              n.eq(n + 1), lane.eq(lane + 1)]
-                issued = Signal()
-                with m.If(~nxt_valid & ~fetched & (left != 0)):
-                    m.d.comb += issued.eq(read_word())
-                    m.d.sync += fetched.eq(issued)
+                if lanes >= 2:
+                    with m.If((lane == lanes - 2) & (n + 2 < R)):
+                        m.d.comb += [self.weights.addr.eq(addr),
+                                     self.weights.re.eq(self.weights_grant)]
+                        with m.If(self.weights_grant):
+                            m.d.sync += [addr.eq(addr + 1), fetched.eq(1)]
                 with m.If(n == R - 1):
                     m.next = "IDLE"
-                with m.Elif(lane == lanes - 1):      # the next word: caught, arriving, ...
+                with m.Elif(lane == lanes - 1):
                     with m.If(fetched):
-                        m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0),
-                                     nxt_valid.eq(0)]
-                    with m.Elif(nxt_valid):
-                        m.d.sync += [wreg.eq(nxt), lane.eq(0), nxt_valid.eq(0)]
-                    with m.Elif(issued):              # ... read now (one lane)
-                        m.d.sync += fetched.eq(0)
-                        m.next = "LATCH"
-                    with m.Else():                    # ... or still to read
+                        m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0)]
+                    with m.Else():
                         m.next = "FETCH"
                 on_clear()
             # sweep: 3 cycles a neuron (current, membrane, update)

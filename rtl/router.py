@@ -60,6 +60,16 @@ class IndexLayout(data.StructLayout):
                           "count": table_depth.bit_length()})
 
 
+class StoredIndexLayout(data.StructLayout):
+    """The index word as the table keeps it: the host's ``(offset, count)`` and, decoded
+    as it is written, whether ``count`` is 0 or 1, which the arbiter needs in the cycle
+    the word is read (the compares on the block RAM's output were the UP5K chip's
+    critical path)."""
+
+    def __init__(self, table_depth: int):
+        super().__init__({"word": IndexLayout(table_depth), "empty": 1, "single": 1})
+
+
 class EntryLayout(data.StructLayout):
     """Entry-table word: one destination of a source."""
 
@@ -187,6 +197,7 @@ class Router(wiring.Component):
         self.in_layout = RouterInLayout(p.src_cores, p.neuron_bits)
         self.out_layout = RouterOutLayout(p.dests, p.rows)
         self.index_layout = IndexLayout(p.table_depth)
+        self.stored_index_layout = StoredIndexLayout(p.table_depth)
         self.entry_layout = EntryLayout(p.dests, p.rows)
         cw = p.counter_width
         super().__init__({
@@ -212,7 +223,7 @@ class Router(wiring.Component):
     def memory_shapes(self) -> list:
         """``(depth, width)`` of the index and entry tables (gen/build.py counts them)."""
         p = self._p
-        return [(p.index_depth, self.index_layout.size),
+        return [(p.index_depth, self.stored_index_layout.size),
                 (p.table_depth, self.entry_layout.size)]
 
     def elaborate(self, platform):
@@ -220,7 +231,7 @@ class Router(wiring.Component):
         m = Module()
 
         # ---- tables ---------------------------------------------------------------
-        m.submodules.index = index = memory.Memory(shape=self.index_layout,
+        m.submodules.index = index = memory.Memory(shape=self.stored_index_layout,
                                                    depth=p.index_depth, init=[])
         # both tables in block RAM: the entry read's address comes from the index read's
         # data, and in LUT RAM that was one 23.4 ns path (docs/build.md "Large presets")
@@ -230,7 +241,9 @@ class Router(wiring.Component):
         ew, er = entries.write_port(), entries.read_port()
         m.d.comb += [
             iw.en.eq(self.load_index.en), iw.addr.eq(self.load_index.addr),
-            iw.data.eq(self.load_index.data),
+            iw.data.word.eq(self.load_index.data),
+            iw.data.empty.eq(self.load_index.data.count == 0),
+            iw.data.single.eq(self.load_index.data.count == 1),
             ew.en.eq(self.load_entry.en), ew.addr.eq(self.load_entry.addr),
             ew.data.eq(self.load_entry.data),
         ]
@@ -267,20 +280,21 @@ class Router(wiring.Component):
         left = Signal(range(p.table_depth + 1))
         rd_valid = Signal()               # er.data holds an entry read, not yet in ``ent``
         ent = Signal(self.entry_layout)   # the entry offered to its FIFO
+        ent_hot = Signal(p.dests)         # its destination, one-hot (decoded on the way in)
         ent_valid = Signal()              # ``ent`` is not yet in its FIFO
         src_off = Signal.like(off)
         src_left = Signal.like(left)
         m.d.comb += [
-            src_off.eq(Mux(lookup, ir.data.offset, off)),
-            src_left.eq(Mux(lookup, ir.data.count, left)),
+            src_off.eq(Mux(lookup, ir.data.word.offset, off)),
+            src_left.eq(Mux(lookup, ir.data.word.count, left)),
         ]
+        # an AND-OR over the one-hot destination: no decoder between the register and the
+        # arbiter's grant (the UP5K chip's critical path ran ent -> FIFO ready -> grant);
+        # a destination that does not exist (gen.routing refuses to load one) has no bit
+        # set and counts as ready: the entry is dropped, the router does not hang
         dest_ready = Signal()
-        with m.Switch(ent.dest):
-            for d in range(p.dests):
-                with m.Case(d):
-                    m.d.comb += dest_ready.eq(fifos[d].i.ready)
-            with m.Default():             # no such destination: cannot be loaded
-                m.d.comb += dest_ready.eq(1)   # (gen.routing refuses it); do not hang
+        m.d.comb += dest_ready.eq(~ent_hot.any() |
+                                  Cat(ent_hot[d] & fifos[d].i.ready for d in range(p.dests)).any())
         advance = Signal()
         issue = Signal()
         m.d.comb += [
@@ -290,10 +304,11 @@ class Router(wiring.Component):
             er.addr.eq(src_off),
         ]
         for d in range(p.dests):
-            m.d.comb += [fifos[d].i.valid.eq(ent_valid & (ent.dest == d)),
+            m.d.comb += [fifos[d].i.valid.eq(ent_valid & ent_hot[d]),
                          fifos[d].i.payload.eq(ent.row)]
         with m.If(advance):
-            m.d.sync += [ent.eq(er.data), ent_valid.eq(rd_valid), rd_valid.eq(issue)]
+            m.d.sync += [ent.eq(er.data), ent_valid.eq(rd_valid), rd_valid.eq(issue),
+                         ent_hot.eq(Cat(er.data.dest == d for d in range(p.dests)))]
         next_left = Signal.like(left)
         m.d.comb += next_left.eq(src_left - issue)
         m.d.sync += [off.eq(src_off + issue), left.eq(next_left)]
@@ -304,8 +319,8 @@ class Router(wiring.Component):
         pending = Signal()                      # step_end seen, step not yet drained
         take = Signal()                         # the expander is free next cycle
         # next_left == 0, without the subtractor on the path from the FIFOs' ready
-        left_zero = Mux(lookup, ir.data.count == 0, left == 0)
-        left_one = Mux(lookup, ir.data.count == 1, left == 1)
+        left_zero = Mux(lookup, ir.data.empty, left == 0)
+        left_one = Mux(lookup, ir.data.single, left == 1)
         m.d.comb += take.eq((left_zero | left_one & advance) & ~pending & ~self.step_end)
         found = Signal()
         sel = Signal(range(n))

@@ -134,10 +134,9 @@ def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path)
 @pytest.mark.parametrize("lanes", [1, 2, 3, 4])
 def test_readout_reads_ahead_at_any_lanes_bit_exact(lanes, dataset, tmp_path):
     """The readout reads a row's next weight word while it adds this one's lanes
-    (rtl/readout.py): 6 readout neurons at 1 lane (a word a neuron: the read cannot run
-    ahead), 2 (the next word arrives at the last lane and is taken straight from the
-    bank), 3 (two full words; the next word is caught and held) and 4 (a full word, then
-    a half-empty one), learning on."""
+    (rtl/readout.py): 6 readout neurons at 1 lane (a word a neuron: no read ahead), 2
+    (three words, each read at the lane before the last), 3 (two full words) and 4 (a
+    full word, then a half-empty one), learning on."""
     cfg = small_config("small").replace(**{"sizes.per_class": 3}).validate()
     r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path,
                 lanes=lanes)
