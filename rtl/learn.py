@@ -93,11 +93,14 @@ class LearnRegsSignature(wiring.Signature):
 
 
 class LearnStatsSignature(wiring.Signature):
-    """Per-sample counters (status registers, cleared by ``clear_counters``)."""
+    """Per-sample counters (status registers, cleared by ``clear_counters``), each as wide
+    as its own worst case over a sample (``widths``: name -> bits), so none wraps and
+    none costs logic it cannot use (on the 99 %-full UP5K every bit is a cell)."""
 
-    def __init__(self, width: int):
-        super().__init__({name: Out(width) for name in
-                          ("mod_events", "gated_steps", "rows_swept", "weight_writes")})
+    NAMES = ("mod_events", "gated_steps", "rows_swept", "weight_writes")
+
+    def __init__(self, widths: dict):
+        super().__init__({name: Out(widths[name]) for name in self.NAMES})
 
 
 class SourceKind(enum.Enum, shape=2):
@@ -201,7 +204,11 @@ class LearningUnit(wiring.Component):
             "bits": Out(StepBitsSignature(s.hidden, s.readout)),
             "sweep": Out(SweepPortSignature(depth, lanes * w.weight, self.readout_host + 1)),
             "regs": In(LearnRegsSignature(self.G + 1, cfg.learning)),
-            "stats": Out(LearnStatsSignature(counter_width)),
+            "stats": Out(LearnStatsSignature({
+                # at most every modulator once a step; at most one gated step a step
+                "mod_events": max(1, (cfg.sizes.modulators * s.steps).bit_length()),
+                "gated_steps": max(1, s.steps.bit_length()),
+                "rows_swept": counter_width, "weight_writes": counter_width})),
             "observe": Out(ObserveSignature(self.trace_words, w.trace, s.classes, w.teacher)),
         })
 
