@@ -33,8 +33,9 @@ from gen.util import ceil_div
 
 from .internals import never_elaborated
 
-__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "LutRamShape", "RomShape", "WeightWriteSignature", "WeightPortSignature",
-           "SPRAM_WIDTH", "SPRAM_DEPTH", "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
+__all__ = ["WeightMemory", "block_ram_attrs", "lut_ram_attrs", "LutRamShape", "RomShape",
+           "WeightWriteSignature", "WeightPortSignature", "SPRAM_WIDTH", "SPRAM_DEPTH",
+           "SPRAM_BLOCKS", "BACKENDS", "WeightBank"]
 
 SPRAM_WIDTH = 16
 SPRAM_DEPTH = 16384
@@ -92,28 +93,27 @@ def lut_ram_attrs(platform) -> dict:
     and the read multiplexer (64:1 for 1,024 words) are one path (the router's tables,
     read at the arbiter's grant and at the index's output, and the traces, read at a
     ROM's output, stay in block RAM: docs/build.md "Large presets"). Its owner lists it
-    as a
-    :class:`LutRamShape`, which gen/build.py ``plan_build`` counts as LUT RAM."""
+    as a :class:`LutRamShape`, which gen/build.py ``plan_build`` counts as LUT RAM."""
     device = getattr(platform, "device", "") or ""
     return {"ram_style": "distributed"} if device.startswith("LFE5") else {}
 
 
-class RomShape(tuple):
-    """``(depth, width)`` of a ROM (contents fixed at elaboration, one read port): yosys
-    packs several narrow words into one wide block RAM word (the deep ULX3S chip's
-    4,352 x 12 row-source table took 3 DP16KD of 512 x 36, not 5 of 1,024 x 18), which
-    gen/build.py ``plan_build`` counts."""
+class _MarkedShape(tuple):
+    """``(depth, width)``: a tuple like any other memory shape, its class a mark that
+    gen/build.py ``plan_build`` reads."""
 
     def __new__(cls, depth: int, width: int):
         return super().__new__(cls, (depth, width))
 
 
-class LutRamShape(tuple):
-    """``(depth, width)`` of a memory built with :func:`lut_ram_attrs`: a tuple like any
-    other memory shape, marked so that the build plan counts LUT RAM on the ECP5."""
+class RomShape(_MarkedShape):
+    """A ROM (contents fixed at elaboration, one read port): yosys packs several narrow
+    words into one wide block RAM word (the deep ULX3S chip's 4,352 x 12 row-source table
+    took 3 DP16KD of 512 x 36, not 5 of 1,024 x 18), which the plan counts."""
 
-    def __new__(cls, depth: int, width: int):
-        return super().__new__(cls, (depth, width))
+
+class LutRamShape(_MarkedShape):
+    """A memory built with :func:`lut_ram_attrs`: the plan counts LUT RAM on the ECP5."""
 
 
 class WeightMemory(wiring.Component):

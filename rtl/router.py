@@ -270,7 +270,7 @@ class Router(wiring.Component):
 
         # ---- expander: entry reads, one a cycle --------------------------------------
         # Two stages that move together: the entry table's read (``rd_valid``: er.data
-        # holds a fresh entry), then a register (``ent``) that offers it to its FIFO. The
+        # holds a fresh entry), then registers (``ent_*``) that offer it to its FIFO. The
         # FIFO's ready is decoded from the register, not from the block RAM's output: on
         # the deep ULX3S chip the path RAM data -> dest_ready -> the RAM's enable was
         # 23.1 ns (43.3 MHz), 11 ns of it the RAM's clock-to-out and the routing to and
@@ -278,10 +278,10 @@ class Router(wiring.Component):
         lookup = Signal()                 # ir.data holds a fresh (offset, count)
         off = Signal(range(p.table_depth + 1))
         left = Signal(range(p.table_depth + 1))
-        rd_valid = Signal()               # er.data holds an entry read, not yet in ``ent``
-        ent = Signal(self.entry_layout)   # the entry offered to its FIFO
-        ent_hot = Signal(p.dests)         # its destination, one-hot (decoded on the way in)
-        ent_valid = Signal()              # ``ent`` is not yet in its FIFO
+        rd_valid = Signal()               # er.data holds an entry read, not yet in ``ent_*``
+        ent_row = Signal.like(er.data.row)    # the entry offered to its FIFO: its row
+        ent_hot = Signal(p.dests)             # and its destination, one-hot
+        ent_valid = Signal()              # ``ent_*`` hold an entry not yet in its FIFO
         src_off = Signal.like(off)
         src_left = Signal.like(left)
         m.d.comb += [
@@ -305,9 +305,9 @@ class Router(wiring.Component):
         ]
         for d in range(p.dests):
             m.d.comb += [fifos[d].i.valid.eq(ent_valid & ent_hot[d]),
-                         fifos[d].i.payload.eq(ent.row)]
+                         fifos[d].i.payload.eq(ent_row)]
         with m.If(advance):
-            m.d.sync += [ent.eq(er.data), ent_valid.eq(rd_valid), rd_valid.eq(issue),
+            m.d.sync += [ent_row.eq(er.data.row), ent_valid.eq(rd_valid), rd_valid.eq(issue),
                          ent_hot.eq(Cat(er.data.dest == d for d in range(p.dests)))]
         next_left = Signal.like(left)
         m.d.comb += next_left.eq(src_left - issue)
