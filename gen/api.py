@@ -182,22 +182,27 @@ def build(board: str = "ice40", config=None, out="build", *, weights=None,
 def compare(config=None, *, weights=None, task: str = "digits", data=None, samples: int = 20,
             learn: bool = False, board: str | None = None, lanes: int | None = None,
             share: int = 1, work=None, progress=None, rasters: bool = False,
-            states: bool = False, link: str = "auto") -> dict:
+            states: bool = False, link: str = "auto",
+            weight_stage: bool | None = None) -> dict:
     """Run the whole chip under Verilator through its UART beside the golden model
     (``python -m gen compare``); returns the report, ``report["bit_exact"]`` the
     verdict. ``board`` simulates its weight words (its lanes); ``lanes`` sets them
     directly (default sim.compare.LANES); ``rasters`` keeps every sample's rasters
     (for gen.plots.raster); ``states`` also compares every step's currents, membranes
     and traces (sim.compare.state_divergence); ``link``: ``"auto"`` (the UART unless the
-    weights take over sim.compare.UART_WORDS words), ``"uart"`` or ``"bytes"``."""
+    weights take over sim.compare.UART_WORDS words), ``"uart"`` or ``"bytes"``;
+    ``weight_stage``: the crossbars register their weight words (default: as ``board``
+    builds them, :func:`compare_weight_stage`)."""
     from sim.compare import compare as run_compare
     cfg, net = weights_and_config(config, weights)
+    if weight_stage is None:
+        weight_stage = compare_weight_stage(board)
     lanes = compare_lanes(cfg, board, lanes)
     return run_compare(cfg, task=task, samples=samples, learn=learn,
                        weights=net.weights if net is not None else None, data=data,
                        work=work, progress=progress, share=share, lanes=lanes,
                        scaling=saved_scaling(weights), rasters=rasters, states=states,
-                       link=link)
+                       link=link, weight_stage=weight_stage)
 
 
 def compare_lanes(config: Config, board: str | None = None, lanes: int | None = None) -> int:
@@ -212,6 +217,17 @@ def compare_lanes(config: Config, board: str | None = None, lanes: int | None = 
         from .build import lanes_for
         return check_lanes(config, lanes_for(config, get_board(board)))
     return check_lanes(config, LANES if lanes is None else lanes)
+
+
+def compare_weight_stage(board: str | None = None) -> bool:
+    """Whether the chip :func:`compare` simulates registers its weight words: as the
+    ``board``'s build does (gen/build.py ``weight_stage_for``: the ECP5 boards); no
+    without a board."""
+    if board is None:
+        return False
+    from boards import get_board
+    from .build import weight_stage_for
+    return weight_stage_for(get_board(board))
 
 
 def compare_share(config: Config, board: str | None = None, share: int | None = None) -> int:

@@ -119,6 +119,15 @@ def share_for(config: Config, board: Board, learning: bool) -> int:
     return config.sizes.cores if board.spram_weights and learning else 1
 
 
+def weight_stage_for(board: Board) -> bool:
+    """A register after each crossbar's weight read (rtl/crossbar.py ``weight_stage``) on
+    the ECP5 boards, whose banks are block RAMs several deep: the bank's depth
+    multiplexer, the adder and the current write were one path, the deep chip's critical
+    one (docs/build.md "Large presets"). It costs a cycle an event burst. Not on the
+    UP5K: its SPRAM banks meet the clock without it, and it has no cells to spare."""
+    return board.family == "ecp5"
+
+
 def plan_build(config: Config, board: Board, topo: Topology | None = None,
                learning: bool | None = None, lanes: int | None = None) -> dict:
     """Sizes of everything the build will instantiate, and the memory estimate.
@@ -136,7 +145,9 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
         check_lanes(config, lanes)
     share = share_for(config, board, learning)
     # the engine the build elaborates, asked for its memories (never elaborated here)
-    engine = Engine(topo, lanes=lanes, learning=learning, share=share)
+    weight_stage = weight_stage_for(board)
+    engine = Engine(topo, lanes=lanes, learning=learning, share=share,
+                    weight_stage=weight_stage)
     never_elaborated(engine)
     shapes = engine.memory_shapes
     params = engine.router_params
@@ -168,6 +179,7 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     W, ro_W = ceil_div(config.sizes.neurons, lanes), engine.readout.words_per_row
     return {
         "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,
+        "weight_stage": weight_stage,
         "readout_words_per_row": ro_W,
         "weight_banks": banks, "readout_words": engine.readout_depth,
         "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
@@ -513,7 +525,7 @@ def board_design(config: Config, board: Board, *, weights=None, baud: int = 1152
     in_bitstream = weights is not None and not board.spram_weights
     top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
                    learning=plan["learning"], weights=weights if in_bitstream else None,
-                   share=plan["share"])
+                   share=plan["share"], weight_stage=plan["weight_stage"])
     return top, plan, clock, topo, in_bitstream
 
 

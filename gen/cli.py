@@ -611,6 +611,7 @@ def cmd_compare(args) -> int:
         cfg = api.task_config_of(args.task)     # the benchmark's own settings, as `train`
     lanes = api.compare_lanes(cfg, args.board, args.lanes)
     share = api.compare_share(cfg, args.board, args.share)
+    weight_stage = api.compare_weight_stage(args.board)
     start = time.time()
 
     def progress(stage, seconds):
@@ -627,14 +628,15 @@ def cmd_compare(args) -> int:
     if args.plot is not None and not args.plot.parent.is_dir():
         raise FileNotFoundError(f"cannot write {args.plot}: no directory {args.plot.parent}")
     print(f"compare: {args.samples} {args.task} samples, learning "
-          f"{'on' if args.learn else 'off'}, lanes {lanes}, share {share}; the first "
+          f"{'on' if args.learn else 'off'}, lanes {lanes}, share {share}"
+          f"{', weight stage' if weight_stage else ''}; the first "
           "Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
                          share=share, work=args.work, progress=progress,
                          rasters=args.plot is not None, states=args.states,
-                         link=args.link)
+                         link=args.link, weight_stage=weight_stage)
     if args.plot is not None:
         _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()

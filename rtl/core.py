@@ -85,7 +85,7 @@ class NeuronCore(wiring.Component):
     def __init__(self, *, neurons: int, n_ff: int, n_long_range: int = 0, weight_width: int,
                  membrane_width: int, current_width: int, lanes: int = 1,
                  backend: str = "auto", external_weights: bool = False,
-                 refractory_memory: bool = True, blocks=None):
+                 refractory_memory: bool = True, blocks=None, weight_stage: bool = False):
         for name, value, lo in (("neurons", neurons, 1), ("n_ff", n_ff, 0),
                                 ("n_long_range", n_long_range, 0)):
             if not isinstance(value, int) or value < lo:
@@ -110,7 +110,7 @@ class NeuronCore(wiring.Component):
                                   weight_width=weight_width, current_width=current_width,
                                   lanes=lanes, backend=backend,
                                   external_weights=external_weights, distinct_rows=True,
-                                  row_blocks=starts,
+                                  row_blocks=starts, weight_stage=weight_stage,
                                   **({"user_words": ceil_div(neurons, lanes),
                                       "user_width": membrane_width} if lanes > 1 else {}))
         self._refractory_memory = bool(refractory_memory)
@@ -134,11 +134,11 @@ class NeuronCore(wiring.Component):
 
     @classmethod
     def from_config(cls, config, rows, *, lanes: int = 1, backend: str = "auto",
-                    external_weights: bool = False):
+                    external_weights: bool = False, weight_stage: bool = False):
         """The core for ``config`` (gen.config.Config) with crossbar rows ``rows``
         (gen.topology.CoreRows). The refractory counters are built only when
         ``dynamics.refractory > 0``. A list of CoreRows: one core time-shared by those
-        logical cores (``blocks``)."""
+        logical cores (``blocks``). ``weight_stage``: see :class:`rtl.crossbar.Crossbar`."""
         w = config.widths
         group = list(rows) if isinstance(rows, (list, tuple)) else [rows]
         return cls(neurons=config.sizes.neurons, n_ff=group[0].n_ff,
@@ -146,7 +146,8 @@ class NeuronCore(wiring.Component):
                    blocks=[(r.n_ff, r.n_long_range) for r in group],
                    weight_width=w.weight, membrane_width=w.membrane, current_width=w.current,
                    lanes=lanes, backend=backend, external_weights=external_weights,
-                   refractory_memory=config.dynamics.refractory > 0)
+                   refractory_memory=config.dynamics.refractory > 0,
+                   weight_stage=weight_stage)
 
     crossbar = property(lambda self: self._crossbar, doc="The core's :class:`Crossbar`.")
     neurons = property(lambda self: self._neurons, doc="Neurons (of all logical cores).")

@@ -106,13 +106,18 @@ class Crossbar(wiring.Component):
     Ports: ``i_event`` (stream of :class:`EventLayout`), ``load`` (weight word writes, only
     while idle), ``cur`` (:class:`CurrentPortSignature`, flipped: the lane memories while
     idle), ``idle`` (no event in flight). ``distinct_rows``, ``user_words``, ``user_width``:
-    see the module docstring. With ``external_weights`` the crossbar builds no
+    see the module docstring. ``weight_stage``: a register between the weight port's
+    ``rdata`` and the adders, and the current reads a cycle later to meet it: on a deep
+    bank of block RAMs (the ECP5) the read comes through the bank's depth multiplexer, and
+    without the register that multiplexer, the adder and the current write were one path
+    (docs/build.md "Large presets"); each event burst then takes one cycle longer. With ``external_weights`` the crossbar builds no
     :class:`WeightMemory`; it drives the port ``weights`` (:class:`rtl.memory.WeightPortSignature`: ``addr``,
     ``re``, ``we``, ``wdata`` out, ``rdata`` in, read latency 1, the WeightMemory
     contract) and the owner connects it to a memory (a shared bank, say).
 
     Timing: an event accepted in cycle ``a`` reads its words in cycles
-    ``a+1 .. a+W`` (``W = words_per_row``) and writes the currents in ``a+2 .. a+W+1``;
+    ``a+1 .. a+W`` (``W = words_per_row``) and writes the currents in ``a+2 .. a+W+1``
+    (``a+3 .. a+W+2`` with ``weight_stage``);
     ``i_event.ready`` is high in the cycle the last word is read, so back-to-back events
     keep the weight memory busy every cycle.
     """
@@ -120,7 +125,7 @@ class Crossbar(wiring.Component):
     def __init__(self, *, n_rows: int, n_cols: int, weight_width: int, current_width: int,
                  lanes: int, backend: str = "auto", external_weights: bool = False,
                  distinct_rows: bool = False, user_words: int = 0, user_width: int = 0,
-                 row_blocks=(0,)):
+                 row_blocks=(0,), weight_stage: bool = False):
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("lanes", lanes),
                             ("weight_width", weight_width), ("current_width", current_width)):
             if not isinstance(value, int) or value < 1:
@@ -135,6 +140,7 @@ class Crossbar(wiring.Component):
         self._weight_width, self._current_width = weight_width, current_width
         self._external = bool(external_weights)
         self._distinct = bool(distinct_rows)
+        self._weight_stage = bool(weight_stage)
         self._user_words, self._user_width = user_words, user_width
         members = {
             "i_event": In(stream.Signature(EventLayout(n_rows))),
@@ -152,6 +158,8 @@ class Crossbar(wiring.Component):
 
     external_weights = property(lambda self: self._external,
                                 doc="The weights are outside, behind port ``weights``.")
+    weight_stage = property(lambda self: self._weight_stage,
+                            doc="A register after the weight read (one cycle more a burst).")
     n_rows = property(lambda self: self._n_rows, doc="Rows (axons).")
     lanes = property(lambda self: self._lanes, doc="Weights a memory word.")
     words_per_row = property(lambda self: ceil_div(self._n_cols, self._lanes),
@@ -279,15 +287,23 @@ class Crossbar(wiring.Component):
         with m.If(self.load.en):
             m.d.comb += weights.addr.eq(self.load.addr)
 
+        # with weight_stage, the weight word is registered first, and the current word is
+        # read a cycle later (``rd_busy``, ``rd_word``) so that both meet at the adders
+        if self._weight_stage:
+            rd_busy, rd_word = Signal(), Signal.like(cword)
+            w_word = Signal.like(weights.rdata, reset_less=True)
+            m.d.sync += [rd_busy.eq(busy), rd_word.eq(cword), w_word.eq(weights.rdata)]
+        else:
+            rd_busy, rd_word, w_word = busy, cword, weights.rdata
         # accumulate stage: saturating add of every lane, written back
         acc_valid = Signal()
         acc_word = Signal.like(cword)
-        m.d.sync += [acc_valid.eq(busy), acc_word.eq(cword)]
+        m.d.sync += [acc_valid.eq(rd_busy), acc_word.eq(rd_word)]
         for p, (rd, wr) in enumerate(ports):
-            m.d.comb += [rd.addr.eq(Mux(busy, cword, self.cur.addr[p])),
-                         rd.en.eq(busy | self.cur.en[p]),
+            m.d.comb += [rd.addr.eq(Mux(rd_busy, rd_word, self.cur.addr[p])),
+                         rd.en.eq(rd_busy | self.cur.en[p]),
                          self.cur.data[p].eq(rd.data)]
-            w = weights.rdata[p * ww:(p + 1) * ww].as_signed()
+            w = w_word[p * ww:(p + 1) * ww].as_signed()
             total = rd.data[:aw].as_signed() + w
             # exact: the sum always fits ``aw`` bits, the saturation would never act
             acc = total[:aw] if self.exact else saturate(total, signed(aw))
@@ -296,5 +312,5 @@ class Crossbar(wiring.Component):
             with m.Else():
                 m.d.comb += [wr.addr.eq(self.cur.waddr[p]), wr.data.eq(self.cur.wdata[p]),
                              wr.en.eq(self.cur.we[p])]
-        m.d.comb += self.idle.eq(~busy & ~acc_valid)
+        m.d.comb += self.idle.eq(~busy & ~rd_busy & ~acc_valid)
         return m

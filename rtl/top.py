@@ -96,11 +96,15 @@ class Engine(wiring.Component):
     one after the other): half the cores' logic and block RAM, at half the weight-memory
     bandwidth. The host, the router, the learning unit and the golden model still see
     logical cores and banks; the engine maps them (``core_of``, ``row_base``,
-    ``word_base``)."""
+    ``word_base``).
+
+    ``weight_stage``: each core's crossbar registers its weight word before the adders
+    (rtl/crossbar.py): one cycle more an event burst, for deep block-RAM banks whose depth
+    multiplexer would otherwise limit the clock (gen/build.py ``plan_build``)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
                  fifo_depth: int = 1, counter_width: int | None = None, learning: bool = True,
-                 weights=None, share: int = 1):
+                 weights=None, share: int = 1, weight_stage: bool = False):
         cfg = topo.config
         s = cfg.sizes
         if not isinstance(share, int) or share < 1 or s.cores % share:
@@ -127,7 +131,8 @@ class Engine(wiring.Component):
         self.bank_depths = [rows.n_rows * W for rows in topo.cores]    # logical banks
         self.cores = [NeuronCore.from_config(
             cfg, [topo.cores[g] for g in group] if share > 1 else topo.cores[group[0]],
-            lanes=lanes, backend=backend, external_weights=True) for group in self.groups]
+            lanes=lanes, backend=backend, external_weights=True, weight_stage=weight_stage)
+            for group in self.groups]
         self.readout_rows = s.cores * s.neurons + int(cfg.topology.readout_bias)
         self.readout_host = len(self.cores) - 1        # physical bank holding the readout
         self.word_width = lanes * cfg.widths.weight
@@ -355,11 +360,11 @@ class SwirlChip(wiring.Component):
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
                  backend: str = "auto", timeout: int | None = None, learning: bool = True,
-                 weights=None, share: int = 1, link: str = "uart"):
+                 weights=None, share: int = 1, link: str = "uart", weight_stage: bool = False):
         if link not in self.LINKS:
             raise ValueError(f"link must be one of {self.LINKS}, not {link!r}")
         self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
-                             weights=weights, share=share)
+                             weights=weights, share=share, weight_stage=weight_stage)
         self.divisor = divisor
         self.link = link
         self.host = HostLink(depths=self.engine.depths(), limits=self.engine.limits(),
@@ -395,12 +400,12 @@ class BoardTop(wiring.Component):
 
     def __init__(self, topo: Topology, *, clock, baud: int = 115200,
                  lanes: int = 2, backend: str = "auto", learning: bool = True,
-                 weights=None, share: int = 1):
+                 weights=None, share: int = 1, weight_stage: bool = False):
         from .uart import divisor_for
         self.clock = clock
         self.chip = SwirlChip(topo, divisor=divisor_for(clock.f_out, baud), lanes=lanes,
                               backend=backend, learning=learning, weights=weights,
-                              share=share)
+                              share=share, weight_stage=weight_stage)
         super().__init__({})
 
     def elaborate(self, platform):

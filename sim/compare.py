@@ -75,17 +75,18 @@ def check_lanes(config: Config, lanes: int) -> int:
 def chip_build(topo, share: int = 1, lanes: int = LANES,
                trace: str | None = None, opt: str | None = None,
                learning: bool = True, divisor: int = DIVISOR,
-               link: str = "uart") -> harness.Build:
+               link: str = "uart", weight_stage: bool = False) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
     a memory word; ``trace="saif"``: with the SAIF tracer; ``opt``: the C++ optimisation
     (sim/harness.py build); ``learning`` False: the inference chip (``build --learning
     off``); ``divisor``: the UART's cycles a bit (bench/fuzz.py takes a longer bit, where
     2 % of it is more than a cycle); ``link``: ``"bytes"`` leaves the UART out (a byte a
-    cycle on the host link's streams, :func:`link_for`)."""
+    cycle on the host link's streams, :func:`link_for`); ``weight_stage``: the crossbars
+    register their weight words (an ECP5 board's chip, gen/build.py ``weight_stage_for``)."""
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=divisor, lanes=lanes, backend="memory", share=share,
-                     learning=learning, link=link)
+                     learning=learning, link=link, weight_stage=weight_stage)
     return harness.build(chip, "chip", trace=trace,
                          opt=opt or harness.sim_opt(harness.CHIP_OPT))
 
@@ -284,7 +285,8 @@ STATS = ("modulator_events", "gated_steps", "rows_swept", "weight_writes")
 def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: bool = False,
             weights=None, data=None, work: pathlib.Path | None = None,
             progress=None, share: int = 1, lanes: int = LANES, scaling=None,
-            rasters: bool = False, states: bool = False, link: str = "auto") -> dict:
+            rasters: bool = False, states: bool = False, link: str = "auto",
+            weight_stage: bool = False) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
@@ -296,7 +298,8 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     ``report["rasters"]`` (numpy arrays, for gen.plots.raster; not JSON). ``states``: also
     compare every step's currents, membranes and traces (:func:`state_divergence`; the
     probe watched every cycle: a slower simulation). ``link``: the host link simulated,
-    ``"uart"``, ``"bytes"`` or ``"auto"`` (:func:`link_for`); the report says which."""
+    ``"uart"``, ``"bytes"`` or ``"auto"`` (:func:`link_for`); the report says which.
+    ``weight_stage``: as :func:`chip_build`."""
     from .data import check_fits, load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -314,7 +317,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
         raise ValueError(f"--share must divide sizes.cores = {config.sizes.cores}, "
                          f"not {share}")
     link = link_for(net, lanes, link)
-    b = chip_build(topo, share, lanes, link=link)
+    b = chip_build(topo, share, lanes, link=link, weight_stage=weight_stage)
     say("build", time.time() - t0)
 
     # the chip first, from the initial weights (the model changes them when learning)
@@ -329,6 +332,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
                           lanes=lanes, rasters=rasters)
     say("model", time.time() - t0)
     report["link"] = link
+    report["weight_stage"] = weight_stage
     return report
 
 

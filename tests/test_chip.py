@@ -144,6 +144,21 @@ def test_readout_reads_ahead_at_any_lanes_bit_exact(lanes, dataset, tmp_path):
     assert sum(sum(row["chip_counts"]) for row in r["rows"]) > 0      # the readout fired
 
 
+@pytest.mark.parametrize("name", ["small", "narrow_weights"])
+def test_weight_stage_learns_bit_exact(name, dataset, tmp_path):
+    """The ECP5 boards' chip (gen/build.py ``weight_stage_for``): every crossbar registers
+    its weight word before the adders and reads its currents a cycle later. Learning on;
+    with 2-bit weights at 8 lanes a row is one word, so back-to-back events read the
+    current word the previous event is writing (the transparent port's case)."""
+    cfg = small_config(name)
+    lanes = 8 if name == "narrow_weights" else 2
+    assert (cfg.sizes.neurons <= lanes) == (name == "narrow_weights")
+    r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path,
+                lanes=lanes, weight_stage=True)
+    assert r["weight_stage"] and r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
 @pytest.mark.parametrize("share", [1, 3], ids=["own_cores", "shared_core"])
 def test_chip_at_the_boards_lanes_learns_bit_exact(share, dataset, tmp_path):
     """``compare`` at the lanes the UP5K build uses (gen.build.lanes_for: 8 for 2-bit

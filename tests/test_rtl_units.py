@@ -157,12 +157,15 @@ async def _read_currents(ctx, dut, lanes, width) -> list:
     return out
 
 
+@pytest.mark.parametrize("weight_stage", [False, True], ids=["direct", "weight_stage"])
 @pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [
     (5, 7, 3, 4, 7), (3, 2, 4, 8, 12), (6, 16, 1, 5, 10), (4, 9, 9, 16, 32)])
-def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
-    """Random back-to-back and spaced events; the buffer equals the saturated row sums."""
+def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw, weight_stage):
+    """Random back-to-back and spaced events; the buffer equals the saturated row sums
+    (with and without the register after the weight read: at one word a row, (3, 2, 4),
+    back-to-back events read the current word the previous one writes)."""
     dut = Crossbar(n_rows=n_rows, n_cols=n_cols, weight_width=ww, current_width=cw,
-                   lanes=lanes, backend="memory")
+                   lanes=lanes, backend="memory", weight_stage=weight_stage)
     rng = np.random.default_rng(n_rows * n_cols)
     lim = 1 << ww - 1
     w = rng.integers(-lim, lim, (n_rows, n_cols))
@@ -188,12 +191,14 @@ def test_crossbar_accumulates(n_rows, n_cols, lanes, ww, cw):
     assert got[:n_cols] == expect
 
 
+@pytest.mark.parametrize("weight_stage", [False, True], ids=["direct", "weight_stage"])
 @pytest.mark.parametrize("n_rows,n_cols,lanes,ww,cw", [(6, 5, 2, 4, 12), (3, 4, 4, 8, 10)])
-def test_crossbar_distinct_rows_exact(n_rows, n_cols, lanes, ww, cw):
+def test_crossbar_distinct_rows_exact(n_rows, n_cols, lanes, ww, cw, weight_stage):
     """``distinct_rows``: every row once, weights at both limits; the currents are stored
     in just the bits the worst case needs and equal the plain row sums."""
     dut = Crossbar(n_rows=n_rows, n_cols=n_cols, weight_width=ww, current_width=cw,
-                   lanes=lanes, backend="memory", distinct_rows=True)
+                   lanes=lanes, backend="memory", distinct_rows=True,
+                   weight_stage=weight_stage)
     lim = 1 << ww - 1
     aw = dut.acc_width
     # the worst case fits ``aw`` bits, not one bit fewer
