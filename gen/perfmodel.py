@@ -21,14 +21,15 @@ head of its line, and its readout waits for its bank):
    table order) one a cycle into the destinations' depth-1 FIFOs. Each FIFO feeds a
    skid buffer and then the consumer: a core's event slice and crossbar (3 entries in
    flight, one taken every ``W`` cycles), or the readout (2 in flight, ``R + 3`` cycles
-   an event, ``R + 2 W_readout + 1`` at one lane). An entry whose FIFO is full stops the
-   expander: **head-of-line blocking**, so a slow destination holds back deliveries to
-   every other. The readout reads its weights from the last physical core's bank in the
-   cycles that core's crossbar leaves free (rtl/memory.py ``WeightBank``): it makes no
-   progress while that crossbar reads. The phase ends when the scanners are done and
-   the router has drained (every entry taken by its consumer).
+   an event, ``R + 2 W_readout + 1`` at one lane, and a cycle to take the next). An
+   entry whose FIFO is full stops the expander: **head-of-line blocking**, so a slow
+   destination holds back deliveries to every other. The readout reads its weights from
+   the last physical core's bank in the cycles that core's crossbar leaves free
+   (rtl/memory.py ``WeightBank``): it makes no progress while that crossbar reads. The
+   phase ends when the scanners are done and the router has drained (every entry taken
+   by its consumer).
 3. **Update**: the readout's bias row (after its routed events), then every core
-   finishes its queue and sweeps its ``share * N`` neurons (about ``N + 4`` cycles), the
+   finishes its queue and sweeps its ``share * N`` neurons (``share * N + 4`` cycles), the
    readout sweeps in ``4 R``; then the learning unit's turn and the next step.
 
 A sample adds its start (the cores', the readout's and, on a learning chip, the
