@@ -216,8 +216,10 @@ def check_fits(config: Config, board: Board, plan: dict) -> None:
 
 # ---- performance model ---------------------------------------------------------------------
 def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dict:
-    """Mean spikes per step of the golden model on ``samples`` digits test samples
-    (input, hidden per core) and the routed deliveries they cause."""
+    """Spikes of the golden model on ``samples`` digits test samples: the means a step
+    for the report (input spikes, hidden spikes per core, routed deliveries per
+    destination core) and the raster itself (``raster``: ``s_in`` and ``s_h``, 0/1
+    arrays of shape steps x samples x neurons) for the step model."""
     import numpy as np
     from sim.model import Network
     net = weights if weights is not None else Network(config, topo)
@@ -235,63 +237,57 @@ def _activity(config: Config, topo: Topology, weights, samples: int = 10) -> dic
     else:
         source = f"{len(X)} digits test samples"
     _, _, rec = net.run(np.asarray(X), record=True)
-    s_in, s_h = np.asarray(rec["s_in"]), np.asarray(rec["s_h"])   # (T, B, n)
-    steps = s_in.shape[0] * s_in.shape[1]
-    per_core = s_h.reshape(s_h.shape[0], s_h.shape[1], -1, s.neurons).sum(-1)
+    s_in, s_h = np.asarray(rec["s_in"]), np.asarray(rec["s_h"])   # (B, T, n)
+    s_in, s_h = s_in.swapaxes(0, 1), s_h.swapaxes(0, 1)           # (T, B, n)
+    per_core = s_h.reshape(*s_h.shape[:2], -1, s.neurons).sum(-1)  # (T, B, cores)
     fanout = np.array([len(topo.routing[j]) for j in range(s.hidden)])
     dest_counts = np.zeros((len(topo.cores) + 1, s.hidden))
     for j, targets in topo.routing.items():
         for d, _ in targets:
             dest_counts[d, j] += 1
-    deliveries = s_h.reshape(-1, s.hidden) @ dest_counts.T     # (T*B, dests)
+    deliveries = s_h @ dest_counts.T                               # (T, B, dests)
     return {"source": source,
-            "input_spikes": float(s_in.sum() / steps),
-            "hidden_spikes_per_core": [float(x) for x in per_core.sum((0, 1)) / steps],
-            "deliveries_per_dest": [float(x) for x in deliveries.mean(0)],
-            "routed_events": float((s_h.reshape(-1, s.hidden) @ fanout).mean())}
+            "input_spikes": float(s_in.sum(-1).mean()),
+            "hidden_spikes_per_core": [float(x) for x in per_core.mean((0, 1))],
+            "deliveries_per_dest": [float(x) for x in deliveries.mean((0, 1))],
+            "routed_events": float((s_h @ fanout).mean()),
+            "raster": {"s_in": s_in, "s_h": s_h}}
 
 
 def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | None,
                 weights=None, samples: int = 10) -> dict:
-    """Cycles per step and per sample at the default activity, from the measured
-    formulas: a core takes ``W*E + N + 5`` cycles for ``E`` events (docs/rtl-core.md), the
-    router ``sum max(1, entries) + 6`` (docs/router.md), the readout ``R + 3`` an event
-    and 4 cycles a neuron in its update;
-    the sequencer runs encoder, routing and neuron phases one after another
-    (docs/build.md); the activity is the golden model's on the first ``samples`` digits
-    test samples. A model: ``gen compare`` measures the cycles on the simulated chip,
-    bench/scaling.py sets the two side by side over a sweep."""
+    """Cycles per step and per sample: the golden model's spikes on the first ``samples``
+    digits test samples, step by step, through the step model of gen/perfmodel.py
+    (docs/build.md, "Performance model"): the sequencer runs the encoder, routing and
+    neuron phases one after another, and each is played event by event from the blocks'
+    documented timing: a crossbar takes an event every ``W`` cycles after replaying its
+    own spikes of t-1 (docs/rtl-core.md), the encoder waits for every layer-0 event
+    slice, the router's round-robin arbiter and expander issue one entry a cycle into
+    depth-1 FIFOs and stop at a full one (head-of-line blocking, docs/router.md), the
+    readout takes ``R + 3`` cycles an event in the cycles its bank's crossbar leaves
+    free, the sweeps ``share * N`` and ``4 R``; a sample adds its clear and prediction.
+    A model: ``gen compare`` measures the cycles on the simulated chip, bench/phases.py
+    each phase's, bench/scaling.py sets model and chip side by side over a sweep."""
+    from .perfmodel import StepModel
     s = config.sizes
     act = _activity(config, topo, weights, samples)
-    W, ro_W, N = plan["words_per_row"], plan["readout_words_per_row"], s.neurons
-    G = len(topo.cores)
+    raster = act.pop("raster")
+    N, G = s.neurons, len(topo.cores)
     S = plan.get("share", 1)               # logical cores per physical core
     layer0 = min(G, s.cores)
-    loc = act["hidden_spikes_per_core"]
-
-    def per_physical(values, cores):       # a physical core serves its group in turn
-        return [sum(values[p:p + S]) for p in range(0, cores, S)]
-    # ENC: 3 cycles a channel (4 in the frames after the first of a temporal
-    # presentation); each input spike waits for every layer-0 crossbar (S events on a
-    # shared one), which also replays its cores' spikes of t-1 first
-    later_frames = (s.frames - 1) * s.hold / s.steps      # share of steps reading two words
-    enc = (3 + later_frames) * s.n_in + W * (S * act["input_spikes"] +
-                                             max(per_physical(loc, layer0)))
-    deliveries = act["deliveries_per_dest"]
-    # the readout adds one neuron's current a cycle and reads the next weight word
-    # meanwhile: R + 3 cycles an event (R + 2*W_readout + 1 at one lane, rtl/readout.py)
-    ro_event = s.readout + 3 if plan["lanes"] >= 2 else s.readout + 2 * ro_W + 1
-    route = max(N, sum(deliveries), W * max(per_physical(deliveries[:G], G)),
-                ro_event * deliveries[G]) + 6 + 2
-    update = max(S * N + 1, 4 * s.readout) + 6
+    model = StepModel(config, topo, plan)
+    enc, route, update = (float(x) for x in
+                          model.run(raster["s_in"], raster["s_h"]).mean((0, 1)))
     step = enc + route + update
-    sample = round(s.steps * step + 2 * s.readout + s.classes + 4)   # + clear, predict
+    sample = round(s.steps * step + model.overhead)       # + clear, predict
     ceiling_words = G // S     # one weight word per physical crossbar per cycle
-    synapse_events = (act["input_spikes"] * layer0 * N + sum(loc) * N +
-                      sum(deliveries[:G]) * N + deliveries[G] * s.readout) * s.steps
+    dl = act["deliveries_per_dest"]
+    synapse_events = (act["input_spikes"] * layer0 * N + sum(act["hidden_spikes_per_core"]) * N
+                      + sum(dl[:G]) * N + dl[G] * s.readout) * s.steps
     out = {"activity": act, "cycles_per_step": round(step, 1),
            "cycles_per_sample": sample, "phases_per_step": {
-               "encoder": round(enc, 1), "route": round(route, 1), "update": update},
+               "encoder": round(enc, 1), "route": round(route, 1),
+               "update": round(update, 1)},
            "weight_ceiling_synapses_per_cycle": ceiling_words * plan["lanes"]}
     if fmax_hz:
         out["samples_per_second"] = round(fmax_hz / sample, 1)

@@ -489,6 +489,54 @@ def test_performance_model():
     assert 0 <= perf["fraction_of_weight_ceiling"] <= 1
 
 
+def _step_model(routing):
+    """gen/perfmodel.py's StepModel of a hand-made chip: 3 cores of 8 neurons (W = 4 words
+    a row at lanes 2), a readout of 6 neurons (destination 3) and ``routing``."""
+    from types import SimpleNamespace
+    from gen.perfmodel import StepModel
+    cfg = small()
+    topo = SimpleNamespace(cores=[None] * 3,
+                           routing={j: routing.get(j, []) for j in range(cfg.sizes.hidden)})
+    plan = {"words_per_row": 4, "readout_words_per_row": 3, "lanes": 2, "share": 1,
+            "learning": False}
+    return cfg, StepModel(cfg, topo, plan)
+
+
+def test_performance_model_head_of_line_blocking():
+    """Worked by hand from docs/router.md: neuron 0 of core 0 sends 5 entries to core 1,
+    neuron 0 of core 1 (hidden 8) 4 entries to core 0, both spiked at t-1. Granted at g,
+    core 0's entries enter core 1's FIFO at g+3..g+6; core 1 takes them every W = 4
+    cycles (g+5, g+9, ...), so with FIFO, skid and event slice full the fifth waits
+    until core 1 took the second: g+10. Core 1's spike is granted at g+5 (the fifth
+    entry's read), but its entries queue behind that fifth one: into core 0's FIFO at
+    g+11.., taken at g+13, 17, 21, 25; the last leaves the router at g+21 (not g+18, as
+    with a queue a destination). Route: 2 cycles to the first grant, 21, then 2 + 1 to
+    drain: 26."""
+    import numpy as np
+    cfg, model = _step_model({0: [(1, r) for r in range(5)], 8: [(0, r) for r in range(4)]})
+    prev = np.zeros(cfg.sizes.hidden, int)
+    prev[[0, 8]] = 1
+    enc, route, _ = model.step(1, np.zeros(cfg.sizes.n_in, int), prev)
+    assert enc == 3 * cfg.sizes.n_in + 1
+    assert route == 26
+
+
+def test_performance_model_readout_waits_for_its_bank():
+    """The readout (R = 6: 10 cycles an event) reads its weights from core 2's bank, only
+    in cycles core 2's crossbar leaves free. Neuron 0 sends 2 entries to core 2, then one
+    to the readout: core 2 reads from g+5 to g+13, the readout takes its event at g+6 and
+    ends at g+23 instead of g+16; the bias row waits for it, so the update phase (bias
+    row, readout sweep 4R + 2, 5 more) is 55 cycles from the route's end at g+9, 7 more
+    than without the wait."""
+    import numpy as np
+    cfg, model = _step_model({0: [(2, 0), (2, 1), (3, 0)]})
+    prev = np.zeros(cfg.sizes.hidden, int)
+    prev[0] = 1
+    _, route, update = model.step(1, np.zeros(cfg.sizes.n_in, int), prev)
+    assert route == 11
+    assert update == 55
+
+
 # ---- Verilog ------------------------------------------------------------------------------------
 def test_verilog_command(tmp_path, capsys):
     cfg_path = tmp_path / "small.toml"
