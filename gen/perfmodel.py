@@ -29,7 +29,7 @@ head of its line, and its readout waits for its bank):
    phase ends when the scanners are done and the router has drained (every entry taken
    by its consumer).
 3. **Update**: the readout's bias row (after its routed events), then every core
-   finishes its queue and sweeps its ``share * N`` neurons (``share * N + 4`` cycles), the
+   finishes its queue (a cycle later with the crossbars' ``weight_stage``) and sweeps its ``share * N`` neurons (``share * N + 4`` cycles), the
    readout sweeps in ``4 R``; then the learning unit's turn and the next step.
 
 A sample adds its start (the cores', the readout's and, on a learning chip, the
@@ -61,6 +61,8 @@ class StepModel:
         self.N, self.G, self.S = s.neurons, len(topo.cores), plan.get("share", 1)
         self.P = self.G // self.S                       # physical cores
         self.W, self.R = plan["words_per_row"], s.readout
+        # the crossbars' weight stage (the ECP5 boards): each drains a cycle later
+        self.stage = int(plan.get("weight_stage", False))
         # the readout's event: R + 3 cycles of work (R + 2 W_readout + 1 at one lane,
         # rtl/readout.py), and the IDLE cycle in which it takes the next
         self.ro_event = (s.readout + 3 if plan["lanes"] >= 2
@@ -211,7 +213,7 @@ class StepModel:
         """The end of phase 3 from ``start``: bias row, sweeps, learning unit, next."""
         bias_at = max(start, ro_free)
         update = max([bias_at] + slices) + 1
-        cores = max([update] + list(free)) + self.S * self.N + 4
+        cores = max([update] + [f + self.stage for f in free if f]) + self.S * self.N + 4
         ro_start = update
         if self.bias:
             end = bias_at + self.ro_event
