@@ -226,7 +226,7 @@ def test_ice40_large_preset():
 
 #: the board each shipped preset is for (a new preset must say which)
 PRESET_BOARDS = {"digits-accurate": "ice40", "digits-fast": "ice40", "tiny": "ice40",
-                 "ice40-large": "ice40", "ulx3s-deep": "ulx3s"}
+                 "ice40-large": "ice40", "ulx3s-deep": "ulx3s", "mnist1d-wide": "ulx3s"}
 
 
 def test_every_shipped_preset_validates_and_fits_its_board():
@@ -235,6 +235,15 @@ def test_every_shipped_preset_validates_and_fits_its_board():
         cfg = load_config(name)
         brd = BOARDS[board]
         b.check_fits(cfg, brd, b.plan_build(cfg, brd))
+
+
+def test_mnist1d_wide_preset_is_the_task_config_at_eight_cores():
+    """mnist1d-wide is `train --task mnist1d`'s config with 8 cores: what its accuracy in
+    docs/learning.md was measured with (bench/depth.py --set sizes.cores=8)."""
+    from sim.train import TASK_OVERRIDES, task_config
+    task = task_config("mnist1d", 80).replace(**{"sizes.cores": 8}).validate()
+    assert load_config("mnist1d-wide").to_toml() == task.to_toml()
+    assert "learning.eta_hidden_shift" in TASK_OVERRIDES["mnist1d"]
 
 
 def test_digits_fast_preset_halves_the_steps():
