@@ -65,14 +65,12 @@ def main(argv=None) -> int:
     from gen.topology import make_topology
     from rtl.top import SwirlChip
     from sim import harness
-    from sim.compare import DIVISOR, link_for
+    from sim.compare import DIVISOR, link_for, run_chip
     from sim.data import load_task
     from sim.model import Network
+    from runs import parse_sets
     cfg = load_config(None if args.config == "default" else args.config)
-    for item in args.set:
-        field, value = item.split("=")
-        cfg = cfg.replace(**{field: type(_get(cfg, field))(value)})
-    cfg = cfg.validate()
+    cfg = cfg.replace(**parse_sets(args.set, ap)).validate()
     topo = make_topology(cfg)
     net = Network(cfg, topo)
     ds = load_task("digits", None, levels=cfg.dynamics.enc_theta)
@@ -89,7 +87,8 @@ def main(argv=None) -> int:
                          share=args.share, learning=True, link=link)
         b = harness.build(chip, "chip-public", extra_args=("--public-flat-rw",),
                           opt=harness.sim_opt(harness.CHIP_OPT))
-        job_out = run_chip_phases(b, net, u, labels, work, args.share, args.lanes)
+        job_out = run_chip(b, net, u, labels, [{"learn": False}], work, args.share,
+                           args.lanes, testbench="sim.tb_phases")
     log = job_out["phase_log"]
     samples = job_out["runs"][0]["samples"]
     steps = segment(log, cfg.sizes.steps)
@@ -128,27 +127,6 @@ def main(argv=None) -> int:
     stalls = [r["stalls"] for r in steps if r["stalls"] is not None]
     print(f"{'router stalls':>24} {np.mean(stalls):9.1f}")
     return 0
-
-
-def _get(cfg, field):
-    obj = cfg
-    for part in field.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def run_chip_phases(b, net, u, labels, work, share, lanes):
-    """sim.compare.run_chip's job, through sim/tb_phases.py."""
-    from sim import compare, harness
-    orig = harness.run
-
-    def run(build, module, job, test_dir, **kw):
-        return orig(build, "sim.tb_phases", job, test_dir, **kw)
-    harness.run = run
-    try:
-        return compare.run_chip(b, net, u, labels, [{"learn": False}], work, share, lanes)
-    finally:
-        harness.run = orig
 
 
 if __name__ == "__main__":

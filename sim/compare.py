@@ -93,11 +93,13 @@ def chip_build(topo, share: int = 1, lanes: int = LANES,
 
 def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
              work: pathlib.Path, share: int = 1, lanes: int = LANES,
-             trace: str | None = None, states: bool = False) -> dict:
+             trace: str | None = None, states: bool = False,
+             testbench: str = "sim.tb_chip") -> dict:
     """Load ``net`` into the simulated chip and run ``u`` once per entry of ``runs``
     (``{"learn": bool}``); returns what sim/tb_chip.py ``run_job`` read back. ``share``,
     ``lanes``: as the chip was built (:func:`chip_build`); ``trace="saif"`` (a build
-    with it) writes ``work / "chip_run" / "dump.saif"``."""
+    with it) writes ``work / "chip_run" / "dump.saif"``; ``testbench``: the cocotb module
+    that runs the job (sim/tb_phases.py adds a phase log to sim/tb_chip.py's)."""
     cfg, topo = net.config, net.topology
     s = cfg.sizes
     work = pathlib.Path(work).resolve()      # the simulator runs elsewhere: paths absolute
@@ -114,7 +116,7 @@ def run_chip(build: harness.Build, net: Network, u, labels, runs: list,
            "share": share, "neurons": s.neurons,
            "classes": s.classes, "bank_words": [len(b) for b in banks],
            "timeout": 400 * DIVISOR * 10, "run_timeout": run_timeout, "states": states}
-    return harness.run(build, "sim.tb_chip", job, work / "chip_run", trace=trace)[0]
+    return harness.run(build, testbench, job, work / "chip_run", trace=trace)[0]
 
 
 def state_divergence(trace: dict, chip_steps: list, config, learn: bool = False) -> dict | None:
