@@ -127,7 +127,7 @@ def simulate(cfg: Config, board, lanes: int, samples: int, work: pathlib.Path) -
     plan = plan_build(cfg, board, topo, learning=True, lanes=lanes)
     model = performance(cfg, topo, plan, None, samples=samples)
     r = compare(cfg, samples=samples, learn=False, share=plan["share"], lanes=lanes,
-                work=work, weight_stage=plan["weight_stage"])
+                work=work, weight_stage=plan["weight_stage"], sweep_lanes=plan["sweep_lanes"])
     if not r["bit_exact"]:
         raise AssertionError(f"the chip is not bit exact: {r['first_divergence']}")
     return {"share": plan["share"], "lanes": lanes, "banks": len(plan["weight_banks"]),

@@ -266,15 +266,15 @@ def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[
     with learning off and again with learning on (from the LFSR states it started with),
     each set beside the golden model (sim.compare.side_by_side)."""
     from boards import get_board
-    from gen.build import lanes_for, share_for, weight_stage_for
+    from gen.build import chip_options
     from gen.topology import make_topology
     from sim.compare import check_lanes, chip_build, link_for, run_chip, side_by_side
     from sim.model import Network
 
     board = get_board(board_name)
     topo = make_topology(cfg)
-    lanes = check_lanes(cfg, lanes_for(cfg, board))
-    share = share_for(cfg, board, board.learning)
+    opts = chip_options(cfg, board)
+    lanes, share = check_lanes(cfg, opts["lanes"]), opts["share"]
     clock_hz, source = board_clock(board, topo, lanes, share, found)
     u, labels = data.x_test[:samples].astype("int64"), data.y_test[:samples].astype("int64")
 
@@ -285,7 +285,7 @@ def chip_rows(cfg, weights, data, board_name: str, samples: int, found) -> list[
     print(f"chip {board.name}: Verilator build (lanes {lanes}, share {share}, host link "
           f"{link}; cached in sim_build/) ...", flush=True)
     t0 = time.perf_counter()
-    build = chip_build(topo, share, lanes, link=link, weight_stage=weight_stage_for(board))
+    build = chip_build(topo, link=link, **opts)
     build_s = time.perf_counter() - t0
     print(f"chip {board.name}: built in {build_s:.0f} s; loading and running {samples} "
           f"samples with learning off, then on ...", flush=True)

@@ -183,7 +183,7 @@ def compare(config=None, *, weights=None, task: str = "digits", data=None, sampl
             learn: bool = False, board: str | None = None, lanes: int | None = None,
             share: int = 1, work=None, progress=None, rasters: bool = False,
             states: bool = False, link: str = "auto",
-            weight_stage: bool | None = None) -> dict:
+            weight_stage: bool | None = None, sweep_lanes: int | None = None) -> dict:
     """Run the whole chip under Verilator through its UART beside the golden model
     (``python -m gen compare``); returns the report, ``report["bit_exact"]`` the
     verdict. ``board`` simulates its weight words (its lanes); ``lanes`` sets them
@@ -192,17 +192,20 @@ def compare(config=None, *, weights=None, task: str = "digits", data=None, sampl
     and traces (sim.compare.state_divergence); ``link``: ``"auto"`` (the UART unless the
     weights take over sim.compare.UART_WORDS words), ``"uart"`` or ``"bytes"``;
     ``weight_stage``: the crossbars register their weight words (default: as ``board``
-    builds them, :func:`compare_weight_stage`)."""
+    builds them, :func:`compare_weight_stage`); ``sweep_lanes``: the learning unit's
+    (default: as ``board`` builds them, :func:`compare_sweep_lanes`)."""
     from sim.compare import compare as run_compare
     cfg, net = weights_and_config(config, weights)
     if weight_stage is None:
         weight_stage = compare_weight_stage(board)
     lanes = compare_lanes(cfg, board, lanes)
+    if sweep_lanes is None:
+        sweep_lanes = compare_sweep_lanes(lanes, board)
     return run_compare(cfg, task=task, samples=samples, learn=learn,
                        weights=net.weights if net is not None else None, data=data,
                        work=work, progress=progress, share=share, lanes=lanes,
                        scaling=saved_scaling(weights), rasters=rasters, states=states,
-                       link=link, weight_stage=weight_stage)
+                       link=link, weight_stage=weight_stage, sweep_lanes=sweep_lanes)
 
 
 def compare_lanes(config: Config, board: str | None = None, lanes: int | None = None) -> int:
@@ -217,6 +220,17 @@ def compare_lanes(config: Config, board: str | None = None, lanes: int | None = 
         from .build import lanes_for
         return check_lanes(config, lanes_for(config, get_board(board)))
     return check_lanes(config, LANES if lanes is None else lanes)
+
+
+def compare_sweep_lanes(lanes: int, board: str | None = None) -> int:
+    """The learning unit's sweep lanes in the chip :func:`compare` simulates for words of
+    ``lanes``: as the ``board``'s build has them (gen/build.py ``sweep_lanes_for``);
+    ``lanes`` without a board."""
+    if board is None:
+        return lanes
+    from boards import get_board
+    from .build import sweep_lanes_for
+    return sweep_lanes_for(get_board(board), lanes)
 
 
 def compare_weight_stage(board: str | None = None) -> bool:

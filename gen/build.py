@@ -128,6 +128,36 @@ def weight_stage_for(board: Board) -> bool:
     return board.family == "ecp5"
 
 
+def sweep_lanes_for(board: Board, lanes: int) -> int:
+    """The learning unit's sweep lanes (rtl/sweep_pipeline.py) for words of ``lanes``
+    weights: on the iCE40 ``lanes`` halved down to 2, because a sweep lane takes three
+    of the UP5K's eight DSP blocks (a wider word sweeps in beats, docs/plasticity.md);
+    every lane elsewhere (the ECP5 has 156 multipliers)."""
+    sweep = lanes
+    while board.family == "ice40" and sweep > 2 and sweep % 2 == 0:
+        sweep //= 2
+    return sweep
+
+
+def chip_options(config: Config, board: Board, learning: bool | None = None,
+                 lanes: int | None = None) -> dict:
+    """How ``board`` builds the chip for ``config``: the keyword arguments of
+    rtl/top.py's ``SwirlChip`` / ``Engine`` and sim/compare.py's ``chip_build``
+    (``learning``, ``lanes``, ``share``, ``weight_stage``, ``sweep_lanes``), so that
+    the build, compare, the benchmarks and the energy estimate simulate the same chip.
+    ``lanes`` overrides :func:`lanes_for` (refused past what a host-link word carries)."""
+    learning = board.learning if learning is None else learning
+    if lanes is None:
+        lanes = lanes_for(config, board)
+    else:
+        from sim.compare import check_lanes
+        check_lanes(config, lanes)
+    return {"learning": learning, "lanes": lanes,
+            "share": share_for(config, board, learning),
+            "weight_stage": weight_stage_for(board),
+            "sweep_lanes": sweep_lanes_for(board, lanes)}
+
+
 def plan_build(config: Config, board: Board, topo: Topology | None = None,
                learning: bool | None = None, lanes: int | None = None) -> dict:
     """Sizes of everything the build will instantiate, and the memory estimate.
@@ -136,18 +166,11 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     :func:`lanes_for`); refused past what a host-link word carries."""
     from rtl.internals import never_elaborated
     from rtl.top import Engine
-    learning = board.learning if learning is None else learning
     topo = topo or make_topology(config)
-    if lanes is None:
-        lanes = lanes_for(config, board)
-    else:
-        from sim.compare import check_lanes
-        check_lanes(config, lanes)
-    share = share_for(config, board, learning)
+    opts = chip_options(config, board, learning, lanes)
+    learning, lanes, share = opts["learning"], opts["lanes"], opts["share"]
     # the engine the build elaborates, asked for its memories (never elaborated here)
-    weight_stage = weight_stage_for(board)
-    engine = Engine(topo, lanes=lanes, learning=learning, share=share,
-                    weight_stage=weight_stage)
+    engine = Engine(topo, **opts)
     never_elaborated(engine)
     shapes = engine.memory_shapes
     params = engine.router_params
@@ -179,7 +202,7 @@ def plan_build(config: Config, board: Board, topo: Topology | None = None,
     W, ro_W = ceil_div(config.sizes.neurons, lanes), engine.readout.words_per_row
     return {
         "lanes": lanes, "learning": learning, "share": share, "words_per_row": W,
-        "weight_stage": weight_stage,
+        "weight_stage": opts["weight_stage"], "sweep_lanes": opts["sweep_lanes"],
         "readout_words_per_row": ro_W,
         "weight_banks": banks, "readout_words": engine.readout_depth,
         "spram": sum(b["spram"] for b in banks) if board.spram_weights else 0,
@@ -521,7 +544,8 @@ def board_design(config: Config, board: Board, *, weights=None, baud: int = 1152
     in_bitstream = weights is not None and not board.spram_weights
     top = BoardTop(topo, clock=clock, baud=baud, lanes=plan["lanes"],
                    learning=plan["learning"], weights=weights if in_bitstream else None,
-                   share=plan["share"], weight_stage=plan["weight_stage"])
+                   share=plan["share"], weight_stage=plan["weight_stage"],
+                   sweep_lanes=plan["sweep_lanes"])
     return top, plan, clock, topo, in_bitstream
 
 

@@ -612,6 +612,7 @@ def cmd_compare(args) -> int:
     lanes = api.compare_lanes(cfg, args.board, args.lanes)
     share = api.compare_share(cfg, args.board, args.share)
     weight_stage = api.compare_weight_stage(args.board)
+    sweep_lanes = api.compare_sweep_lanes(lanes, args.board)
     start = time.time()
 
     def progress(stage, seconds):
@@ -629,14 +630,16 @@ def cmd_compare(args) -> int:
         raise FileNotFoundError(f"cannot write {args.plot}: no directory {args.plot.parent}")
     print(f"compare: {args.samples} {args.task} samples, learning "
           f"{'on' if args.learn else 'off'}, lanes {lanes}, share {share}"
-          f"{', weight stage' if weight_stage else ''}; the first "
+          f"{', weight stage' if weight_stage else ''}"
+          f"{f', sweep lanes {sweep_lanes}' if sweep_lanes != lanes else ''}; the first "
           "Verilator build of a "
           "config takes minutes", file=sys.stderr, flush=True)
     report = api.compare(cfg, weights=net, task=args.task, data=args.data,
                          samples=args.samples, learn=args.learn, lanes=lanes,
                          share=share, work=args.work, progress=progress,
                          rasters=args.plot is not None, states=args.states,
-                         link=args.link, weight_stage=weight_stage)
+                         link=args.link, weight_stage=weight_stage,
+                         sweep_lanes=sweep_lanes)
     if args.plot is not None:
         _plot_compare(report, cfg, args.plot, args.plot_sample)
     fmax = args.fmax * 1e6 if args.fmax else _report_fmax_hz()

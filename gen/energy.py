@@ -304,7 +304,7 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
     from sim.compare import chip_build, run_chip
     from sim.model import Network
 
-    from .build import lanes_for, share_for, weight_stage_for
+    from .build import chip_options
     from .topology import make_topology
     say = progress or (lambda msg: None)
     n1, n2 = samples
@@ -312,12 +312,12 @@ def measure_activity(config, board, work: pathlib.Path, *, weights=None,
         raise ValueError(f"activity samples must be 1 <= n1 < n2, not {samples}")
     learning = board.learning if learning is None else learning
     topo = make_topology(config)
-    share, lanes = share_for(config, board, learning), lanes_for(config, board)
+    opts = chip_options(config, board, learning)
+    share, lanes = opts["share"], opts["lanes"]
     base = weights.weights.copy() if weights is not None else None
     u, labels, task = _samples(config, task, n2)
     t0 = time.time()
-    b = chip_build(topo, share, lanes, trace="saif", opt="-O2",   # millions of cycles
-                   weight_stage=weight_stage_for(board))
+    b = chip_build(topo, trace="saif", opt="-O2", **opts)   # millions of cycles
     say(f"Verilator build with the SAIF tracer: {time.time() - t0:.0f} s ({b.directory})")
     roles = verilog_roles((b.directory / "chip.v").read_text())
 

@@ -168,10 +168,12 @@ class ObserveSignature(wiring.Signature):
 class LearningUnit(wiring.Component):
     """Teacher, plasticity sweep, traces (module docstring), sized from ``topo``.
     ``bank_rows``: rows of each hidden bank; ``readout_base``: first word of the readout
-    rows in bank ``readout_host``; ``depth``: words of the largest bank."""
+    rows in bank ``readout_host``; ``depth``: words of the largest bank; ``sweep_lanes``:
+    the plasticity unit's (default ``lanes``)."""
 
     def __init__(self, topo: Topology, *, lanes: int, readout_base: int, depth: int,
-                 counter_width: int = 16, bank_map=None, readout_host: int | None = None):
+                 counter_width: int = 16, bank_map=None, readout_host: int | None = None,
+                 sweep_lanes: int | None = None):
         cfg = topo.config
         s, w = cfg.sizes, cfg.widths
         self.topo, self.config, self.lanes = topo, cfg, lanes
@@ -198,7 +200,8 @@ class LearningUnit(wiring.Component):
             trace_depth=max(max_rows, self.trace_words),
             mask_depth=self.readout_rows * self.words_r, counter_width=counter_width,
             trace_latency=2, lfsr_init=lfsr_seeds(cfg, self.G + 1),
-            eta_max=max(cfg.learning.eta_hidden, cfg.learning.eta_readout))
+            eta_max=max(cfg.learning.eta_hidden, cfg.learning.eta_readout),
+            sweep_lanes=sweep_lanes)
         super().__init__({
             "control": In(LearnControlSignature()),
             "bits": Out(StepBitsSignature(s.hidden, s.readout)),

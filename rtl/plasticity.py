@@ -17,9 +17,11 @@ modulator spikes ``m`` held on its input. Per command, in two phases:
    the row's trace instead (``x * eta * term = x * post``).
 2. **Sweep**: rows in order; a row's pre trace comes through the ``trace`` port (one
    cycle per row whose trace is zero: skipped). A visited row is read and written back
-   word by word through a pipeline (the weight memory is single ported: a read every
-   other cycle, each word written back ``WB_LATENCY = 5`` cycles after its read, in the
-   cycles between; ``2 * words + 4`` cycles a row). Lane ``p`` of word ``k`` is column
+   word by word through a pipeline of ``sweep_lanes`` lanes, a word in ``B = lanes //
+   sweep_lanes`` beats (the weight memory is single ported; rtl.sweep_pipeline's
+   ``word_schedule``: one beat, a read every other cycle and each word written back 5
+   cycles after its read, ``2 * words + 4`` cycles a row; B beats, a read every B cycles,
+   the write ``B + 3`` after it, ``B * words + 4`` a row; B a power of two). Lane ``p`` of word ``k`` is column
    ``c = k*lanes + p``; it takes the bank's
    LFSR state after ``p + 1`` steps (only columns ``< cols`` consume steps), and
    ``dw = (x * post_c + (state & (2^shift - 1))) >> shift``,
@@ -54,7 +56,7 @@ from .plasticity_math import (ETA_WIDTH, SHIFT_MAX, TraceUpdate, post_shape, shi
 from .plasticity_ports import (GatePortSignature, LfsrLoadSignature, MaskPortSignature,
                                PlasticityParamsSignature, SweepCmdLayout,
                                TracePortSignature)
-from .sweep_pipeline import WB_LATENCY, WordPipeline
+from .sweep_pipeline import WB_LATENCY, WordPipeline, word_schedule
 
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
@@ -79,7 +81,9 @@ class PlasticityUnit(wiring.Component):
     (True: ``>> shift`` as multiplies by ``2^(16 - shift)``, two more multipliers a lane
     that a ``-dsp`` build puts in DSP blocks, instead of a shifter in logic), ``eta_max``
     (the largest ``eta_hidden`` / ``eta_readout`` the params will carry, default 255: it
-    sizes ``x * eta`` and so the registered product, which must fit one DSP's input).
+    sizes ``x * eta`` and so the registered product, which must fit one DSP's input),
+    ``sweep_lanes`` (the word pipeline's lanes, a divisor of ``lanes``, default ``lanes``:
+    its multipliers, so a wide word need not bring as many DSP blocks).
 
     Ports: ``params``; ``m`` (the step's modulator spikes, held during commands);
     ``cmd`` (stream of :class:`SweepCmdLayout`; ready when idle); ``done`` (strobe, a
@@ -94,7 +98,8 @@ class PlasticityUnit(wiring.Component):
                  max_rows: int, max_cols: int, lanes: int, weight_width: int,
                  trace_width: int, depth: int, trace_depth: int, mask_depth: int,
                  counter_width: int = 32, trace_latency: int = 1, lfsr_init=None,
-                 shift_by_multiply: bool = True, eta_max: int = (1 << ETA_WIDTH) - 1):
+                 shift_by_multiply: bool = True, eta_max: int = (1 << ETA_WIDTH) - 1,
+                 sweep_lanes: int | None = None):
         for name, value in (("banks", banks), ("classes", classes), ("per_class", per_class),
                             ("hidden", hidden), ("max_rows", max_rows),
                             ("max_cols", max_cols), ("lanes", lanes),
@@ -105,6 +110,12 @@ class PlasticityUnit(wiring.Component):
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
         if classes < 2:
             raise ValueError(f"classes must be >= 2, not {classes}")
+        sweep_lanes = lanes if sweep_lanes is None else sweep_lanes
+        if not isinstance(sweep_lanes, int) or sweep_lanes < 1 or lanes % sweep_lanes \
+                or not _pow2(lanes // sweep_lanes):
+            raise ValueError(f"sweep_lanes must be lanes = {lanes} divided by a power of "
+                             f"two, not {sweep_lanes!r}")
+        self._sweep_lanes = sweep_lanes
         if trace_latency not in (1, 2):
             raise ValueError(f"trace_latency must be 1 or 2, not {trace_latency!r}")
         self._trace_latency = trace_latency
@@ -175,8 +186,8 @@ class PlasticityUnit(wiring.Component):
 
         m.submodules.fb = fb = FeedbackPost(classes=K, hidden=max(self._hidden, 1))
         r = self._command_registers(m, cmd, fb)
-        pipe = WordPipeline(lanes=lanes, weight_width=self._ww, term_width=tw_,
-                            shift_by_multiply=self._shift_by_multiply).build(
+        pipe = WordPipeline(lanes=lanes, sweep_lanes=self._sweep_lanes, weight_width=self._ww,
+                            term_width=tw_, shift_by_multiply=self._shift_by_multiply).build(
             m, r, state, p_rd.data, self.mem, self.mask, self.weight_writes)
         self._step_lfsrs(m, r, pipe, lfsr, sel_state, state)
 
@@ -191,6 +202,7 @@ class PlasticityUnit(wiring.Component):
             self.mask.addr.eq(r.waddr - cmd.base),
             p_rd.addr.eq(r.k),
             self.mem.wdata.eq(pipe.wdata),
+            pipe.rd.eq(r.read_now),
             self.mem.re.eq(pipe.rd), p_rd.en.eq(pipe.rd), self.mem.we.eq(pipe.v_w),
             p_wr.addr.eq(r.cw),
         ]
@@ -249,7 +261,9 @@ class PlasticityUnit(wiring.Component):
         waddr = Signal(range(max(self._depth, 2) + wpr_max))    # weight word address
         wr_addr = Signal.like(waddr)            # ... of the next write-back
         reading = Signal()                      # the row has words to read
-        odd = Signal()                          # a write-back cycle (no read)
+        read_now = Signal()                     # ... and this cycle reads one (a register:
+        # the weight port's read enable reaches the bank's SPRAM chip selects)
+        phase = Signal(range(word_schedule(self._lanes // self._sweep_lanes)[0]))  # read at 0
         x = Signal(max(1, bits_for(((1 << self._tw) - 1) * self._eta_max)))  # x * eta
         readout = cmd.readout
         shift = Signal(range(SHIFT_MAX + 1))
@@ -262,7 +276,7 @@ class PlasticityUnit(wiring.Component):
         m.d.comb += [fb.sig[i].eq(sig[i]) for i in range(K)]
         return SimpleNamespace(cmd=cmd, sig=sig, c=c, j=j, cw=cw, cl=cl, cls=cls, pc=pc,
                                rows_left=rows_left, ta=ta, jn=jn, k=k, waddr=waddr,
-                               wr_addr=wr_addr, reading=reading, odd=odd, x=x,
+                               wr_addr=wr_addr, reading=reading, read_now=read_now, phase=phase, x=x,
                                readout=readout, shift=shift, eta=eta)
 
     def _step_lfsrs(self, m, r, pipe, lfsr, sel_state, state):
@@ -270,7 +284,7 @@ class PlasticityUnit(wiring.Component):
         lfsr_next = Signal(LFSR_WIDTH)
         m.d.comb += lfsr_next.eq(Array([state, *pipe.lane_states])[pipe.n_valid])
         stepping = Signal()
-        m.d.comb += stepping.eq(pipe.v1)
+        m.d.comb += stepping.eq(pipe.e1)
         lfsr_d = Signal(LFSR_WIDTH)
         m.d.comb += lfsr_d.eq(Mux(stepping, lfsr_next, self.lfsr_load.data))
         m.d.sync += state.eq(Mux(stepping, lfsr_next, sel_state))
@@ -360,17 +374,19 @@ class PlasticityUnit(wiring.Component):
                             self.trace.x)
                 with m.If(x_eff != 0):
                     m.d.sync += [r.x.eq(x_eff * r.eta), r.k.eq(0), r.reading.eq(1),
-                                 r.odd.eq(0), r.wr_addr.eq(r.waddr),
+                                 r.phase.eq(0), r.read_now.eq(1), r.wr_addr.eq(r.waddr),
                                  self.rows_swept.eq(self.rows_swept + 1)]
                     m.next = "RMW"
                 with m.Else():
                     m.d.sync += r.waddr.eq(r.waddr + cmd.words)
                     self._next_row(m, r)
-            # the row's words: a read every other cycle (word k), the write-back of a word
-            # WB_LATENCY cycles after its read, in the cycles between
+            # the row's words: a read every ``period`` cycles (word k), the write-back of
+            # a word in a cycle between (rtl.sweep_pipeline.word_schedule)
             with m.State("RMW"):
-                m.d.comb += pipe.rd.eq(r.reading & ~r.odd)
-                m.d.sync += r.odd.eq(~r.odd)
+                phase_next = Mux(r.phase == pipe.period - 1, 0, r.phase + 1)
+                reading_next = r.reading & ~(pipe.rd & pipe.last_word)
+                m.d.sync += [r.phase.eq(phase_next),
+                             r.read_now.eq(reading_next & (phase_next == 0))]
                 with m.If(pipe.rd):
                     m.d.sync += [r.waddr.eq(r.waddr + 1), r.k.eq(r.k + 1)]
                     with m.If(pipe.last_word):

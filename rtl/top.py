@@ -100,11 +100,14 @@ class Engine(wiring.Component):
 
     ``weight_stage``: each core's crossbar registers its weight word before the adders
     (rtl/crossbar.py): one cycle more an event burst, for deep block-RAM banks whose depth
-    multiplexer would otherwise limit the clock (gen/build.py ``plan_build``)."""
+    multiplexer would otherwise limit the clock (gen/build.py ``plan_build``).
+    ``sweep_lanes``: the learning unit's sweep lanes (rtl/sweep_pipeline.py; default
+    ``lanes``), fewer where the multipliers are few (the UP5K's 8 DSP blocks)."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
                  fifo_depth: int = 1, counter_width: int | None = None, learning: bool = True,
-                 weights=None, share: int = 1, weight_stage: bool = False):
+                 weights=None, share: int = 1, weight_stage: bool = False,
+                 sweep_lanes: int | None = None):
         cfg = topo.config
         s = cfg.sizes
         if not isinstance(share, int) or share < 1 or s.cores % share:
@@ -159,7 +162,8 @@ class Engine(wiring.Component):
                                    aux_width=2 * cfg.widths.encoder)
         self.router = Router(self.router_params, peak_level=False)
         route_layout = self.router.out_layout
-        self.learner = LearningUnit(topo, lanes=lanes, readout_base=self.readout_base,
+        self.learner = LearningUnit(topo, lanes=lanes, sweep_lanes=sweep_lanes,
+                                    readout_base=self.readout_base,
                                     depth=depth, counter_width=counter_width,
                                     bank_map=list(zip(self.core_of, self.word_base)),
                                     readout_host=self.readout_host) if learning else None
@@ -360,11 +364,13 @@ class SwirlChip(wiring.Component):
 
     def __init__(self, topo: Topology, *, divisor: int, lanes: int = 2,
                  backend: str = "auto", timeout: int | None = None, learning: bool = True,
-                 weights=None, share: int = 1, link: str = "uart", weight_stage: bool = False):
+                 weights=None, share: int = 1, link: str = "uart", weight_stage: bool = False,
+                 sweep_lanes: int | None = None):
         if link not in self.LINKS:
             raise ValueError(f"link must be one of {self.LINKS}, not {link!r}")
         self.engine = Engine(topo, lanes=lanes, backend=backend, learning=learning,
-                             weights=weights, share=share, weight_stage=weight_stage)
+                             weights=weights, share=share, weight_stage=weight_stage,
+                             sweep_lanes=sweep_lanes)
         self.divisor = divisor
         self.link = link
         self.host = HostLink(depths=self.engine.depths(), limits=self.engine.limits(),
@@ -400,12 +406,14 @@ class BoardTop(wiring.Component):
 
     def __init__(self, topo: Topology, *, clock, baud: int = 115200,
                  lanes: int = 2, backend: str = "auto", learning: bool = True,
-                 weights=None, share: int = 1, weight_stage: bool = False):
+                 weights=None, share: int = 1, weight_stage: bool = False,
+                 sweep_lanes: int | None = None):
         from .uart import divisor_for
         self.clock = clock
         self.chip = SwirlChip(topo, divisor=divisor_for(clock.f_out, baud), lanes=lanes,
                               backend=backend, learning=learning, weights=weights,
-                              share=share, weight_stage=weight_stage)
+                              share=share, weight_stage=weight_stage,
+                              sweep_lanes=sweep_lanes)
         super().__init__({})
 
     def elaborate(self, platform):

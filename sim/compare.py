@@ -75,7 +75,8 @@ def check_lanes(config: Config, lanes: int) -> int:
 def chip_build(topo, share: int = 1, lanes: int = LANES,
                trace: str | None = None, opt: str | None = None,
                learning: bool = True, divisor: int = DIVISOR,
-               link: str = "uart", weight_stage: bool = False) -> harness.Build:
+               link: str = "uart", weight_stage: bool = False,
+               sweep_lanes: int | None = None) -> harness.Build:
     """The chip's Verilator build for ``topo`` (cached in sim_build/ by Verilog text);
     ``share`` logical cores per physical core (rtl/top.py ``Engine``), ``lanes`` weights
     a memory word; ``trace="saif"``: with the SAIF tracer; ``opt``: the C++ optimisation
@@ -83,10 +84,13 @@ def chip_build(topo, share: int = 1, lanes: int = LANES,
     off``); ``divisor``: the UART's cycles a bit (bench/fuzz.py takes a longer bit, where
     2 % of it is more than a cycle); ``link``: ``"bytes"`` leaves the UART out (a byte a
     cycle on the host link's streams, :func:`link_for`); ``weight_stage``: the crossbars
-    register their weight words (an ECP5 board's chip, gen/build.py ``weight_stage_for``)."""
+    register their weight words (an ECP5 board's chip, gen/build.py ``weight_stage_for``);
+    ``sweep_lanes``: the learning unit's sweep lanes (default ``lanes``; the UP5K's 2,
+    gen/build.py ``sweep_lanes_for``)."""
     from rtl.top import SwirlChip
     chip = SwirlChip(topo, divisor=divisor, lanes=lanes, backend="memory", share=share,
-                     learning=learning, link=link, weight_stage=weight_stage)
+                     learning=learning, link=link, weight_stage=weight_stage,
+                     sweep_lanes=sweep_lanes)
     return harness.build(chip, "chip", trace=trace,
                          opt=opt or harness.sim_opt(harness.CHIP_OPT))
 
@@ -288,7 +292,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
             weights=None, data=None, work: pathlib.Path | None = None,
             progress=None, share: int = 1, lanes: int = LANES, scaling=None,
             rasters: bool = False, states: bool = False, link: str = "auto",
-            weight_stage: bool = False) -> dict:
+            weight_stage: bool = False, sweep_lanes: int | None = None) -> dict:
     """Run ``samples`` test samples of ``task`` through the golden model and the
     simulated chip (module docstring); returns the report (see :func:`format_report`).
     ``weights``: a sim.model.Weights to start from (default: the config's initial ones).
@@ -301,7 +305,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     compare every step's currents, membranes and traces (:func:`state_divergence`; the
     probe watched every cycle: a slower simulation). ``link``: the host link simulated,
     ``"uart"``, ``"bytes"`` or ``"auto"`` (:func:`link_for`); the report says which.
-    ``weight_stage``: as :func:`chip_build`."""
+    ``weight_stage``, ``sweep_lanes``: as :func:`chip_build`."""
     from .data import check_fits, load_task
     say = progress or (lambda stage, seconds: None)
     config = config.validate()
@@ -319,7 +323,8 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
         raise ValueError(f"--share must divide sizes.cores = {config.sizes.cores}, "
                          f"not {share}")
     link = link_for(net, lanes, link)
-    b = chip_build(topo, share, lanes, link=link, weight_stage=weight_stage)
+    b = chip_build(topo, share, lanes, link=link, weight_stage=weight_stage,
+                   sweep_lanes=sweep_lanes)
     say("build", time.time() - t0)
 
     # the chip first, from the initial weights (the model changes them when learning)
@@ -335,6 +340,7 @@ def compare(config: Config, *, task: str = "digits", samples: int = 20, learn: b
     say("model", time.time() - t0)
     report["link"] = link
     report["weight_stage"] = weight_stage
+    report["sweep_lanes"] = sweep_lanes or lanes
     return report
 
 

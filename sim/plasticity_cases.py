@@ -14,7 +14,7 @@ import numpy as np
 from gen.topology import KIND_HIDDEN
 from gen.util import ceil_div
 from rtl.hash import feedback_latency
-from rtl.plasticity import WB_LATENCY
+from rtl.sweep_pipeline import word_schedule
 
 from .harness import pack_rows
 from .plasticity_dut import PlasticityHardware
@@ -133,10 +133,12 @@ def make_case(hw: PlasticityHardware, net, u, labels, *, learn=True, name="case"
 
 
 # ---- cycles (docs/plasticity.md) -------------------------------------------------------
-def row_cycles(words: int) -> int:
-    """Cycles of a visited row's read-modify-write (rtl.plasticity ``RMW``): reads every
-    other cycle, the last word written ``WB_LATENCY`` cycles after its read."""
-    return 2 * (words - 1) + WB_LATENCY + 1
+def row_cycles(words: int, beats: int = 1) -> int:
+    """Cycles of a visited row's read-modify-write (rtl.plasticity ``RMW``) of words
+    that take ``beats`` cycles through the sweep lanes: a read every ``period`` cycles,
+    the last word written ``latency`` cycles after its read (``word_schedule``)."""
+    period, latency = word_schedule(beats)
+    return period * (words - 1) + latency + 1
 
 
 def bank_learns(case, bank) -> bool:
@@ -167,7 +169,8 @@ def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -
     ``2 + cols + (4K + 3) * gated_cols + rows + (2 * words + 4) * visited_rows``
     (``4K + 3``: the latency of rtl.hash.FeedbackPost, four cycles a class and two for the
     last class's final mix; ``2 * words + 4``: a read every other cycle, each word
-    written back ``WB_LATENCY = 5`` cycles after its read, :func:`row_cycles`)."""
+    written back ``WB_LATENCY = 5`` cycles after its read, :func:`row_cycles`; with
+    ``hw.beats`` > 1 the row's cycles are :func:`row_cycles` of them)."""
     gate_bit = 1 if case["pparams"]["post_from_trace"] else 0
     out = []
     for b in case["banks"]:
@@ -177,5 +180,5 @@ def sweep_cycles(case, hw: PlasticityHardware, trace_image: dict, gates: list) -
         gated = 0 if b["readout"] else \
             sum((gates[b["j0"] + c] >> gate_bit) & 1 for c in range(b["cols"]))
         out.append(2 + b["cols"] + feedback_latency(case["classes"]) * gated + b["rows"] +
-                   row_cycles(b["words"]) * visited_rows(case, hw, trace_image, b))
+                   row_cycles(b["words"], hw.beats) * visited_rows(case, hw, trace_image, b))
     return out

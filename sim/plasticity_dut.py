@@ -39,6 +39,12 @@ class PlasticityHardware:
     teacher: int
     membrane: int
     max_rows: int          # rows of a hidden bank, at most
+    sweep_lanes: int | None = None   # the sweep pipeline's lanes (default: lanes)
+
+    @property
+    def beats(self):
+        """Cycles a weight word takes through the sweep lanes."""
+        return self.lanes // (self.sweep_lanes or self.lanes)
 
     @property
     def banks(self):
@@ -92,7 +98,7 @@ class PlasticityBench(wiring.Component):
             max_rows=max(hw.max_rows, hw.readout_rows),
             max_cols=max(hw.neurons, hw.readout), lanes=hw.lanes, weight_width=hw.weight,
             trace_width=hw.trace, depth=hw.depth, trace_depth=hw.trace_depth,
-            mask_depth=hw.mask_depth)
+            mask_depth=hw.mask_depth, sweep_lanes=hw.sweep_lanes)
         ww = hw.lanes * hw.weight
         super().__init__({
             "tparams": In(TeacherParamsSignature(hw.teacher, hw.membrane)),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from boards import get_board
-from gen.build import lanes_for
+from gen.build import chip_options
 from gen.config import Config, load_config
 from gen.topology import make_topology
 from sim.compare import chip_build, compare, run_chip, side_by_side
@@ -159,17 +159,30 @@ def test_weight_stage_learns_bit_exact(name, dataset, tmp_path):
     assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+@pytest.mark.parametrize("sweep_lanes", [2, 1])
+def test_sweep_in_beats_learns_bit_exact(sweep_lanes, dataset, tmp_path):
+    """The learning unit sweeping a 4-weight word through fewer lanes than the crossbar's
+    (rtl/sweep_pipeline.py): 2 beats a word (the UP5K's 4-lane build) and 4."""
+    cfg = small_config("small")
+    r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path,
+                lanes=4, sweep_lanes=sweep_lanes)
+    assert r["sweep_lanes"] == sweep_lanes and r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
 @pytest.mark.parametrize("share", [1, 3], ids=["own_cores", "shared_core"])
 def test_chip_at_the_boards_lanes_learns_bit_exact(share, dataset, tmp_path):
     """``compare`` at the lanes the UP5K build uses (gen.build.lanes_for: 8 for 2-bit
-    weights): with a core each, N = lanes (not bit exact before the fix of issue 16: a
-    hidden spike differed by step 3 of every sample); with the three sharing one core
-    (the UP5K learning chip), 24 neurons on 3 words a row."""
+    weights) and its sweep lanes (2: a word swept in 4 beats): with a core each, N =
+    lanes (not bit exact before the fix of issue 16: a hidden spike differed by step 3 of
+    every sample); with the three sharing one core (the UP5K learning chip), 24 neurons
+    on 3 words a row."""
     cfg = small_config("narrow_weights")
-    lanes = lanes_for(cfg, get_board("ice40"))
-    assert lanes == 8 == cfg.sizes.neurons
+    opts = chip_options(cfg, get_board("ice40"))
+    lanes = opts["lanes"]
+    assert lanes == 8 == cfg.sizes.neurons and opts["sweep_lanes"] == 2
     r = compare(cfg, task="digits", data=dataset, samples=6, learn=True, work=tmp_path,
-                share=share, lanes=lanes)
+                share=share, lanes=lanes, sweep_lanes=opts["sweep_lanes"])
     assert r["bit_exact"], r["first_divergence"]
     assert r["lanes"] == lanes and r["weight_ceiling_per_cycle"] == 3 // share * lanes
     assert sum(sum(map(sum, row["chip_population_spikes"])) for row in r["rows"]) > 0

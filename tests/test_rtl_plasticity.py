@@ -20,20 +20,22 @@ pytestmark = pytest.mark.rtl
 
 HARDWARE = {
     # two layers of three 5-neuron cores (feed-forward, long-range and local rows),
-    # 3 classes x 2, 4-bit weights (saturation is easy), 5-bit traces, padded words
+    # 3 classes x 2, 4-bit weights (saturation is easy), 5-bit traces, padded words, a
+    # word through 2 sweep lanes in 2 beats
     "small": PlasticityHardware(classes=3, per_class=2, layers=2, cores=3, neurons=5,
                                 lanes=4, weight=4, trace=5, teacher=8, membrane=8,
-                                max_rows=32),
+                                max_rows=32, sweep_lanes=2),
     # widest widths (16-bit weights, traces and membranes), one lane, one neuron a class,
     # two classes, one layer of two cores (no long-range edges)
     "wide": PlasticityHardware(classes=2, per_class=1, layers=1, cores=2, neurons=3,
                                lanes=1, weight=16, trace=16, teacher=12, membrane=16,
                                max_rows=16),
     # the shipped default sizes and widths (docs/architecture.md section 8), room for
-    # MNIST-1D's 80 input rows
+    # MNIST-1D's 80 input rows; 8 weights a word (the UP5K's four SPRAMs) through 2 sweep
+    # lanes in 4 beats
     "default": PlasticityHardware(classes=10, per_class=4, layers=1, cores=4, neurons=64,
                                   lanes=8, weight=8, trace=8, teacher=12, membrane=16,
-                                  max_rows=192),
+                                  max_rows=192, sweep_lanes=2),
 }
 KINDS = {
     "small": ("random", "random", "saturate", "silent", "off", "post_from_trace",
