@@ -120,6 +120,8 @@ class ReadoutCore(wiring.Component):
         fetched = Signal()
         lane = Signal(range(max(lanes, 2)))
         n = Signal(range(2 * R + 1))         # neuron (word, when clearing)
+        room = Signal()                      # n + 2 < R: a next word to read ahead (a
+        # register kept with n: the compare's carry chain was on the path to the bank)
         wb_valid = Signal()                  # a current read last cycle: write it back
         wb_n = Signal(range(max(R, 2)))
         wb_w = Signal(signed(ww))
@@ -159,7 +161,8 @@ class ReadoutCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i_event.ready.eq(~pending)
                 with m.If(self.i_event.valid & ~pending):
-                    m.d.sync += [row_q.eq(self.i_event.payload.row), n.eq(0)]
+                    m.d.sync += [row_q.eq(self.i_event.payload.row), n.eq(0),
+                                 room.eq(int(2 < R))]
                     m.next = "ADDR"
                 with m.Elif(pending & ~self.update):
                     m.d.sync += [pending.eq(0), n.eq(0), cls.eq(0), within.eq(0)]
@@ -188,9 +191,9 @@ class ReadoutCore(wiring.Component):
                 m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
                 m.d.sync += [wb_valid.eq(1), wb_n.eq(n),
                              wb_w.eq(wreg.word_select(lane, ww).as_signed()),
-                             n.eq(n + 1), lane.eq(lane + 1)]
+                             n.eq(n + 1), room.eq(n + 3 < R), lane.eq(lane + 1)]
                 if lanes >= 2:
-                    with m.If((lane == lanes - 2) & (n + 2 < R)):
+                    with m.If((lane == lanes - 2) & room):
                         m.d.comb += [self.weights.addr.eq(addr),
                                      self.weights.re.eq(self.weights_grant)]
                         with m.If(self.weights_grant):
