@@ -65,8 +65,11 @@ class DoesNotFit(BuildError):
 
 
 def lanes_for(config: Config, board: Board) -> int:
-    """Weights per memory word: a full 16-bit SPRAM word on the UP5K (one SPRAM per hidden
-    core), 2 elsewhere."""
+    """Weights per memory word: the config's ``lanes`` if set (a preset that fills its
+    board says what fits, as with ``clock_mhz``); else a full 16-bit SPRAM word on the
+    UP5K (one SPRAM per hidden core), 2 elsewhere."""
+    if config.lanes:
+        return config.lanes
     if board.spram_weights:
         return max(1, SPRAM_BITS // config.widths.weight)
     return 2

@@ -18,6 +18,8 @@ class ConfigError(ValueError):
     """A config field holds a value the design cannot implement."""
 
 
+HOST_WORD_BITS = 32  # a memory word on the host link (docs/host-protocol.md: 4 bytes)
+
 @dataclass
 class Sizes:
     """How many of everything."""
@@ -124,6 +126,8 @@ class Config:
     init_scale: int = 24         # std of the initial hidden input weights (weight units)
     init_rec_scale: int = 8      # std of the initial recurrent and long-range weights
     clock_mhz: float = 0.0       # the clock `build` aims for, MHz (0: the board's default; --clock wins)
+    lanes: int = 0               # weights a memory word, the synapses a crossbar reads a cycle
+    #                              (0: the board's, gen/build.py lanes_for; --lanes wins)
 
     # ---- TOML -----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -275,6 +279,10 @@ class Config:
                  f"must be 0..{w_abs} (widths.weight = {w.weight} bits)")
         need(0.0 <= self.clock_mhz <= 1000.0, "clock_mhz", self.clock_mhz,
              "must be 0..1000 MHz (0: the board's default clock)")
+        lanes_max = max(1, HOST_WORD_BITS // w.weight)
+        need(0 <= self.lanes <= lanes_max, "lanes", self.lanes,
+             f"must be 0..{lanes_max} (0: the board's; a host-link word of "
+             f"{HOST_WORD_BITS} bits carries {lanes_max} weights of {w.weight} bits)")
         return self
 
     def max_fan_in(self) -> int:

@@ -226,7 +226,20 @@ def test_ice40_large_preset():
 
 #: the board each shipped preset is for (a new preset must say which)
 PRESET_BOARDS = {"digits-accurate": "ice40", "digits-fast": "ice40", "tiny": "ice40",
+                 "ice40-fast": "ice40",
                  "ice40-large": "ice40", "ulx3s-deep": "ulx3s", "mnist1d-wide": "ulx3s"}
+
+
+def test_config_lanes_set_the_word_and_the_sweep_beats():
+    """``lanes`` in a config (ice40-fast: 4) sets the build's word; on the UP5K the sweep
+    stays at 2 lanes (two beats a word: 7 DSP blocks, not 13); ``--lanes`` wins."""
+    cfg, brd = load_config("ice40-fast"), BOARDS["ice40"]
+    plan = b.plan_build(cfg, brd)
+    assert (plan["lanes"], plan["sweep_lanes"], plan["share"]) == (4, 2, 4)
+    assert plan["spram"] == 2 and plan["weight_banks"][0]["width"] == 32
+    assert b.plan_build(cfg, brd, lanes=2)["lanes"] == 2
+    assert b.plan_build(Config(), brd)["lanes"] == 2
+    assert b.plan_build(cfg, BOARDS["ulx3s"])["sweep_lanes"] == 4
 
 
 def test_every_shipped_preset_validates_and_fits_its_board():

@@ -97,6 +97,8 @@ INVALID = [
     ({}, "init_rec_scale", 129, "0..128"),
     ({}, "clock_mhz", -1.0, "0..1000 MHz"),
     ({}, "clock_mhz", 2000.0, "0..1000 MHz"),
+    ({}, "lanes", -1, "0..4"),
+    ({}, "lanes", 5, "0..4"),
 ]
 
 
@@ -123,7 +125,7 @@ def test_every_named_field_of_validate_has_a_refusal_case():
     """A new check in Config.validate needs a row in INVALID."""
     src = inspect.getsource(Config.validate)
     named = set(re.findall(r'"((?:sizes|topology|widths|dynamics|learning)\.\w+|seed)"', src))
-    named |= set(re.findall(r'"(init_\w+|clock_mhz)"', src))
+    named |= set(re.findall(r'"(init_\w+|clock_mhz|lanes)"', src))
     tested = {f for _, f, _, _ in INVALID}
     assert named, "the pattern no longer finds the field names in Config.validate"
     assert named <= tested, f"no refusal case for {sorted(named - tested)}"
