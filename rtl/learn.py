@@ -246,7 +246,10 @@ class LearningUnit(wiring.Component):
 
     # ---- elaboration-time tables ------------------------------------------------------
     def _mask_table(self) -> list:
-        """The readout synapse mask in the readout bank's word layout (bias row: all)."""
+        """The readout synapse mask in the readout bank's word layout (bias row: all).
+        Lanes past the readout's neurons are padding, which the sweep never writes
+        (rtl/plasticity.py: only columns < cols are live): their bits are 1, so that a
+        dense readout needs no ROM at lanes that do not divide it."""
         import numpy as np
         mask = np.asarray(self.topo.readout_mask, bool)
         if self.config.topology.readout_bias:
@@ -257,7 +260,7 @@ class LearningUnit(wiring.Component):
                 bits = 0
                 for p in range(self.lanes):
                     c = k * self.lanes + p
-                    if c < self.R and row[c]:
+                    if c >= self.R or row[c]:
                         bits |= 1 << p
                 words.append(bits)
         return words

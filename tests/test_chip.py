@@ -131,6 +131,23 @@ def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path)
     assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
 
 
+def test_dense_readout_needs_no_mask_at_lanes_that_pad_it(dataset, tmp_path):
+    """6 dense readout neurons at 4 lanes: the second word's last two lanes are padding,
+    which the sweep never writes, so there is no mask ROM (it took the deep ULX3S chip's
+    last two DP16KD at 4 lanes), and learning stays bit exact."""
+    cfg = small_config("small").replace(**{"sizes.per_class": 3,
+                                           "topology.readout_density": 1.0}).validate()
+    from rtl.internals import never_elaborated
+    from rtl.top import Engine
+    engine = Engine(make_topology(cfg), lanes=4)
+    never_elaborated(engine)
+    assert engine.readout.words_per_row == 2 and len(engine.learner.rom_shapes) == 1
+    r = compare(cfg, task="digits", data=dataset, samples=4, learn=True, work=tmp_path,
+                lanes=4)
+    assert r["bit_exact"], r["first_divergence"]
+    assert sum(row["chip_stats"]["weight_writes"] for row in r["rows"]) > 0
+
+
 @pytest.mark.parametrize("lanes", [1, 2, 3, 4])
 def test_readout_reads_ahead_at_any_lanes_bit_exact(lanes, dataset, tmp_path):
     """The readout reads a row's next weight word while it adds this one's lanes
