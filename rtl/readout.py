@@ -35,7 +35,8 @@ class ReadoutCore(wiring.Component):
 
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
     current read-modify-write per neuron, the next word read while a word's lanes are
-    added: ``R + 3`` cycles without contention (``3R + 1`` at one lane); the sweep
+    added: ``R + 3`` cycles without contention (``3R + 1`` at one lane), and the IDLE
+    cycle that takes the next event, so events are ``R + 4`` apart; the sweep
     takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
