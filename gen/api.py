@@ -209,9 +209,9 @@ def compare(config=None, *, weights=None, task: str = "digits", data=None, sampl
 
 
 def compare_lanes(config: Config, board: str | None = None, lanes: int | None = None) -> int:
-    """The lanes :func:`compare` simulates: ``lanes``, the ``board``'s, else
-    sim.compare.LANES (2); refused before anything is built if the host link cannot
-    carry that word."""
+    """The lanes :func:`compare` simulates: ``lanes``, the ``board``'s, the config's
+    ``lanes``, else sim.compare.LANES (2); refused before anything is built if the host
+    link cannot carry that word."""
     from sim.compare import LANES, check_lanes
     if board is not None and lanes is not None:
         raise ValueError("give board or lanes, not both")
@@ -219,7 +219,7 @@ def compare_lanes(config: Config, board: str | None = None, lanes: int | None = 
         from boards import get_board
         from .build import lanes_for
         return check_lanes(config, lanes_for(config, get_board(board)))
-    return check_lanes(config, LANES if lanes is None else lanes)
+    return check_lanes(config, lanes if lanes is not None else config.lanes or LANES)
 
 
 def compare_sweep_lanes(lanes: int, board: str | None = None) -> int:

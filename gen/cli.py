@@ -202,8 +202,8 @@ def get_parser() -> argparse.ArgumentParser:
                                     sorted(BOARDS.items())) + " MHz)")
     p.add_argument("--lanes", type=_positive_int, metavar="L",
                    help="weights a memory word, the synapses each crossbar reads a cycle "
-                        "(default: 16 // widths.weight on the UP5K boards, else 2; at most "
-                        "what a host-link word carries)")
+                        "(default: the config's lanes, else 16 // widths.weight on the UP5K "
+                        "boards, else 2; at most what a host-link word carries)")
     p.add_argument("--seeds", type=_positive_int, metavar="N",
                    help="placements to try (nextpnr's default seed, then --seed 2, 3, ...) "
                         "until one meets the clock; the best is kept (default: 3)")
@@ -272,7 +272,7 @@ def get_parser() -> argparse.ArgumentParser:
                             f"{known_boards()}")
     lanes.add_argument("--lanes", type=_positive_int, metavar="L",
                        help="weights per memory word, 1 .. 32 // widths.weight (default: "
-                            "2)")
+                            "the config's lanes, else 2)")
     p.add_argument("--link", choices=("auto", "uart", "bytes"), default="auto",
                    help="the host link simulated: the UART, or its byte streams without it "
                         "(a byte a cycle: a large preset's weights load in seconds); auto: "

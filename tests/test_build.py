@@ -240,6 +240,9 @@ def test_config_lanes_set_the_word_and_the_sweep_beats():
     assert b.plan_build(cfg, brd, lanes=2)["lanes"] == 2
     assert b.plan_build(Config(), brd)["lanes"] == 2
     assert b.plan_build(cfg, BOARDS["ulx3s"])["sweep_lanes"] == 4
+    from gen import api
+    assert api.compare_lanes(cfg) == 4 and api.compare_lanes(Config()) == 2
+    assert api.compare_lanes(cfg, lanes=1) == 1
 
 
 def test_every_shipped_preset_validates_and_fits_its_board():
