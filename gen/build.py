@@ -41,7 +41,7 @@ from rtl.memory import SPRAM_WIDTH as SPRAM_BITS
 from rtl.memory import LutRamShape, RomShape
 from rtl.uart import divisor_for
 
-from .config import Config, ConfigError
+from .config import HOST_WORD_BITS, Config, ConfigError
 from .topology import Topology, make_topology
 from .util import ceil_div
 
@@ -67,12 +67,17 @@ class DoesNotFit(BuildError):
 def lanes_for(config: Config, board: Board) -> int:
     """Weights per memory word: the config's ``lanes`` if set (a preset that fills its
     board says what fits, as with ``clock_mhz``); else a full 16-bit SPRAM word on the
-    UP5K (one SPRAM per hidden core), 2 elsewhere."""
+    UP5K (one SPRAM per hidden core); on the ECP5 4, as many as a 32-bit host-link word
+    carries at 8-bit weights (fewer for wider ones): its block RAM holds 36-bit words
+    and its LUTs and multipliers are plenty (docs/build.md, "Measured builds")."""
     if config.lanes:
         return config.lanes
     if board.spram_weights:
         return max(1, SPRAM_BITS // config.widths.weight)
-    return 2
+    return min(ECP5_LANES, max(1, HOST_WORD_BITS // config.widths.weight))
+
+
+ECP5_LANES = 4      # weights a word on the ECP5 boards (lanes_for)
 
 
 def ebr_blocks(depth: int, width: int) -> int:

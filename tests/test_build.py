@@ -166,7 +166,8 @@ def test_default_plan_on_the_ulx3s():
     """Weights, the learning unit's ROMs, the traces and the router's tables in DP16KD
     (one memory a bank), every other memory in LUT RAM (the per-core ones by yosys'
     costs, the state memories by rtl/memory.py lut_ram_attrs). The synthesised learning
-    chip had 30 DP16KD (the estimate: 30) and 308 TRELLIS_DPR16X4 (332)."""
+    chip had 30 DP16KD at 2 lanes (the estimate: 30), 31 at 4 (30), and 308
+    TRELLIS_DPR16X4 (332)."""
     cfg = Config().validate()
     with_learning = b.plan_build(cfg, ULX3S)
     assert with_learning["learning"] is True and with_learning["share"] == 1
@@ -175,9 +176,9 @@ def test_default_plan_on_the_ulx3s():
     plan = b.plan_build(cfg, ULX3S, learning=False)
     assert plan["learning"] is False and "learning" not in plan["ebr_estimate"]
     b.check_fits(cfg, ULX3S, plan)
-    assert plan["lanes"] == 2 and plan["spram"] == 0
+    assert plan["lanes"] == 4 == b.ECP5_LANES and plan["spram"] == 0
     assert [x["ebr"] for x in plan["weight_banks"]] == \
-        [b.dp16kd_blocks(x["words"], 16) for x in plan["weight_banks"]]
+        [b.dp16kd_blocks(x["words"], 32) for x in plan["weight_banks"]]
     assert plan["ebr_estimate"]["hidden_cores"] == 0
     assert plan["ebr_estimate"]["weights"] == sum(x["ebr"] for x in plan["weight_banks"])
     assert plan["ebr_estimate_total"] == 28 and plan["lutram_estimate"] < 308
@@ -186,7 +187,7 @@ def test_default_plan_on_the_ulx3s():
 
 def test_refuses_too_much_block_ram_on_the_ulx3s(capsys):
     cfg = Config().replace(**{"sizes.neurons": 128, "sizes.cores": 4,
-                              "sizes.layers": 3}).validate()
+                              "sizes.layers": 4}).validate()
     plan = b.plan_build(cfg, ULX3S)
     assert plan["ebr_estimate_total"] > 208
     with pytest.raises(ConfigError, match=r"block RAM: the design needs about \d+ EBR "

@@ -192,12 +192,14 @@ def compare_lanes(monkeypatch):
 @pytest.mark.parametrize("options, weight, lanes, share", [
     ([], 8, 2, 1), (["--lanes", "4"], 8, 4, 1), (["--board", "ice40"], 8, 2, 4),
     (["--board", "ice40"], 2, 8, 4), (["--board", "upduino"], 4, 4, 4),
-    (["--board", "ulx3s"], 2, 2, 1), (["--board", "ice40", "--share", "2"], 8, 2, 2),
+    (["--board", "ulx3s"], 2, 4, 1), (["--board", "ulx3s"], 8, 4, 1),
+    (["--board", "ice40", "--share", "2"], 8, 2, 2),
 ])
 def test_compare_simulates_the_boards_lanes(options, weight, lanes, share, compare_lanes,
                                             tmp_path, capsys):
     """The default stays 2 lanes and a core each; ``--board`` takes gen.build.lanes_for
-    (16 // widths.weight on the UP5K boards) and the learning chip's share (a layer's
+    (16 // widths.weight on the UP5K boards, 4 or fewer on the ECP5: a 32-bit host word)
+    and the learning chip's share (a layer's
     cores on one physical core on the UP5K) unless ``--share`` says."""
     path = tmp_path / "c.toml"
     Config().replace(**{"widths.weight": weight, "init_scale": 1, "init_rec_scale": 1}) \
