@@ -44,9 +44,8 @@ class WordPipeline:
         if lanes % sweep_lanes or beats & (beats - 1):
             raise ValueError(f"sweep_lanes = {sweep_lanes} must be lanes = {lanes} divided "
                              f"by a power of two")
-        self._lanes, self._sweep, self._ww, self._tw = lanes, sweep_lanes, weight_width, \
-            term_width
-        self._beats = lanes // sweep_lanes
+        self._lanes, self._sweep, self._beats = lanes, sweep_lanes, beats
+        self._ww, self._tw = weight_width, term_width
         self._shift_by_multiply = shift_by_multiply
 
     def build(self, m, r, state, terms, mem, mask, weight_writes):
@@ -98,9 +97,9 @@ class WordPipeline:
         # and of those how many are in this beat
         nb = bits_for(lanes)
         last_n = (cmd.cols - (cmd.words - 1) * lanes)[:nb]
-        rem = Signal(range(lanes + 1))
         n_valid = Signal(range(S + 1))          # of the beat in E1
         if B > 1:
+            rem = Signal(range(lanes + 1))      # the word's columns from this beat on
             rem_q = Signal(range(lanes + 1))
             m.d.comb += rem.eq(Mux(first, Mux(last1, last_n, lanes), rem_q))
             with m.If(es[1]):
