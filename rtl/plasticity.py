@@ -56,7 +56,7 @@ from .plasticity_math import (ETA_WIDTH, SHIFT_MAX, TraceUpdate, post_shape, shi
 from .plasticity_ports import (GatePortSignature, LfsrLoadSignature, MaskPortSignature,
                                PlasticityParamsSignature, SweepCmdLayout,
                                TracePortSignature)
-from .sweep_pipeline import WB_LATENCY, WordPipeline, word_schedule
+from .sweep_pipeline import WB_LATENCY, WordPipeline
 
 __all__ = ["WeightPortSignature", "TracePortSignature", "GatePortSignature",
            "MaskPortSignature", "PlasticityParamsSignature", "LfsrLoadSignature",
@@ -111,11 +111,8 @@ class PlasticityUnit(wiring.Component):
         if classes < 2:
             raise ValueError(f"classes must be >= 2, not {classes}")
         sweep_lanes = lanes if sweep_lanes is None else sweep_lanes
-        if not isinstance(sweep_lanes, int) or sweep_lanes < 1 or lanes % sweep_lanes \
-                or not _pow2(lanes // sweep_lanes):
-            raise ValueError(f"sweep_lanes must be lanes = {lanes} divided by a power of "
-                             f"two, not {sweep_lanes!r}")
-        self._sweep_lanes = sweep_lanes
+        if not isinstance(sweep_lanes, int) or sweep_lanes < 1:
+            raise TypeError(f"sweep_lanes must be a positive integer, not {sweep_lanes!r}")
         if trace_latency not in (1, 2):
             raise ValueError(f"trace_latency must be 1 or 2, not {trace_latency!r}")
         self._trace_latency = trace_latency
@@ -123,6 +120,11 @@ class PlasticityUnit(wiring.Component):
             raise ValueError(f"eta_max must be 0..{(1 << ETA_WIDTH) - 1}, not {eta_max!r}")
         self._eta_max = eta_max
         self._shift_by_multiply = bool(shift_by_multiply)
+        # the word datapath, built at elaboration (here: its lanes are checked now)
+        self._pipe = WordPipeline(lanes=lanes, sweep_lanes=sweep_lanes,
+                                  weight_width=weight_width,
+                                  term_width=term_shape(classes).width,
+                                  shift_by_multiply=self._shift_by_multiply)
         self._lfsr_init = list(lfsr_init) if lfsr_init is not None else [1] * banks
         if len(self._lfsr_init) != banks:
             raise ValueError(f"lfsr_init has {len(self._lfsr_init)} states for {banks} banks")
@@ -186,9 +188,8 @@ class PlasticityUnit(wiring.Component):
 
         m.submodules.fb = fb = FeedbackPost(classes=K, hidden=max(self._hidden, 1))
         r = self._command_registers(m, cmd, fb)
-        pipe = WordPipeline(lanes=lanes, sweep_lanes=self._sweep_lanes, weight_width=self._ww,
-                            term_width=tw_, shift_by_multiply=self._shift_by_multiply).build(
-            m, r, state, p_rd.data, self.mem, self.mask, self.weight_writes)
+        pipe = self._pipe.build(m, r, state, p_rd.data, self.mem, self.mask,
+                                self.weight_writes)
         self._step_lfsrs(m, r, pipe, lfsr, sel_state, state)
 
         # ---- control ----------------------------------------------------------------
@@ -263,7 +264,7 @@ class PlasticityUnit(wiring.Component):
         reading = Signal()                      # the row has words to read
         read_now = Signal()                     # ... and this cycle reads one (a register:
         # the weight port's read enable reaches the bank's SPRAM chip selects)
-        phase = Signal(range(word_schedule(self._lanes // self._sweep_lanes)[0]))  # read at 0
+        phase = Signal(range(self._pipe.period))    # of the reads: a read at 0
         x = Signal(max(1, bits_for(((1 << self._tw) - 1) * self._eta_max)))  # x * eta
         readout = cmd.readout
         shift = Signal(range(SHIFT_MAX + 1))
@@ -276,7 +277,8 @@ class PlasticityUnit(wiring.Component):
         m.d.comb += [fb.sig[i].eq(sig[i]) for i in range(K)]
         return SimpleNamespace(cmd=cmd, sig=sig, c=c, j=j, cw=cw, cl=cl, cls=cls, pc=pc,
                                rows_left=rows_left, ta=ta, jn=jn, k=k, waddr=waddr,
-                               wr_addr=wr_addr, reading=reading, read_now=read_now, phase=phase, x=x,
+                               wr_addr=wr_addr, reading=reading, read_now=read_now,
+                               phase=phase, x=x,
                                readout=readout, shift=shift, eta=eta)
 
     def _step_lfsrs(self, m, r, pipe, lfsr, sel_state, state):

@@ -46,6 +46,7 @@ class WordPipeline:
                              f"by a power of two")
         self._lanes, self._sweep, self._beats = lanes, sweep_lanes, beats
         self._ww, self._tw = weight_width, term_width
+        self.period, self.latency = word_schedule(beats)   # a read every period cycles
         self._shift_by_multiply = shift_by_multiply
 
     def build(self, m, r, state, terms, mem, mask, weight_writes):
@@ -65,7 +66,7 @@ class WordPipeline:
         # dw = (x*eta * term + R) >> shift, R = rnd & (2^shift - 1): the docstring's
         # (x * post + R) >> shift. Only dw's clamp to ww + 1 bits matters for sat(w + dw).
         cmd, lanes, S, B, ww = r.cmd, self._lanes, self._sweep, self._beats, self._ww
-        period, latency = word_schedule(B)
+        period, latency = self.period, self.latency
         rd = Signal()                           # a word is read this cycle
         vs = [rd] + [Signal(name=f"v{i}") for i in range(1, latency + 1)]  # rd, delayed
         lasts = [Signal(name=f"last{i}") for i in range(1, latency + 1)]  # ... row's last
