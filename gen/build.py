@@ -147,6 +147,14 @@ def sweep_lanes_for(board: Board, lanes: int) -> int:
     return sweep
 
 
+def describe_lanes(plan: dict) -> str:
+    """``lanes 4 (swept 2 at a time)``: the plan's weight word and, where the learning
+    unit's sweep is narrower, its lanes (for the build's and check's one-line summaries)."""
+    lanes, sweep = plan["lanes"], plan.get("sweep_lanes", plan["lanes"])
+    swept = f" (swept {sweep} at a time)" if plan.get("learning") and sweep != lanes else ""
+    return f"lanes {lanes}{swept}"
+
+
 def chip_options(config: Config, board: Board, learning: bool | None = None,
                  lanes: int | None = None) -> dict:
     """How ``board`` builds the chip for ``config``: the keyword arguments of
@@ -599,7 +607,7 @@ def run_build(config: Config, board: Board, out: pathlib.Path, *, weights=None,
         lanes=lanes)
     tools = find_tools(board.toolchain)
     end("plan", t0, f"{len(topo.cores)} hidden cores on {len(plan['weight_banks'])} "
-        f"physical, lanes {plan['lanes']}, "
+        f"physical, {describe_lanes(plan)}, "
         f"~{plan['ebr_estimate_total']} EBR; clock {clock.describe()}")
 
     out.mkdir(parents=True, exist_ok=True)

@@ -576,7 +576,7 @@ def cmd_build(args) -> int:
                   f"{'core' if n_banks == 1 else 'cores'} and weight "
                   f"{'bank' if n_banks == 1 else 'banks'}, {plan['spram']} SPRAM, "
                   f"~{plan['ebr_estimate_total']} EBR of {board.limits.ebr}, "
-                  f"lanes {plan['lanes']}; clock {result['clock']['description']})")
+                  f"{b.describe_lanes(plan)}; clock {result['clock']['description']})")
         return EXIT_OK
     try:
         report = api.build(args.board, cfg, args.out, weights=net, log=log,

@@ -238,6 +238,8 @@ def test_config_lanes_set_the_word_and_the_sweep_beats():
     plan = b.plan_build(cfg, brd)
     assert (plan["lanes"], plan["sweep_lanes"], plan["share"]) == (4, 2, 4)
     assert plan["spram"] == 2 and plan["weight_banks"][0]["width"] == 32
+    assert b.describe_lanes(plan) == "lanes 4 (swept 2 at a time)"
+    assert b.describe_lanes(b.plan_build(Config(), brd)) == "lanes 2"
     assert b.plan_build(cfg, brd, lanes=2)["lanes"] == 2
     assert b.plan_build(Config(), brd)["lanes"] == 2
     assert b.plan_build(cfg, BOARDS["ulx3s"])["sweep_lanes"] == 4
