@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from gen.config import Config
+from gen.config import HOST_WORD_BITS, Config   # the host link's word (re-exported)
 from gen.topology import make_topology
 
 from . import harness
@@ -39,7 +39,6 @@ __all__ = ["compare", "chip_build", "run_chip", "synaptic_events", "format_repor
 
 DIVISOR = 4          # UART bit time in cycles under simulation (the smallest rtl/uart.py takes)
 LANES = 2            # default weights a word: one SPRAM word of 8-bit weights
-HOST_WORD_BITS = 32  # a memory word on the host link (docs/host-protocol.md: 4 bytes)
 
 
 #: ``compare --link auto`` bypasses the UART above this many weight words: at DIVISOR a
