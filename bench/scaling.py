@@ -119,23 +119,20 @@ def cached(out: pathlib.Path, stage, board, cfg, lanes, samples, work):
 
 
 def simulate(cfg: Config, board, lanes: int, samples: int, work: pathlib.Path) -> dict:
-    """The model's prediction and the simulated chip's measurement of one point."""
-    from gen.build import performance, plan_build
+    """The model's prediction (:func:`model_of`) and the simulated chip's measurement of
+    one point."""
+    from gen.build import plan_build
     from gen.topology import make_topology
     from sim.compare import compare
     topo = make_topology(cfg)
     plan = plan_build(cfg, board, topo, learning=True, lanes=lanes)
-    model = performance(cfg, topo, plan, None, samples=samples)
     r = compare(cfg, samples=samples, learn=False, share=plan["share"], lanes=lanes,
                 work=work, weight_stage=plan["weight_stage"], sweep_lanes=plan["sweep_lanes"])
     if not r["bit_exact"]:
         raise AssertionError(f"the chip is not bit exact: {r['first_divergence']}")
     return {"share": plan["share"], "lanes": lanes, "banks": len(plan["weight_banks"]),
             "hidden": cfg.sizes.hidden, "synapses": topo.synapses(),
-            "model": {k: model[k] for k in ("cycles_per_step", "cycles_per_sample",
-                                            "phases_per_step",
-                                            "weight_ceiling_synapses_per_cycle")},
-            "activity": model["activity"],
+            **model_of(cfg, board, lanes, samples, topo, plan),
             "sim": {k: r[k] for k in ("cycles_per_sample", "synaptic_events_per_sample",
                                       "synaptic_events_per_cycle",
                                       "weight_ceiling_per_cycle",
@@ -143,13 +140,13 @@ def simulate(cfg: Config, board, lanes: int, samples: int, work: pathlib.Path) -
             "bit_exact": r["bit_exact"]}
 
 
-def model_of(cfg: Config, board, lanes: int, samples: int) -> dict:
-    """The performance model's prediction for one point (gen/build.py ``performance``,
-    as :func:`simulate` records it)."""
+def model_of(cfg: Config, board, lanes: int, samples: int, topo=None, plan=None) -> dict:
+    """The performance model's prediction for one point (gen/build.py ``performance``):
+    ``{"model", "activity"}``; ``topo`` and ``plan`` if the caller has them."""
     from gen.build import performance, plan_build
     from gen.topology import make_topology
-    topo = make_topology(cfg)
-    plan = plan_build(cfg, board, topo, learning=True, lanes=lanes)
+    topo = topo or make_topology(cfg)
+    plan = plan or plan_build(cfg, board, topo, learning=True, lanes=lanes)
     model = performance(cfg, topo, plan, None, samples=samples)
     return {"model": {k: model[k] for k in ("cycles_per_step", "cycles_per_sample",
                                             "phases_per_step",

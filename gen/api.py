@@ -192,15 +192,16 @@ def compare(config=None, *, weights=None, task: str = "digits", data=None, sampl
     and traces (sim.compare.state_divergence); ``link``: ``"auto"`` (the UART unless the
     weights take over sim.compare.UART_WORDS words), ``"uart"`` or ``"bytes"``;
     ``weight_stage``: the crossbars register their weight words (default: as ``board``
-    builds them, :func:`compare_weight_stage`); ``sweep_lanes``: the learning unit's
-    (default: as ``board`` builds them, :func:`compare_sweep_lanes`)."""
+    builds them); ``sweep_lanes``: the learning unit's (default: as ``board`` builds
+    them); both :func:`compare_datapath`."""
     from sim.compare import compare as run_compare
     cfg, net = weights_and_config(config, weights)
-    if weight_stage is None:
-        weight_stage = compare_weight_stage(board)
     lanes = compare_lanes(cfg, board, lanes)
+    datapath = compare_datapath(cfg, lanes, board)
+    if weight_stage is None:
+        weight_stage = datapath["weight_stage"]
     if sweep_lanes is None:
-        sweep_lanes = compare_sweep_lanes(lanes, board)
+        sweep_lanes = datapath["sweep_lanes"]
     return run_compare(cfg, task=task, samples=samples, learn=learn,
                        weights=net.weights if net is not None else None, data=data,
                        work=work, progress=progress, share=share, lanes=lanes,
@@ -222,26 +223,16 @@ def compare_lanes(config: Config, board: str | None = None, lanes: int | None = 
     return check_lanes(config, lanes if lanes is not None else config.lanes or LANES)
 
 
-def compare_sweep_lanes(lanes: int, board: str | None = None) -> int:
-    """The learning unit's sweep lanes in the chip :func:`compare` simulates for words of
-    ``lanes``: as the ``board``'s build has them (gen/build.py ``sweep_lanes_for``);
-    ``lanes`` without a board."""
+def compare_datapath(config: Config, lanes: int, board: str | None = None) -> dict:
+    """``{"weight_stage", "sweep_lanes"}`` of the chip :func:`compare` simulates with
+    words of ``lanes``: as the ``board``'s learning chip is built (gen/build.py
+    ``chip_options``); without a board, no weight stage and every lane swept."""
     if board is None:
-        return lanes
+        return {"weight_stage": False, "sweep_lanes": lanes}
     from boards import get_board
-    from .build import sweep_lanes_for
-    return sweep_lanes_for(get_board(board), lanes)
-
-
-def compare_weight_stage(board: str | None = None) -> bool:
-    """Whether the chip :func:`compare` simulates registers its weight words: as the
-    ``board``'s build does (gen/build.py ``weight_stage_for``: the ECP5 boards); no
-    without a board."""
-    if board is None:
-        return False
-    from boards import get_board
-    from .build import weight_stage_for
-    return weight_stage_for(get_board(board))
+    from .build import chip_options
+    opts = chip_options(config, get_board(board), learning=True, lanes=lanes)
+    return {"weight_stage": opts["weight_stage"], "sweep_lanes": opts["sweep_lanes"]}
 
 
 def compare_share(config: Config, board: str | None = None, share: int | None = None) -> int:

@@ -41,7 +41,7 @@ from rtl.memory import SPRAM_WIDTH as SPRAM_BITS
 from rtl.memory import LutRamShape, RomShape
 from rtl.uart import divisor_for
 
-from .config import HOST_WORD_BITS, Config, ConfigError
+from .config import Config, ConfigError, host_word_lanes
 from .topology import Topology, make_topology
 from .util import ceil_div
 
@@ -64,6 +64,9 @@ class DoesNotFit(BuildError):
     """The netlist yosys wrote needs more of a resource than the board has."""
 
 
+ECP5_LANES = 4      # weights a word on the ECP5 boards (lanes_for)
+
+
 def lanes_for(config: Config, board: Board) -> int:
     """Weights per memory word: the config's ``lanes`` if set (a preset that fills its
     board says what fits, as with ``clock_mhz``); else a full 16-bit SPRAM word on the
@@ -74,10 +77,7 @@ def lanes_for(config: Config, board: Board) -> int:
         return config.lanes
     if board.spram_weights:
         return max(1, SPRAM_BITS // config.widths.weight)
-    return min(ECP5_LANES, max(1, HOST_WORD_BITS // config.widths.weight))
-
-
-ECP5_LANES = 4      # weights a word on the ECP5 boards (lanes_for)
+    return min(ECP5_LANES, host_word_lanes(config.widths.weight))
 
 
 def ebr_blocks(depth: int, width: int) -> int:
@@ -150,8 +150,8 @@ def sweep_lanes_for(board: Board, lanes: int) -> int:
 def describe_lanes(plan: dict) -> str:
     """``lanes 4 (swept 2 at a time)``: the plan's weight word and, where the learning
     unit's sweep is narrower, its lanes (for the build's and check's one-line summaries)."""
-    lanes, sweep = plan["lanes"], plan.get("sweep_lanes", plan["lanes"])
-    swept = f" (swept {sweep} at a time)" if plan.get("learning") and sweep != lanes else ""
+    lanes, sweep = plan["lanes"], plan["sweep_lanes"]
+    swept = f" (swept {sweep} at a time)" if plan["learning"] and sweep != lanes else ""
     return f"lanes {lanes}{swept}"
 
 

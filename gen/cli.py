@@ -611,8 +611,8 @@ def cmd_compare(args) -> int:
         cfg = api.task_config_of(args.task)     # the benchmark's own settings, as `train`
     lanes = api.compare_lanes(cfg, args.board, args.lanes)
     share = api.compare_share(cfg, args.board, args.share)
-    weight_stage = api.compare_weight_stage(args.board)
-    sweep_lanes = api.compare_sweep_lanes(lanes, args.board)
+    datapath = api.compare_datapath(cfg, lanes, args.board)
+    weight_stage, sweep_lanes = datapath["weight_stage"], datapath["sweep_lanes"]
     start = time.time()
 
     def progress(stage, seconds):

@@ -20,6 +20,13 @@ class ConfigError(ValueError):
 
 HOST_WORD_BITS = 32  # a memory word on the host link (docs/host-protocol.md: 4 bytes)
 
+
+def host_word_lanes(weight_bits: int) -> int:
+    """The most weights of ``weight_bits`` a host-link word carries: the widest weight
+    word the host can load and read back (the limit of ``lanes``)."""
+    return max(1, HOST_WORD_BITS // weight_bits)
+
+
 @dataclass
 class Sizes:
     """How many of everything."""
@@ -279,7 +286,7 @@ class Config:
                  f"must be 0..{w_abs} (widths.weight = {w.weight} bits)")
         need(0.0 <= self.clock_mhz <= 1000.0, "clock_mhz", self.clock_mhz,
              "must be 0..1000 MHz (0: the board's default clock)")
-        lanes_max = max(1, HOST_WORD_BITS // w.weight)
+        lanes_max = host_word_lanes(w.weight)
         need(0 <= self.lanes <= lanes_max, "lanes", self.lanes,
              f"must be 0..{lanes_max} (0: the board's; a host-link word of "
              f"{HOST_WORD_BITS} bits carries {lanes_max} weights of {w.weight} bits)")

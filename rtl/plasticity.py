@@ -82,8 +82,8 @@ class PlasticityUnit(wiring.Component):
     that a ``-dsp`` build puts in DSP blocks, instead of a shifter in logic), ``eta_max``
     (the largest ``eta_hidden`` / ``eta_readout`` the params will carry, default 255: it
     sizes ``x * eta`` and so the registered product, which must fit one DSP's input),
-    ``sweep_lanes`` (the word pipeline's lanes, a divisor of ``lanes``, default ``lanes``:
-    its multipliers, so a wide word need not bring as many DSP blocks).
+    ``sweep_lanes`` (the word pipeline's lanes, ``lanes`` divided by a power of two,
+    default ``lanes``: its multipliers, so a wide word need not bring as many DSP blocks).
 
     Ports: ``params``; ``m`` (the step's modulator spikes, held during commands);
     ``cmd`` (stream of :class:`SweepCmdLayout`; ready when idle); ``done`` (strobe, a

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from gen.config import HOST_WORD_BITS, Config   # the host link's word (re-exported)
+from gen.config import HOST_WORD_BITS, Config, host_word_lanes  # (HOST_WORD_BITS re-exported)
 from gen.topology import make_topology
 
 from . import harness
@@ -63,7 +63,7 @@ def link_for(net: Network, lanes: int, link: str = "auto") -> str:
 def check_lanes(config: Config, lanes: int) -> int:
     """``lanes`` if a weight word of that many weights travels on the host link, else a
     ValueError naming the limit (``compare`` loads and reads back every word)."""
-    limit = max(1, HOST_WORD_BITS // config.widths.weight)
+    limit = host_word_lanes(config.widths.weight)
     if not isinstance(lanes, int) or not 1 <= lanes <= limit:
         raise ValueError(f"--lanes must be 1..{limit} for widths.weight = "
                          f"{config.widths.weight} (a host-link word holds {HOST_WORD_BITS} "
