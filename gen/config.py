@@ -115,7 +115,8 @@ class Learning:
     teacher_shift: int = 2       # teacher activity trace decay: a -= a >> teacher_shift
     teach_start: int = 4         # first step at which the teacher may raise an error
     target: int = 6              # target activity of the correct population (trace units)
-    margin: int = 4              # a wrong population within this of the target is pushed down
+    margin: int = 4              # a wrong population within this of the label's is pushed down ...
+    push_down_all: bool = True   # ... every such population, or (False) only the strongest
     decay_epochs: int = 3        # host halves both learning rates every this many epochs (0: never)
     learn_hidden: bool = True    # False freezes the hidden weights (readout-only ablation)
     learn_recurrent: bool = True  # False: hidden banks update only their input rows

@@ -290,6 +290,7 @@ class LearningUnit(wiring.Component):
         m.d.comb += [
             tp.teacher_shift.eq(ln.teacher_shift), tp.teach_start.eq(ln.teach_start),
             tp.target.eq(ln.target), tp.margin.eq(ln.margin),
+            tp.push_down_all.eq(int(ln.push_down_all)),
             tp.mod_theta.eq(dy.mod_theta), tp.mod_leak_shift.eq(dy.mod_leak_shift),
             tp.mod_drive.eq(dy.mod_drive),
             pp.seed.eq(cfg.seed), pp.learn.eq(1),

@@ -3,16 +3,18 @@ modulator LIF population (``2 * classes`` neurons: positive errors, then negativ
 
 :class:`Teacher` takes one step per ``update`` strobe (while ``learn`` is high), from its
 state and the step's readout spikes and label (both held until ``done``), one class and
-then one modulator a cycle: ``done`` comes ``3 * classes + 3`` cycles after the ``update``
-(the update cycle, ``classes`` ACT, one ACT_END, one ERR, ``2 * classes`` MOD; the search
-for the strongest other class compares a class's new trace the cycle after ACT computes
-it, the last one in ACT_END). Done in one cycle it was the longest path of the chip, a
-chain of ``classes`` compares between two adders.
+then one modulator a cycle: ``done`` comes ``4 * classes + 2`` cycles after the ``update``
+(the update cycle, ``classes`` ACT, one ACT_END, ``classes`` CMP, ``2 * classes`` MOD).
+ACT computes the traces and searches for the strongest other class (a class's new trace
+compared the cycle after ACT computes it, the last one in ACT_END); CMP reads the traces
+back and compares each with the label's, which is known only once ACT has passed it.
+Done in one cycle it was the longest path of the chip, a chain of ``classes`` compares
+between two adders.
 
 * activity traces ``a_k = sat_u(a_k - (a_k >> teacher_shift) + sum_p spike_(k,p))``;
-* from step ``teach_start`` on: ``err_y = +1`` if ``a_y < target``; ``k*`` = the strongest
-  other class (lowest index on ties), ``err_k* = -1`` if ``a_k* > 0`` and
-  ``a_k* + margin >= a_y``;
+* from step ``teach_start`` on: ``err_y = +1`` if ``a_y < target``; ``err_k = -1`` for a
+  class ``k != y`` with ``a_k > 0`` and ``a_k + margin >= a_y``: every such class with
+  ``push_down_all``, else only the strongest other class ``k*`` (lowest index on ties);
 * modulator LIFs ``vm = sat_s(vm - (vm >> mod_leak_shift) + mod_drive * [err], membrane)``,
   spike ``m = [vm >= mod_theta]``, ``vm -= mod_theta * m``.
 
@@ -67,6 +69,7 @@ class TeacherParamsSignature(wiring.Signature):
             "teach_start": Out(STEP_WIDTH),
             "target": Out(teacher_width),
             "margin": Out(teacher_width),
+            "push_down_all": Out(1),
             "mod_theta": Out(unsigned(membrane_width - 1)),
             "mod_leak_shift": Out(range(membrane_width)),
             "mod_drive": Out(unsigned(membrane_width - 1)),
@@ -144,18 +147,16 @@ class Teacher(wiring.Component):
         a_y = Signal(tw)                         # the label's new trace
         best_v = Signal(tw, reset_less=True)     # the strongest other class's new trace
         best_k = Signal(kbits)
-        found = Signal(reset_less=True)          # best_v > 0: another class was active
         pos = Signal()                           # err_y = +1
         # the compare of a class's new trace with best_v, the cycle after ACT computes it
         cmp_v = Signal(tw, reset_less=True)
         cmp_k = Signal(kbits, reset_less=True)
         cmp_on = Signal()                        # ... a class other than the label's
-        neg = Signal()                           # err_best_k = -1
         m.d.comb += [self.activity[i].eq(shadow[i]) for i in range(K)]
         m.d.comb += [self.step.eq(t), self.m.eq(m_r)]
         m.d.sync += [self.done.eq(0), k.eq(k_next), half.eq(half_next), cmp_on.eq(0)]
         with m.If(cmp_on & (cmp_v > best_v)):   # strict: the lowest index wins ties
-            m.d.sync += [best_v.eq(cmp_v), best_k.eq(cmp_k), found.eq(1)]
+            m.d.sync += [best_v.eq(cmp_v), best_k.eq(cmp_k)]
         m.d.comb += [k_next.eq(k), half_next.eq(half)]
         last = k == K - 1
         at_label = k == self.label
@@ -163,8 +164,9 @@ class Teacher(wiring.Component):
         # The state memory: word Cat(k, half, 0, 0) the membrane of modulator half*K + k,
         # word Cat(k, 0, 0, 1) the trace of class k. The words with the third field set are
         # never written: reading there while ``fresh`` gives the zero state of a ``clear``
-        # without writing it. Each phase reads one word ahead (latency 1) and writes the
-        # word it read the cycle before.
+        # without writing it (CMP reads the traces ACT has just written: ``written``).
+        # Each phase reads one word ahead (latency 1) and writes the word it read the
+        # cycle before.
         (depth, sw), = self.memory_shapes
         m.submodules.state = mem = memory.Memory(shape=sw, depth=depth, init=[],
                                                  attrs={**NO_RW_CHECK,
@@ -176,8 +178,9 @@ class Teacher(wiring.Component):
         wr = mem.write_port()
         word = Signal(sw, reset_less=True)       # the word read the cycle before
         m.d.sync += word.eq(rd.data)
-        traces = Signal()                        # IDLE, ACT: the trace half is read
-        m.d.comb += [rd.addr.eq(Cat(k_next, half_next, fresh, traces)),
+        traces = Signal()                        # the trace half is read
+        written = Signal()                       # ... as ACT wrote it, even if ``fresh``
+        m.d.comb += [rd.addr.eq(Cat(k_next, half_next, fresh & ~written, traces)),
                      wr.addr.eq(Cat(k, half, C(0, 1), traces))]
 
         # ACT: class k's trace (one class a cycle)
@@ -194,7 +197,7 @@ class Teacher(wiring.Component):
         # 2**vw - 1 - mod_theta = ~mod_theta; else s - mod_theta, computed from x in parallel
         # with s (x + (drive - mod_theta): two short adders, not two in a row).
         v_k = word[:vw]
-        drive = Mux(half, neg & (k == best_k), pos & at_label)
+        drive = Mux(half, self.err_neg.bit_select(k, 1), pos & at_label)
         x_v = Signal(vw)
         m.d.comb += x_v.eq(v_k - (v_k >> p.mod_leak_shift))
         s_v = Signal(vw + 1)
@@ -212,8 +215,8 @@ class Teacher(wiring.Component):
                     m.d.sync += [self.err_pos.eq(0), self.err_neg.eq(0), fresh.eq(1)]
                 with m.Elif(self.update):
                     with m.If(self.learn):
-                        m.d.sync += [on.eq(~_less(t, p.teach_start)), best_v.eq(0),
-                                     found.eq(0)]           # (their only reset)
+                        m.d.sync += [on.eq(~_less(t, p.teach_start)),
+                                     best_v.eq(0)]          # (its only reset)
                         m.next = "ACT"
                     with m.Else():
                         m.d.sync += [t.eq(t + 1), self.err_pos.eq(0),
@@ -227,18 +230,25 @@ class Teacher(wiring.Component):
                     m.d.sync += a_y.eq(a_new)
                 with m.If(last):
                     m.next = "ACT_END"
-            with m.State("ACT_END"):             # the last class's compare
-                m.next = "ERR"
-            with m.State("ERR"):                 # k = 0: and read membrane 0
-                # best_v + margin >= a_y: a_y - best_v < 0 or <= margin (one subtractor)
-                diff = Signal(signed(tw + 1))
-                m.d.comb += diff.eq(a_y - best_v)
+            with m.State("ACT_END"):             # the last class's compare; read trace 0
+                m.d.comb += [traces.eq(1), written.eq(1)]
                 p_err = on & _less(a_y, p.target)
-                n_err = on & found & (diff[tw] | _less(diff[:tw], p.margin, or_equal=True))
-                m.d.sync += [pos.eq(p_err), neg.eq(n_err),
-                             self.err_pos.eq(Mux(p_err, C(1, K) << self.label, 0)[:K]),
-                             self.err_neg.eq(Mux(n_err, C(1, K) << best_k, 0)[:K])]
-                m.next = "MOD"
+                m.d.sync += [pos.eq(p_err),
+                             self.err_pos.eq(Mux(p_err, C(1, K) << self.label, 0)[:K])]
+                m.next = "CMP"
+            with m.State("CMP"):                 # class k's error; read the next trace
+                # (after the last, membrane 0). a_k + margin >= a_y: a_y - a_k < 0 or
+                # <= margin (one subtractor); err_neg fills from its top, a class a cycle
+                m.d.comb += [traces.eq(~last), written.eq(~last),
+                             k_next.eq(Mux(last, 0, k + 1))]
+                diff = Signal(signed(tw + 1))
+                m.d.comb += diff.eq(a_y - a_k)
+                close = diff[tw] | _less(diff[:tw], p.margin, or_equal=True)
+                n_err = (on & ~at_label & a_k.any() & close
+                         & (p.push_down_all | (k == best_k)))
+                m.d.sync += self.err_neg.eq(Cat(self.err_neg[1:], n_err))
+                with m.If(last):
+                    m.next = "MOD"
             with m.State("MOD"):                 # and read the next membrane
                 m.d.comb += [k_next.eq(Mux(last, 0, k + 1)), half_next.eq(half ^ last),
                              wr.en.eq(1)]

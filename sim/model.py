@@ -227,11 +227,12 @@ def trace_step(x, spikes, *, shift: int, inc: int, width: int):
 
 
 def teacher_step(activity, class_spikes, label: int, t: int, *, shift: int, width: int,
-                 teach_start: int, target: int, margin: int):
+                 teach_start: int, target: int, margin: int, push_down_all: bool):
     """Phase 4, the population winner-take-all teacher (rtl/teach.py ``Teacher``): one
     sample's per-class activity traces, then the ternary error from step ``teach_start``
-    on: push the label's class up while it is below ``target``, push the strongest other
-    class (lowest index on ties) down while it is within ``margin`` of the label's.
+    on: push the label's class up while it is below ``target``, push a wrong class down
+    while it is active and within ``margin`` of the label's: every such class with
+    ``push_down_all``, else only the strongest wrong class (lowest index on ties).
     Returns (activity, error), error in {-1, 0, +1} per class."""
     activity = trace_step(activity, class_spikes, shift=shift, inc=1, width=width)
     error = np.zeros(len(activity), I64)
@@ -239,11 +240,15 @@ def teacher_step(activity, class_spikes, label: int, t: int, *, shift: int, widt
         return activity, error
     if activity[label] < target:
         error[label] = 1
-    others = activity.copy()
-    others[label] = -1
-    k = int(np.argmax(others))
-    if activity[k] > 0 and activity[k] + margin >= activity[label]:
-        error[k] = -1
+    close = (activity > 0) & (activity + margin >= activity[label])
+    close[label] = False
+    if not push_down_all:
+        others = activity.copy()
+        others[label] = -1
+        strongest = np.zeros_like(close)
+        strongest[int(np.argmax(others))] = True
+        close &= strongest
+    error[close] = -1
     return activity, error
 
 
@@ -518,7 +523,7 @@ class Network:
         activity, error = teacher_step(
             st["teach"][0], class_counts(s_r, s.classes, s.per_class)[0], label, t,
             shift=l.teacher_shift, width=w.teacher, teach_start=l.teach_start,
-            target=l.target, margin=l.margin)
+            target=l.target, margin=l.margin, push_down_all=l.push_down_all)
         v_m, m = modulator_step(st["v_m"][0], error, drive=d.mod_drive,
                                 leak_shift=d.mod_leak_shift, theta=d.mod_theta,
                                 membrane_width=w.membrane)

@@ -35,7 +35,8 @@ TASK_OVERRIDES = {
         "learning.trace_shift": 7,        # ... and the same for the pre traces
         "learning.trace_inc": 8,          # 24 spikes x 8 = 192 fits the 8-bit trace
         "learning.target": 24,            # target population: 24 spikes in the sample
-        "learning.margin": 8,             # strongest wrong class within 8 spikes is pushed down
+        "learning.margin": 8,             # a wrong class within 8 spikes is pushed down ...
+        "learning.push_down_all": False,  # ... only the strongest (measured so; docs/learning.md)
         "learning.eta_readout_shift": 5,
         "learning.eta_hidden_shift": 11,
         "learning.post_from_trace": True,  # post term: the neuron spiked in this sample

@@ -110,8 +110,10 @@ class ScalarNetwork:
                     for k in range(K):
                         if k != label and (best is None or teach[k] > teach[best]):
                             best = k
-                    if teach[best] > 0 and teach[best] + l.margin >= teach[label]:
-                        err[best] = -1
+                    for k in range(K):
+                        if (k != label and (l.push_down_all or k == best) and teach[k] > 0
+                                and teach[k] + l.margin >= teach[label]):
+                            err[k] = -1
                 for mi in range(2 * K):
                     k = mi % K
                     drive = d.mod_drive if (err[k] == 1 if mi < K else err[k] == -1) else 0

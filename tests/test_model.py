@@ -131,6 +131,7 @@ def random_config(rng) -> Config:
         "learning.post_from_trace": bool(rng.integers(0, 2)),
         "init_scale": 8, "init_rec_scale": 4,
         "seed": int(rng.integers(0, 2**32)),
+        "learning.push_down_all": bool(rng.integers(0, 2)),
     }).replace(**frames).validate()
 
 

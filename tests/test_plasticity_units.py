@@ -124,13 +124,15 @@ def _teacher_config(seed):
         "learning.teacher_shift": int(rng.integers(1, 5)),
         "learning.teach_start": int(rng.integers(0, 8)),
         "learning.target": int(rng.integers(0, 14)), "learning.margin": int(rng.integers(0, 8)),
-        "seed": seed}).validate()
+        "learning.push_down_all": bool(seed % 2), "seed": seed}).validate()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_teacher_matches_model(seed):
-    """Activity traces, ternary errors and modulator spikes, every step, over samples of
-    a learning run (readout spikes from the model's run)."""
+def _teacher_against_model(seed, flip_rule=False):
+    """Run the Teacher beside the model's learning run of ``_teacher_config(seed)``
+    (readout spikes from the model) and list every step where activity traces or
+    modulator spikes differ, and any wrong cycle count; ``flip_rule`` builds the DUT with
+    the other ``push_down_all`` (the fault the negative test injects). Returns (mismatches,
+    the DUT's modulator events, the model's)."""
     cfg = _teacher_config(seed)
     s, w = cfg.sizes, cfg.widths
     net = Network(cfg)
@@ -143,7 +145,8 @@ def test_teacher_matches_model(seed):
                   membrane_width=w.membrane)
     l, d = cfg.learning, cfg.dynamics
     params = {"teacher_shift": l.teacher_shift, "teach_start": l.teach_start,
-              "target": l.target, "margin": l.margin, "mod_theta": d.mod_theta,
+              "target": l.target, "margin": l.margin,
+              "push_down_all": int(l.push_down_all ^ flip_rule), "mod_theta": d.mod_theta,
               "mod_leak_shift": d.mod_leak_shift, "mod_drive": d.mod_drive}
     bad = []
     events = [0]
@@ -166,7 +169,7 @@ def test_teacher_matches_model(seed):
                 while not ctx.get(dut.done):
                     await ctx.tick()
                     cycles += 1
-                if cycles != 3 * s.classes + 3:
+                if cycles != 4 * s.classes + 2:
                     bad.append((t, "done after", cycles, "cycles"))
                 m = [(ctx.get(dut.m) >> i) & 1 for i in range(s.modulators)]
                 a = [ctx.get(dut.activity[k]) for k in range(s.classes)]
@@ -186,9 +189,25 @@ def test_teacher_matches_model(seed):
             bad.append("learning off changed the teacher")
 
     simulate(dut, bench)
+    return bad, events[0], net.stats.modulator_events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_teacher_matches_model(seed):
+    """Activity traces, ternary errors and modulator spikes, every step, over samples of
+    a learning run; odd seeds push down every close wrong class, even seeds only the
+    strongest."""
+    bad, dut_events, model_events = _teacher_against_model(seed)
     assert not bad, bad[:3]
-    assert events[0] == net.stats.modulator_events
-    assert net.stats.modulator_events > 0
+    assert dut_events == model_events > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_teacher_comparison_catches_the_other_rule(seed):
+    """Negative test: the Teacher built with the other push-down rule (every close wrong
+    class against only the strongest) differs from the model on these samples."""
+    bad, dut_events, model_events = _teacher_against_model(seed, flip_rule=True)
+    assert bad or dut_events != model_events
 
 
 def test_trace_update_matches_model():
