@@ -391,7 +391,7 @@ def sweep_params(rows: list, fields: list, metric: str, path: pathlib.Path, *,
         fig.legend(handles, labels, loc="outside lower center", fontsize="small",
                    ncol=min(len(handles), 3), frameon=False)
     n_seeds = len({r["seed"] for r in rows})
-    fig.suptitle(f"sweep, {n_seeds} seed{'s' if n_seeds != 1 else ''}: points are "
+    fig.suptitle(f"sweep, {n_seeds} sample-order seed{'s' if n_seeds != 1 else ''}: points are "
                  "trials, lines the mean per value of the finished ones" +
                  (f"\n{note}" if note else ""),
                  fontsize="medium")
