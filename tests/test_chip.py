@@ -24,12 +24,13 @@ pytestmark = pytest.mark.rtl
 # neurons, 2 classes x 2, 8 steps): docs/api.md's walk-through shares its Verilator build
 CONFIGS = {
     "small": {},
-    # two layers, refractory, reset to zero, no readout bias, readout only from traces
+    # two layers, refractory, reset to zero, no readout bias, readout only from traces,
+    # the teacher pushing down only the strongest wrong class (of two)
     "two_layers": {"sizes.layers": 2, "sizes.n_in": 5, "sizes.classes": 3,
                    "sizes.per_class": 1, "topology.ff_fan_in": 5,
                    "dynamics.refractory": 2, "dynamics.reset_subtract": False,
                    "topology.readout_bias": False, "learning.post_from_trace": True,
-                   "learning.learn_recurrent": False},
+                   "learning.learn_recurrent": False, "learning.push_down_all": False},
     # 2-bit weights, 8 neurons a core: on the UP5K boards 16 // 2 = 8 lanes, a crossbar row
     # is one weight word that the row fills (issue 16)
     "narrow_weights": {"sizes.neurons": 8, "widths.weight": 2, "widths.membrane": 8,
@@ -214,7 +215,9 @@ def two_layer_run(tmp_path_factory):
     net = Network(cfg, topo)
     rng = np.random.default_rng(5)
     w = net.weights
-    w.w_ro[:] = rng.integers(-10, 40, w.w_ro.shape) * net.ro_mask
+    # readout weights >= 0: two wrong classes are often close at once, so the teacher
+    # rule changes the run (test_compare_finds_a_difference)
+    w.w_ro[:] = rng.integers(0, 40, w.w_ro.shape) * net.ro_mask
     u = rng.integers(0, cfg.dynamics.enc_theta + 1, (5, cfg.sizes.n_in))
     labels = np.arange(5) % cfg.sizes.classes
     chip = run_chip(chip_build(topo), net, u, labels, [{"learn": True}],
@@ -229,13 +232,17 @@ def test_two_layer_chip_learns_bit_exact(two_layer_run):
     assert sum(row["chip_stats"]["rows_swept"] for row in r["rows"]) > 0
 
 
-@pytest.mark.parametrize("change", ["theta", "weight"])
+@pytest.mark.parametrize("change", ["theta", "weight", "teacher rule"])
 def test_compare_finds_a_difference(two_layer_run, change):
-    """The same chip run beside a slightly different model must not pass."""
+    """The same chip run beside a slightly different model must not pass (the teacher
+    rule: the model pushing down every close wrong class where the chip was built to push
+    only the strongest)."""
     cfg, topo, weights, u, labels, run = two_layer_run
     weights = weights.copy()
     if change == "theta":
         cfg = cfg.replace(**{"dynamics.theta": cfg.dynamics.theta + 1})
+    elif change == "teacher rule":
+        cfg = cfg.replace(**{"learning.push_down_all": True})
     else:
         i, j = np.argwhere(Network(cfg, topo).in_mask)[0]
         weights.w_in[i, j] += 1
