@@ -203,7 +203,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=_positive_int, metavar="L",
                    help="weights a memory word, the synapses each crossbar reads a cycle "
                         "(default: the config's lanes, else 16 // widths.weight on the UP5K "
-                        "boards, else 2; at most what a host-link word carries)")
+                        "boards, else 4 on the ULX3S (fewer past 8-bit weights); at most "
+                        "what a host-link word carries)")
     p.add_argument("--seeds", type=_positive_int, metavar="N",
                    help="placements to try (nextpnr's default seed, then --seed 2, 3, ...) "
                         "until one meets the clock; the best is kept (default: 3)")
@@ -267,7 +268,8 @@ def get_parser() -> argparse.ArgumentParser:
     lanes = p.add_mutually_exclusive_group()
     lanes.add_argument("--board", choices=sorted(BOARDS),
                        help="simulate the learning chip as this board builds it (its "
-                            "lanes: 16 // widths.weight on the UP5K boards, else 2; its "
+                            "lanes: the config's, else 16 // widths.weight on the UP5K "
+                            "boards, else 4 (fewer past 8-bit weights); its "
                             "share: sizes.cores on the UP5K boards, else 1): "
                             f"{known_boards()}")
     lanes.add_argument("--lanes", type=_positive_int, metavar="L",
