@@ -573,18 +573,27 @@ def _order(v):
     return (1, 0, str(v)) if v is not None else (2, 0, "")
 
 
+def point_fields(spec: Spec) -> list:
+    """The searched fields that make a point: all but the network seed (the config field
+    ``seed``), which, searched, is a seed like the sample order's: a point's runs over
+    it are averaged, so a spec can ask for a mean over network seeds."""
+    return [k for k in spec.search if k != "seed"]
+
+
 def best_per_task(rows: list, spec: Spec) -> dict:
     """Per task, every searched point's ``metric`` over its seeds (mean, std, n), best
-    first: ``{task: [{"params", "mean", "std", "seeds", "epochs", ...}, ...]}``."""
+    first: ``{task: [{"params", "mean", "std", "seeds", "network_seeds", "epochs", ...},
+    ...]}`` (``network_seeds``: the config's ``seed`` of each run)."""
     out = {}
     metric = spec.metric
+    fields = point_fields(spec)
     for task in spec.tasks:
         groups = {}
         for row in rows:
             if (row["task"] != task or row["status"] in ("error", "unfinished")
                     or row[metric] is None):
                 continue
-            params = tuple((k, row[_column(k)]) for k in spec.search)
+            params = tuple((k, row[_column(k)]) for k in fields)
             groups.setdefault(params, []).append(row)
         points = []
         for params, rs in groups.items():
@@ -595,6 +604,7 @@ def best_per_task(rows: list, spec: Spec) -> dict:
             points.append({"params": dict(params), "mean": mean, "std": std,
                            "min": min(vals), "max": max(vals),
                            "seeds": [r["seed"] for r in rs],
+                           "network_seeds": [r.get(_column("seed")) for r in rs],
                            "epochs": min(r["epochs"] for r in rs),
                            "complete": all(r["status"] == "done" for r in rs),
                            "gated_fraction": _mean(r["gated_fraction"] for r in rs),
@@ -632,7 +642,7 @@ def write_results(rows: list, best: dict, spec: Spec, out: pathlib.Path) -> dict
         sweep_params(ok, [(k, _column(k)) for k in spec.search], spec.metric,
                      files["params_plot"], tasks=spec.tasks, note=note)
     files["costs_plot"] = out / "accuracy-vs-cost.png"
-    first = next(iter(spec.search), None)
+    first = next(iter(point_fields(spec)), None)
     sweep_costs(ok, spec.metric, files["costs_plot"], tasks=spec.tasks,
                 field=(first, _column(first)) if first else None, note=note)
     for task, points in best.items():
@@ -643,10 +653,12 @@ def write_results(rows: list, best: dict, spec: Spec, out: pathlib.Path) -> dict
         path = out / f"best-{task}.toml"
         where = (f"{spec.epochs} epochs" + (f" on the first {spec.samples} training "
                                             "samples" if spec.samples else ""))
+        over = (f"network seeds {', '.join(map(str, p['network_seeds']))}"
+                if "seed" in spec.search else f"seeds {', '.join(map(str, p['seeds']))}")
         path.write_text(
             f"# `python -m gen sweep` best config for {task}: {spec.metric} "
-            f"{100 * p['mean']:.1f}% +- {100 * p['std']:.1f} (mean +- std over seeds "
-            f"{', '.join(map(str, p['seeds']))}; {where})\n"
+            f"{100 * p['mean']:.1f}% +- {100 * p['std']:.1f} (mean +- std over "
+            f"{over}; {where})\n"
             + "".join(f"# searched: {k} = {v!r}\n" for k, v in p["params"].items())
             + f"# use: python -m gen train --task {task} --config {path.name}\n"
             + cfg.to_toml())
@@ -670,7 +682,7 @@ def format_summary(result: dict) -> str:
              + (f", {spec.trials() - len(rows) + sum(r['status'] == 'unfinished' for r in rows)}"
                 " unfinished" if result.get("interrupted") else "")
              + f"); {spec.metric}, mean +- std over seeds:"]
-    fields = list(spec.search)
+    fields = point_fields(spec)
     for task, points in best.items():
         lines.append(f"{task}:")
         head = "  " + "".join(f"{f:>28}" for f in fields) + \

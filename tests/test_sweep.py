@@ -253,3 +253,24 @@ def test_uniform_over_an_int_field_is_rounded():
     assert trial_config(base, {"dynamics.theta": 180.6}).dynamics.theta == 181
     ds = sweep_dataset("digits", base, 10)
     assert len(ds.x_train) == 10 and len(ds.x_test) > 10
+
+
+def test_a_searched_network_seed_is_averaged_over_not_a_point():
+    """The config field ``seed`` in [search] is a seed: a point is the other fields, its
+    accuracy the mean over the network seeds (what gen/sweeps/digits-teacher.toml asks);
+    the best config leaves the seed as the base's."""
+    from gen.sweep import best_per_task, format_summary
+    spec = parse_spec({"task": "digits", "epochs": 1, "search": {
+        "seed": {"grid": [1, 2, 3]}, "learning.margin": {"grid": [2, 4]}}})
+    acc = {(1, 2): 0.90, (2, 2): 0.94, (3, 2): 0.92, (1, 4): 0.99, (2, 4): 0.80,
+           (3, 4): 0.81}
+    rows = [{"task": "digits", "seed": 0, "config.seed": s, "learning.margin": m,
+             "test_accuracy": a, "epochs": 1, "status": "done", "gated_fraction": 0.1,
+             "weight_writes_per_sample": 100.0} for (s, m), a in acc.items()]
+    points = best_per_task(rows, spec)["digits"]
+    assert [p["params"] for p in points] == [{"learning.margin": 2}, {"learning.margin": 4}]
+    assert points[0]["network_seeds"] == [1, 2, 3]
+    assert math.isclose(points[0]["mean"], 0.92) and math.isclose(points[0]["std"], 0.02)
+    text = format_summary({"spec": spec, "best": {"digits": points}, "rows": rows,
+                           "seconds": 1.0, "files": {}})
+    assert "92.0% +- 2.0" in text and "config.seed" not in text
