@@ -16,7 +16,7 @@ from rtl.teach import Teacher
 from sim.fixed import Lfsr, lfsr_seed, oat32
 from sim.model import Network, trace_step
 
-from amaranth_sim import simulate
+from amaranth_sim import simulate, strobe_until_done
 
 
 
@@ -96,13 +96,7 @@ def test_feedback_post_matches_model(classes, hidden, seed):
                 ctx.set(dut.j, j)
                 for k, v in enumerate(sig.tolist()):
                     ctx.set(dut.sig[k], v)
-                ctx.set(dut.start, 1)
-                await ctx.tick()
-                ctx.set(dut.start, 0)
-                n = 0
-                while not ctx.get(dut.done):
-                    await ctx.tick()
-                    n += 1
+                n = await strobe_until_done(ctx, dut.start, dut.done) - 1
                 want = int(bc[j] @ sig)
                 if ctx.get(dut.acc) != want or n != dut.latency - 1:
                     bad.append((j, sig.tolist(), ctx.get(dut.acc), want, n))
@@ -162,13 +156,7 @@ def _teacher_against_model(seed, flip_rule=False):
             ctx.set(dut.label, int(label))
             for t in range(s.steps):
                 ctx.set(dut.spikes, sum(int(v) << i for i, v in enumerate(tr["s_r"][0, t])))
-                ctx.set(dut.update, 1)
-                await ctx.tick()
-                ctx.set(dut.update, 0)
-                cycles = 1
-                while not ctx.get(dut.done):
-                    await ctx.tick()
-                    cycles += 1
+                cycles = await strobe_until_done(ctx, dut.update, dut.done)
                 if cycles != 4 * s.classes + 2:
                     bad.append((t, "done after", cycles, "cycles"))
                 m = [(ctx.get(dut.m) >> i) & 1 for i in range(s.modulators)]
