@@ -257,8 +257,7 @@ def test_uniform_over_an_int_field_is_rounded():
 
 def test_a_searched_network_seed_is_averaged_over_not_a_point():
     """The config field ``seed`` in [search] is a seed: a point is the other fields, its
-    accuracy the mean over the network seeds (what gen/sweeps/digits-teacher.toml asks);
-    the best config leaves the seed as the base's."""
+    accuracy the mean over the network seeds (what gen/sweeps/digits-teacher.toml asks)."""
     from gen.sweep import best_per_task, format_summary
     spec = parse_spec({"task": "digits", "epochs": 1, "search": {
         "seed": {"grid": [1, 2, 3]}, "learning.margin": {"grid": [2, 4]}}})
