@@ -36,7 +36,7 @@ class Sizes:
     neurons: int = 64        # neurons per core (N); each core is a dense N x N crossbar
     classes: int = 10        # K readout classes
     per_class: int = 4       # P readout neurons per class (population code)
-    steps: int = 24          # T time steps per sample
+    steps: int = 12          # T time steps per sample (digits: as accurate as 24, half the chip's cycles)
     frames: int = 1          # input frames a sample: a temporal presentation shows n_in intensities a frame, one frame after another
     frame_steps: int = 0     # steps each frame is shown (0: steps // frames); past the last frame the input is silent
 

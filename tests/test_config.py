@@ -9,15 +9,16 @@ from gen.config import Config, ConfigError, default_config, load_config
 
 # (extra changes that make the case reachable, dotted field, bad value, expected text)
 # One row per `need(...)` in Config.validate, both ends of every range where it has two.
+STEPS = Config().sizes.steps
 INVALID = [
     *[({}, f"sizes.{n}", 0, "must be >= 1")
       for n in ("n_in", "layers", "cores", "neurons", "classes", "per_class", "steps")],
     ({}, "sizes.classes", 1, "must be >= 2"),
     ({}, "sizes.steps", 4097, "<= 4096"),
-    ({}, "sizes.frames", 0, "must be 1..24"),
-    ({}, "sizes.frames", 25, "must be 1..24"),
-    ({}, "sizes.frame_steps", -1, "must be 0..24"),
-    ({}, "sizes.frame_steps", 25, "must be 0..24"),
+    ({}, "sizes.frames", 0, f"must be 1..{STEPS}"),
+    ({}, "sizes.frames", STEPS + 1, f"must be 1..{STEPS}"),
+    ({}, "sizes.frame_steps", -1, f"must be 0..{STEPS}"),
+    ({}, "sizes.frame_steps", STEPS + 1, f"must be 0..{STEPS}"),
     ({"sizes.frame_steps": 5}, "sizes.frames", 5, "5 frames of 5 steps"),
     ({}, "widths.weight", 1, "2..16 bits"),
     ({}, "widths.weight", 17, "2..16 bits"),
@@ -50,8 +51,8 @@ INVALID = [
     ({}, "learning.eta_hidden", 256, "0..255"),
     ({}, "learning.eta_readout", -1, "0..255"),
     ({}, "learning.eta_readout", 256, "0..255"),
-    ({}, "learning.teach_start", -1, "0..23"),
-    ({}, "learning.teach_start", 24, "0..23"),
+    ({}, "learning.teach_start", -1, f"0..{STEPS - 1}"),
+    ({}, "learning.teach_start", STEPS, f"0..{STEPS - 1}"),
     ({}, "learning.decay_epochs", -1, "0..1000"),
     ({}, "learning.decay_epochs", 1001, "0..1000"),
     ({}, "dynamics.theta", 0, "1..32767"),
