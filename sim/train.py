@@ -195,6 +195,12 @@ def save_weights(path, net: Network, meta: dict | None = None) -> None:
                         meta=np.array(json.dumps(meta or {})))
 
 
+#: config fields added after weights files were already being saved, with the value a
+#: file without the field was made with (where it differs from today's default):
+#: before 2026-12-07 the teacher pushed down only the strongest wrong class.
+FIELDS_BEFORE_THEY_EXISTED = {("learning", "push_down_all"): False}
+
+
 def load_weights(path) -> Network:
     """A network rebuilt from ``save_weights`` output (topology regenerated from the seed)."""
     import tomllib
@@ -215,7 +221,11 @@ def load_weights(path) -> Network:
         if str(path) in str(e):
             raise
         raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
-    config = Config.from_dict(tomllib.loads(config_text), source=str(path)).validate()
+    data = tomllib.loads(config_text)
+    for (section, name), value in FIELDS_BEFORE_THEY_EXISTED.items():
+        if isinstance(data.get(section, {}), dict):
+            data.setdefault(section, {}).setdefault(name, value)
+    config = Config.from_dict(data, source=str(path)).validate()
     topo = make_topology(config)
     weights = Weights(*arrays)
     net = Network(config, topo, weights)

@@ -242,3 +242,25 @@ def test_trace_file_round_trip(tmp_path):
     again = Network(cfg)
     _, _, tr = again.run(u[:1], [0], learn=True, record=True)
     assert np.array_equal(tr[0]["s_h"][0], saved["0/s_h"])
+
+
+def test_a_weights_file_saved_before_a_field_existed_loads_with_the_rule_it_was_made_with(
+        tmp_path):
+    """``learning.push_down_all`` came in with default True; a file saved before it was
+    trained by the teacher that pushed down only the strongest class, and continuing to
+    train it must keep that rule (sim.train.FIELDS_BEFORE_THEY_EXISTED). A file saved
+    since keeps what it says."""
+    from sim.train import load_weights, save_weights
+    net = Network(Config())
+    save_weights(tmp_path / "new.npz", net)
+    assert load_weights(tmp_path / "new.npz").config.learning.push_down_all is True
+    text = net.config.to_toml()
+    old = "\n".join(line for line in text.splitlines()
+                    if not line.startswith("push_down_all"))
+    assert old != text
+    w = net.weights
+    np.savez_compressed(tmp_path / "old.npz", w_in=w.w_in, w_hh=w.w_hh, w_ro=w.w_ro,
+                        config=np.array(old), meta=np.array("{}"))
+    loaded = load_weights(tmp_path / "old.npz")
+    assert loaded.config.learning.push_down_all is False
+    assert loaded.config.replace(**{"learning.push_down_all": True}).to_toml() == text
