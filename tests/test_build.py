@@ -226,7 +226,7 @@ def test_ice40_large_preset():
 
 
 #: the board each shipped preset is for (a new preset must say which)
-PRESET_BOARDS = {"digits-accurate": "ice40", "tiny": "ice40",
+PRESET_BOARDS = {"tiny": "ice40",
                  "ice40-fast": "ice40",
                  "ice40-large": "ice40", "ulx3s-deep": "ulx3s", "mnist1d-wide": "ulx3s"}
 
@@ -269,7 +269,7 @@ def test_presets_keep_the_steps_they_were_measured_with():
     """The default went from 24 steps a sample to 12 (2026-12-07); the presets whose
     documented figures were measured at 24 pin it, so those figures still describe them."""
     assert Config().sizes.steps == 12
-    for name in ("digits-accurate", "ice40-large", "ulx3s-deep", "mnist1d-wide"):
+    for name in ("ice40-large", "ulx3s-deep", "mnist1d-wide"):
         assert load_config(name).sizes.steps == 24, name
 
 
