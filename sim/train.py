@@ -223,8 +223,9 @@ def load_weights(path) -> Network:
         raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
     data = tomllib.loads(config_text)
     for (section, name), value in FIELDS_BEFORE_THEY_EXISTED.items():
-        if isinstance(data.get(section, {}), dict):
-            data.setdefault(section, {}).setdefault(name, value)
+        table = data.setdefault(section, {})
+        if isinstance(table, dict):         # anything else: from_dict names the error
+            table.setdefault(name, value)
     config = Config.from_dict(data, source=str(path)).validate()
     topo = make_topology(config)
     weights = Weights(*arrays)
