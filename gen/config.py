@@ -341,12 +341,26 @@ def presets() -> dict[str, pathlib.Path]:
     return {p.stem: p for p in sorted(PRESETS.glob("*.toml"))}
 
 
+# Presets that were shipped and then retired, with what to use instead: the docs' dated
+# sections still name them, and a user who copies such a command should learn why it
+# stopped working and what replaced it, not only that no such file exists.
+RETIRED_PRESETS = {
+    "digits-fast": "retired on 2026-12-07, when its 12 steps a sample became the "
+                   "default: leave out --config",
+    "digits-accurate": "retired on 2026-12-07, being below the default on digits "
+                       "(docs/learning.md); its settings are in docs/sweep.md",
+}
+
+
 def load_config(path=None) -> Config:
     """Load and validate a TOML config; ``None`` gives the shipped default. ``path`` may
-    also name a shipped preset (``ulx3s-deep``): a file of that name wins."""
+    also name a shipped preset (``ulx3s-deep``): a file of that name wins. A retired
+    preset's name is refused with what replaced it (``RETIRED_PRESETS``)."""
     if path is None:
         return default_config()
     from .util import read_named_toml
+    if str(path) in RETIRED_PRESETS and not pathlib.Path(path).exists():
+        raise ConfigError(f"the preset {str(path)!r} was {RETIRED_PRESETS[str(path)]}")
     data, path = read_named_toml(path, presets(), "config file", ConfigError,
                                  "shipped presets")
     return Config.from_dict(data, source=str(path)).validate()

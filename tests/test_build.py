@@ -13,7 +13,7 @@ import pytest
 from boards import BOARDS
 from gen import build as b
 from gen.cli import EXIT_ERROR, EXIT_OK, main
-from gen.config import Config, ConfigError, load_config, presets
+from gen.config import RETIRED_PRESETS, Config, ConfigError, load_config, presets
 from gen.topology import make_topology
 
 ICE40 = BOARDS["ice40"]
@@ -278,6 +278,12 @@ def test_unknown_preset_names_the_shipped_ones():
     with pytest.raises(ConfigError, match=r"'no-such' does not exist \(shipped presets: "
                                           r".*ulx3s-deep"):
         load_config("no-such")
+
+
+def test_retired_preset_says_what_replaced_it():
+    with pytest.raises(ConfigError, match=r"'digits-fast' was retired .* leave out --config"):
+        load_config("digits-fast")
+    assert not set(RETIRED_PRESETS) & set(presets())   # a retired name is not shipped
 
 
 def test_cli_check_ulx3s(capsys):
