@@ -26,6 +26,20 @@ from cocotb.utils import get_sim_time
 PERIOD_NS = 10
 
 
+async def uart_byte(tx, divisor: int) -> int:
+    """The next 8N1 byte on the chip's ``tx`` line, sampled mid-bit: waits for the start
+    bit's falling edge and returns after the stop bit."""
+    bit = divisor * PERIOD_NS
+    await FallingEdge(tx)
+    await Timer(bit // 2, unit="ns")
+    byte = 0
+    for i in range(8):
+        await Timer(bit, unit="ns")
+        byte |= int(tx.value) << i
+    await Timer(bit, unit="ns")
+    return byte
+
+
 class CocotbTransport:
     """``sim.host.Transport`` over the simulated UART pins (8N1, ``divisor`` cycles a
     bit). ``read(n, timeout)`` waits at most ``timeout`` simulated cycles;
@@ -151,15 +165,8 @@ class CocotbTransport:
 
     async def receive(self, dut) -> None:
         """Decode ``tx`` into the inbox, forever."""
-        bit = self.divisor * PERIOD_NS
         while True:
-            await FallingEdge(dut.tx)
-            await Timer(bit // 2, unit="ns")
-            byte = 0
-            for i in range(8):
-                await Timer(bit, unit="ns")
-                byte |= int(dut.tx.value) << i
-            await Timer(bit, unit="ns")
+            byte = await uart_byte(dut.tx, self.divisor)
             with self.lock:
                 self.inbox.append(byte)
             self.arrived.set()

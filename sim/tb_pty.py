@@ -33,11 +33,11 @@ import time
 import tty
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
+from cocotb.triggers import ClockCycles, Event, First, Timer
 from cocotb.utils import get_sim_time
 
 from rtl.host_protocol import CMD_WRITE, SYNC, crc8
-from sim.tb_chip import PERIOD_NS, ChipTB
+from sim.tb_chip import PERIOD_NS, ChipTB, uart_byte
 STALL_S = 0.5           # a frame left unfinished this long is let time out on the chip
 
 
@@ -158,15 +158,8 @@ class PtyBridge:
 
     async def receive(self) -> None:
         """Decode ``tx`` and pass every byte on to the host, forever."""
-        dut, bit = self.dut, self.divisor * PERIOD_NS
         while True:
-            await FallingEdge(dut.tx)
-            await Timer(bit // 2, unit="ns")
-            byte = 0
-            for i in range(8):
-                await Timer(bit, unit="ns")
-                byte |= int(dut.tx.value) << i
-            await Timer(bit, unit="ns")
+            byte = await uart_byte(self.dut.tx, self.divisor)
             if self.mute is None or self.replies.frames < self.mute:
                 self.pending.append(byte)
                 self.stats["bytes_out"] += 1
