@@ -146,22 +146,29 @@ def decode(stream: bytes, t: Target) -> list:
     reply and are dropped if their stop bits are all before the reply's last (an error
     reply of 6 bytes outlasts 5 bytes sent back to back after the CRC); more of them
     are :class:`Ambiguous`."""
-    replies, i = [], 0
-    while i < len(stream):
-        if stream[i] != SYNC:
-            i += 1
-            continue
-        body = stream[i + 1:]
-        if len(body) < 3 or len(body) < 4 + (body[1] | body[2] << 8):
-            return replies + [(STATUS["timeout"], body[0] if body else 0)]
-        end = 4 + (body[1] | body[2] << 8)
-        status = frame_status(body[:end], t)
-        replies.append((status, body[0]))
-        rest = len(body) - end
-        if rest and (status == STATUS["ok"] or rest > 5):
-            raise Ambiguous(f"{rest} bytes after a frame answered {STATUS_NAMES[status]}")
-        return replies
-    return replies
+    body, end = first_frame(stream)
+    if body is None:
+        return []
+    if end is None:
+        return [(STATUS["timeout"], body[0] if body else 0)]
+    status = frame_status(body[:end], t)
+    rest = len(body) - end
+    if rest and (status == STATUS["ok"] or rest > 5):
+        raise Ambiguous(f"{rest} bytes after a frame answered {STATUS_NAMES[status]}")
+    return [(status, body[0])]
+
+
+def first_frame(stream: bytes) -> tuple:
+    """``(body, end)`` of the first frame in ``stream``: ``body`` the bytes after its
+    sync, ``end`` the frame's length in them (command, length, payload, CRC), ``None``
+    if the stream ends before it does; ``(None, None)`` without a sync."""
+    i = stream.find(bytes([SYNC]))
+    if i < 0:
+        return None, None
+    body = stream[i + 1:]
+    if len(body) < 3 or len(body) < 4 + (body[1] | body[2] << 8):
+        return body, None
+    return body, 4 + (body[1] | body[2] << 8)
 
 
 class Line:
@@ -264,17 +271,8 @@ READABLE = (SPACES["weights"], SPACES["input"], SPACES["counts"], SPACES["status
 
 def _frames(stream: bytes) -> list:
     """The complete frames (``body``: the bytes after the sync) :func:`decode` finds."""
-    out, i = [], 0
-    while i < len(stream):
-        if stream[i] != SYNC:
-            i += 1
-            continue
-        body = stream[i + 1:]
-        if len(body) < 3 or len(body) < 4 + (body[1] | body[2] << 8):
-            return out
-        out.append(body[:4 + (body[1] | body[2] << 8)])
-        return out
-    return out
+    body, end = first_frame(stream)
+    return [] if end is None else [body[:end]]
 
 
 class _Gen:
