@@ -12,7 +12,7 @@ This is a ceiling study for issue 14's digits target, not a model of the chip: i
 what the rule family reaches when spikes, 8-bit weights, stochastic rounding and the
 modulator population are taken away (docs/learning.md, "The rule in float").
 
-    python bench/float_rule.py                       # 256, 512, 1024 hidden; ~6 min
+    python bench/float_rule.py                       # 256, 512, 1024 hidden; ~10 s
     python bench/float_rule.py --hidden-sizes 512 --epochs 20 --seeds 1 2 3 4 5
 """
 from __future__ import annotations
