@@ -20,8 +20,9 @@ head of its line, and its readout waits for its bank):
    one source when the expander is free; the expander issues the event's entries (in
    table order) one a cycle into the destinations' depth-1 FIFOs. Each FIFO feeds a
    skid buffer and then the consumer: a core's event slice and crossbar (3 entries in
-   flight, one taken every ``W`` cycles), or the readout (2 in flight, ``R + 3`` cycles
-   an event, ``R + 2 W_readout + 1`` at one lane, and a cycle to take the next). An
+   flight, one taken every ``W`` cycles), or the readout (2 in flight, ``W_readout *
+   B + 2`` cycles an event: a weight word a cycle, in ``B = lanes // sweep_lanes``
+   beats, with its address cycle and the cycle that takes the next). An
    entry whose FIFO is full stops the expander: **head-of-line blocking**, so a slow
    destination holds back deliveries to every other. The readout reads its weights from
    the last physical core's bank in the cycles that core's crossbar leaves free
@@ -63,10 +64,11 @@ class StepModel:
         self.W, self.R = plan["words_per_row"], s.readout
         # the crossbars' weight stage (the ECP5 boards): each drains a cycle later
         self.stage = int(plan.get("weight_stage", False))
-        # the readout's event: R + 3 cycles of work (R + 2 W_readout + 1 at one lane,
-        # rtl/readout.py), and the IDLE cycle in which it takes the next
-        self.ro_event = (s.readout + 3 if plan["lanes"] >= 2
-                         else s.readout + 2 * plan["readout_words_per_row"] + 1) + 1
+        # the readout's event: a weight word a cycle (in beats where it adds fewer
+        # lanes, as the sweep: rtl/readout.py), its address cycle and the IDLE cycle in
+        # which it takes the next
+        beats = plan["lanes"] // plan.get("sweep_lanes", plan["lanes"])
+        self.ro_event = plan["readout_words_per_row"] * beats + 2
         self.n_in, self.steps, self.classes = s.n_in, s.steps, s.classes
         self.layer0 = min(self.G, s.cores)
         self.bias = bool(config.topology.readout_bias)
@@ -74,7 +76,7 @@ class StepModel:
         self.frames, self.hold = s.frames, s.hold
         # each hidden neuron's routed destinations, in the entry table's order
         self.routes = [[int(d) for d, _ in topo.routing[j]] for j in range(s.hidden)]
-        clear = [max(self.N, 2 * self.W * self.S), 2 * s.readout]
+        clear = [max(self.N, 2 * self.W * self.S), s.readout]
         if plan.get("learning", True):
             clear.append(s.n_in + s.hidden + 1)        # the trace memory
         self.overhead = max(clear) + 3 + s.classes + 4   # clear, then predict

@@ -6,7 +6,7 @@ cycles that core's crossbar leaves free; its state block RAM also holds the inpu
 words (``aux``)."""
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,36 +27,42 @@ class ReadoutCore(wiring.Component):
 
     Weights come through a shared-bank port (``weights``, a read only when ``weights_grant``): row
     ``r`` is words ``base + r*W .. + W-1``, ``W = ceil(neurons / lanes)``, the crossbar
-    layout. State is one block RAM (one read and one write port) of ``width =
-    max(current, membrane [+ 8 refractory bits])`` bits: currents at ``0 .. R-1``,
-    membranes at ``R .. 2R-1``, and ``aux_words`` words from the next power of two above
-    ``2R - 1`` on for another user
-    (the encoder), reachable through ``aux`` while the readout is idle.
+    layout. The currents are kept in a memory of their own, several to a word, so an
+    event adds several lanes a cycle; the membranes (with their
+    refractory counts) in a second memory, at ``0 .. R-1``, and ``aux_words`` words from the
+    next power of two above ``R - 1`` on for another user (the encoder), reachable
+    through ``aux`` while the readout is idle.
 
-    Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and one
-    current read-modify-write per neuron, the next word read while a word's lanes are
-    added: ``R + 3`` cycles without contention (``3R + 1`` at one lane), and the IDLE
-    cycle that takes the next event, so events are ``R + 4`` apart; the sweep
-    takes 4 cycles a neuron. ``update`` / ``clear`` / ``done`` / ``busy`` as for
+    ``add_lanes`` (default ``lanes``, a divisor of it) are added a cycle: a weight word
+    in ``B = lanes // add_lanes`` beats, the currents ``add_lanes`` to a word.
+
+    Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and is
+    ``W * B + 2`` cycles from the one before without contention (its address cycle and
+    the IDLE cycle that takes it included; the adds trail the reads by three cycles),
+    where adding a neuron a cycle took ``R + 4``; the sweep takes 4 cycles a neuron.
+    ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
     neuron's current and membrane as the sweep writes them back (as ``NeuronCore``'s: for
     a testbench's per-step compare; the chip leaves it open and synthesis removes it)."""
 
     def __init__(self, config, *, rows: int, lanes: int, base: int, depth: int,
-                 aux_words: int = 0, aux_width: int = 1):
+                 aux_words: int = 0, aux_width: int = 1, add_lanes: int | None = None):
         s, w, d = config.sizes, config.widths, config.dynamics
+        add_lanes = add_lanes or lanes
+        if lanes % add_lanes:
+            raise ValueError(f"add_lanes = {add_lanes} must divide lanes = {lanes}")
         self._cfg = config
         self._rows, self._lanes, self._base = rows, lanes, base
+        self._add, self._beats = add_lanes, lanes // add_lanes
         self._neurons = s.readout
         self._W = ceil_div(s.readout, lanes)
         self._count_width = max(1, (s.per_class * s.steps).bit_length())
         self._use_ref = d.refractory > 0
-        self.width = max(w.current, w.membrane + (REF_WIDTH if self._use_ref else 0),
-                         aux_width)
+        self.width = max(w.membrane + (REF_WIDTH if self._use_ref else 0), aux_width)
         # the aux words from a power of two on: their address is a concatenation, no
         # adder in front of the memory (the encoder's path into it was the longest)
-        self.aux_base = 1 << (2 * s.readout - 1).bit_length()
+        self.aux_base = 1 << (s.readout - 1).bit_length()
         self.state_depth = self.aux_base + aux_words
         super().__init__({
             "i_event": In(stream.Signature(EventLayout(rows))),
@@ -79,25 +85,35 @@ class ReadoutCore(wiring.Component):
 
     @property
     def memory_shapes(self) -> list:
-        """``(depth, width)`` of the block RAM this core instantiates (its state, with the
-        aux words): what the build plan counts (gen/build.py)."""
-        return [LutRamShape(max(self.state_depth, 2), self.width)]
+        """``(depth, width)`` of the memories this core instantiates: the currents,
+        ``add_lanes`` to a word, and the state (membranes, then the aux words): what the
+        build plan counts (gen/build.py)."""
+        return [LutRamShape(max(self._W * self._beats, 2),
+                            self._add * self._cfg.widths.current),
+                LutRamShape(max(self.state_depth, 2), self.width)]
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
         s, wd, dy = cfg.sizes, cfg.widths, cfg.dynamics
         R, W, lanes = self._neurons, self._W, self._lanes
+        A, B = self._add, self._beats            # lanes added a cycle; beats a word
         ww, cw, mw = wd.weight, wd.current, wd.membrane
         use_ref = self._use_ref
-        (depth, width), = self.memory_shapes
+        (cur_depth, cur_width), (depth, width) = self.memory_shapes
+        attrs = {**NO_RW_CHECK, **lut_ram_attrs(platform)}
+        # currents: word k holds neurons k*A .. k*A + A-1, so word k*B + b is beat b of
+        # weight word k: an event adds a word (a beat of a weight word) a cycle
+        m.submodules.cur = cm = memory.Memory(shape=cur_width, depth=cur_depth, init=[],
+                                              attrs=attrs)
+        cwr = cm.write_port()
+        # no read meets a write to its word in the same cycle (a word is read three
+        # cycles after the last write to it at the earliest: see the event pipeline)
+        crd = read_port(m, cm, cwr, collisions=False, name="cur")
         m.submodules.state = st = memory.Memory(shape=width, depth=depth, init=[],
-                                                attrs={**NO_RW_CHECK,
-                                                       **lut_ram_attrs(platform)})
+                                                attrs=attrs)
         wr = st.write_port()
-        # no state reads the word written in the same cycle (a read-modify-write writes
-        # neuron n-1 while reading n): no bypass (it was on the critical path: host decode
-        # -> write enable -> read data) and no collision logic
+        # the sweep reads a membrane two cycles before it writes it back: no bypass
         rd = read_port(m, st, wr, collisions=False, name="state")
         k = (self.aux_base - 1).bit_length()        # aux_base = 2**k
         ax = self.aux
@@ -112,23 +128,48 @@ class ReadoutCore(wiring.Component):
                      lif.params.psi_window.eq(0), lif.params.refractory.eq(dy.refractory),
                      lif.params.reset_subtract.eq(int(dy.reset_subtract))]
 
+        # ---- an event: a current word a cycle through three stages ----------------------
+        # ACC reads weight word k at its first beat (when the bank grants it) and issues
+        # one current word a cycle; a cycle later (``a``) the weight word is registered
+        # (first beat) and the current word read; then (``b``) the beat's lanes are
+        # added and saturated into a register; then (``c``) the sum is written back.
+        # Current word j's write is in the cycle word j+2 is read; the next event's first
+        # read comes 3 cycles after this one's last write at the earliest; the register
+        # holds weight word k until word k+1's first beat reaches ``a``, a cycle after
+        # k's last beat was added.
+        subs = W * B                               # current words an event
         addr = Signal.like(self.weights.addr)      # next weight word
+        left = Signal(range(max(subs, 2)))         # current words of the event still to do
+        nxt = Signal(range(max(subs, 2)))          # ... the next one
+        beat = Signal(range(max(B, 2)))            # ... its beat
         row_q = Signal.like(self.i_event.payload.row)
-        wreg = Signal(lanes * ww)            # the weight word being added
-        # the next word is read at a word's second-to-last lane: ``fetched``, its read
-        # was granted last cycle, so it is on ``rdata`` now (and only now), at the last
-        # lane, where it is taken; without a grant then, FETCH reads it as before
-        fetched = Signal()
-        lane = Signal(range(max(lanes, 2)))
-        n = Signal(range(2 * R + 1))         # neuron (word, when clearing)
-        room = Signal()                      # n + 2 < R: a next word to read ahead (a
-        # register kept with n: the compare's carry chain was on the path to the bank)
-        wb_valid = Signal()                  # a current read last cycle: write it back
-        wb_n = Signal(range(max(R, 2)))
-        wb_w = Signal(signed(ww))
-        wb2_valid = Signal()                 # ... its new value, written this cycle
-        wb2_n = Signal.like(wb_n)
-        wb2_data = Signal(signed(cw))
+        a_valid, a_first = Signal(), Signal()
+        a_word, b_word, c_word = (Signal(range(max(subs, 2)), name=f"{x}_word")
+                                  for x in "abc")
+        a_beat, b_beat = Signal.like(beat), Signal.like(beat)
+        b_valid, c_valid = Signal(), Signal()
+        wreg = Signal(lanes * ww)                  # the weight word being added
+        c_data = Signal(cur_width)                 # stage c's sums
+        m.d.sync += [a_valid.eq(0), b_valid.eq(a_valid), c_valid.eq(b_valid),
+                     b_word.eq(a_word), c_word.eq(b_word), b_beat.eq(a_beat)]
+        with m.If(a_valid):
+            with m.If(a_first):
+                m.d.sync += wreg.eq(self.weights.rdata)
+            m.d.comb += [crd.addr.eq(a_word), crd.en.eq(1)]
+        with m.If(b_valid):
+            beat_w = wreg.word_select(b_beat, A * ww) if B > 1 else wreg
+            m.d.sync += c_data.eq(Cat(
+                saturate(crd.data.word_select(i, cw).as_signed()
+                         + beat_w.word_select(i, ww).as_signed(), signed(cw))
+                for i in range(A)))
+        with m.If(c_valid):
+            m.d.comb += [cwr.addr.eq(c_word), cwr.en.eq(1), cwr.data.eq(c_data)]
+        flowing = a_valid | b_valid | c_valid
+
+        # ---- the sweep ------------------------------------------------------------------
+        n = Signal(range(max(R, subs) + 1))  # neuron (word, when clearing)
+        lane = Signal(range(max(A, 2)))      # ... its lane in current word ``word``
+        word = Signal(range(max(subs, 2)))
         cur_q = Signal(signed(cw))
         v_q = Signal(signed(mw))             # the membrane read, and its refractory count
         ref_q = Signal(REF_WIDTH)
@@ -138,23 +179,12 @@ class ReadoutCore(wiring.Component):
         within = Signal(range(s.per_class + 1))
         with m.If(self.update):
             m.d.sync += pending.eq(1)
-        m.d.sync += [self.done.eq(0), wb_valid.eq(0), wb2_valid.eq(wb_valid),
-                     fetched.eq(0)]
-
-        # write-back stage of the current read-modify-write (any state)
-        # the sum is registered, then written (one long path less: the add and the
-        # saturation no longer meet the write multiplexers). Reads never overtake it: a
-        # neuron's current is read again only by the next event (cycles later) or the
-        # sweep, which waits for both stages.
-        with m.If(wb_valid):
-            m.d.sync += [wb2_n.eq(wb_n),
-                         wb2_data.eq(saturate(rd.data[:cw].as_signed() + wb_w, signed(cw)))]
-        with m.If(wb2_valid):
-            m.d.comb += [wr.addr.eq(wb2_n), wr.en.eq(1), wr.data.eq(wb2_data)]
+        m.d.sync += self.done.eq(0)
 
         def on_clear():
             with m.If(self.clear):
-                m.d.sync += [n.eq(0), pending.eq(0), wb_valid.eq(0), wb2_valid.eq(0)]
+                m.d.sync += [n.eq(0), pending.eq(0), a_valid.eq(0), b_valid.eq(0),
+                             c_valid.eq(0)]
                 m.d.sync += [c.eq(0) for c in self.counts]
                 m.next = "CLEAR"
 
@@ -162,65 +192,53 @@ class ReadoutCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i_event.ready.eq(~pending)
                 with m.If(self.i_event.valid & ~pending):
-                    m.d.sync += [row_q.eq(self.i_event.payload.row), n.eq(0),
-                                 room.eq(int(2 < R))]
+                    m.d.sync += [row_q.eq(self.i_event.payload.row),
+                                 left.eq(subs - 1), nxt.eq(0), beat.eq(0)]
                     m.next = "ADDR"
                 with m.Elif(pending & ~self.update):
-                    m.d.sync += [pending.eq(0), n.eq(0), cls.eq(0), within.eq(0)]
+                    m.d.sync += [pending.eq(0), n.eq(0), lane.eq(0), word.eq(0),
+                                 cls.eq(0), within.eq(0)]
                     m.next = "S_CUR"
                 on_clear()
-            # accumulate one event: its first word's address (a cycle of its own: off the
-            # path from the router's output), its first weight word, then its lanes one
-            # neuron a cycle while the next word is read: ``R + 3`` cycles an event with
-            # free bank cycles and 2 or more lanes (``3R + 1`` at one lane), where
-            # reading and adding in turn took ``R + 2W + 1``
+            # the event's first word address: a cycle of its own, off the path from the
+            # router's output; then a word a granted cycle: ``W + 2`` cycles an event,
+            # the IDLE cycle that takes the next included, with free bank cycles
             with m.State("ADDR"):
                 m.d.sync += addr.eq(self._base + row_q * W)
-                m.next = "FETCH"
+                m.next = "ACC"
                 on_clear()
-            with m.State("FETCH"):
-                m.d.comb += [self.weights.addr.eq(addr), self.weights.re.eq(self.weights_grant)]
-                with m.If(self.weights_grant):
-                    m.d.sync += addr.eq(addr + 1)
-                    m.next = "LATCH"
+            with m.State("ACC"):
+                go = Signal()
+                with m.If(beat == 0):
+                    m.d.comb += [self.weights.addr.eq(addr),
+                                 self.weights.re.eq(self.weights_grant),
+                                 go.eq(self.weights_grant)]
+                with m.Else():
+                    m.d.comb += go.eq(1)
+                with m.If(go):
+                    m.d.sync += [left.eq(left - 1), nxt.eq(nxt + 1), a_valid.eq(1),
+                                 a_word.eq(nxt), a_beat.eq(beat), a_first.eq(beat == 0),
+                                 beat.eq(Mux(beat == B - 1, 0, beat + 1))]
+                    with m.If(beat == 0):
+                        m.d.sync += addr.eq(addr + 1)
+                    with m.If(left == 0):
+                        m.next = "IDLE"
                 on_clear()
-            with m.State("LATCH"):
-                m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0)]
-                m.next = "LANES"
-                on_clear()
-            with m.State("LANES"):
-                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
-                m.d.sync += [wb_valid.eq(1), wb_n.eq(n),
-                             wb_w.eq(wreg.word_select(lane, ww).as_signed()),
-                             n.eq(n + 1), room.eq(n + 3 < R), lane.eq(lane + 1)]
-                if lanes >= 2:
-                    with m.If((lane == lanes - 2) & room):
-                        m.d.comb += [self.weights.addr.eq(addr),
-                                     self.weights.re.eq(self.weights_grant)]
-                        with m.If(self.weights_grant):
-                            m.d.sync += [addr.eq(addr + 1), fetched.eq(1)]
-                with m.If(n == R - 1):
-                    m.next = "IDLE"
-                with m.Elif(lane == lanes - 1):
-                    with m.If(fetched):
-                        m.d.sync += [wreg.eq(self.weights.rdata), lane.eq(0)]
-                    with m.Else():
-                        m.next = "FETCH"
-                on_clear()
-            # sweep: 3 cycles a neuron (current, membrane, update)
+            # sweep: 4 cycles a neuron (current, membrane, the LIF update in two halves:
+            # one was the chip's longest path); a current word is read at its first
+            # lane (the port holds it for the others) and cleared in the next cycle
             with m.State("S_CUR"):
-                with m.If(~wb_valid & ~wb2_valid):
-                    m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                with m.If(~flowing):
+                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0)]
                     m.next = "S_MEM"
                 on_clear()
             with m.State("S_MEM"):
-                m.d.sync += cur_q.eq(rd.data[:cw].as_signed())
-                m.d.comb += [rd.addr.eq(R + n), rd.en.eq(1),
-                             wr.addr.eq(n), wr.data.eq(0), wr.en.eq(1)]
+                m.d.sync += cur_q.eq(crd.data.word_select(lane, cw).as_signed())
+                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                with m.If(lane == 0):
+                    m.d.comb += [cwr.addr.eq(word), cwr.data.eq(0), cwr.en.eq(1)]
                 m.next = "S_UPD"
                 on_clear()
-            # 4 cycles a neuron: the LIF update is split in two halves (one was the
-            # chip's longest path)
             with m.State("S_UPD"):
                 m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
                              ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
@@ -230,7 +248,7 @@ class ReadoutCore(wiring.Component):
                 on_clear()
             with m.State("S_FIRE"):
                 m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
-                             wr.addr.eq(R + n), wr.en.eq(1),
+                             wr.addr.eq(n), wr.en.eq(1),
                              wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
                                         else lif.v_out)]
                 os = self.o_state
@@ -249,18 +267,23 @@ class ReadoutCore(wiring.Component):
                 with m.Else():
                     m.d.sync += within.eq(within + 1)
                 m.d.sync += n.eq(n + 1)
+                with m.If(lane == A - 1):
+                    m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                with m.Else():
+                    m.d.sync += lane.eq(lane + 1)
                 with m.If(n == R - 1):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
                 with m.Else():
                     m.next = "S_CUR"
                 on_clear()
-            # zero currents and membranes, one word a cycle
+            # zero the membranes and the current words, one of each a cycle
             with m.State("CLEAR"):
-                m.d.comb += [wr.addr.eq(n), wr.data.eq(0), wr.en.eq(1)]
+                m.d.comb += [wr.addr.eq(n), wr.data.eq(0), wr.en.eq(n < R),
+                             cwr.addr.eq(n), cwr.data.eq(0), cwr.en.eq(n < subs)]
                 m.d.sync += n.eq(n + 1)
-                with m.If(n == 2 * R - 1):
+                with m.If(n == max(R, subs) - 1):
                     m.next = "IDLE"
                 on_clear()
-        m.d.comb += self.busy.eq(pending | ~fsm.ongoing("IDLE"))
+        m.d.comb += self.busy.eq(pending | flowing | ~fsm.ongoing("IDLE"))
         return m

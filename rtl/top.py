@@ -102,7 +102,9 @@ class Engine(wiring.Component):
     (rtl/crossbar.py): one cycle more an event burst, for deep block-RAM banks whose depth
     multiplexer would otherwise limit the clock (gen/build.py ``plan_build``).
     ``sweep_lanes``: the learning unit's sweep lanes (rtl/sweep_pipeline.py; default
-    ``lanes``), fewer where the multipliers are few (the UP5K's 8 DSP blocks)."""
+    ``lanes``), fewer where the multipliers are few (the UP5K's 8 DSP blocks); the
+    readout adds as many lanes a cycle (a weight word in beats, as the sweep), which
+    keeps the UP5K's 4-lane chip within its logic cells."""
 
     def __init__(self, topo: Topology, *, lanes: int = 2, backend: str = "auto",
                  fifo_depth: int = 1, counter_width: int | None = None, learning: bool = True,
@@ -159,7 +161,8 @@ class Engine(wiring.Component):
         self.readout = ReadoutCore(cfg, rows=self.readout_rows, lanes=lanes,
                                    base=self.readout_base, depth=depth,
                                    aux_words=s.sample_width,
-                                   aux_width=2 * cfg.widths.encoder)
+                                   aux_width=2 * cfg.widths.encoder,
+                                   add_lanes=sweep_lanes)
         self.router = Router(self.router_params, peak_level=False)
         route_layout = self.router.out_layout
         self.learner = LearningUnit(topo, lanes=lanes, sweep_lanes=sweep_lanes,
