@@ -41,6 +41,7 @@ SPRAM_WIDTH = 16
 SPRAM_DEPTH = 16384
 SPRAM_BLOCKS = 4          # SB_SPRAM256KA blocks on an iCE40 UP5K
 BACKENDS = ("auto", "spram", "memory")
+WIDE_CHUNK = 512          # words a memory of 19-36-bit words is split into (WeightMemory)
 
 
 class WeightWriteSignature(wiring.Signature):
@@ -168,16 +169,40 @@ class WeightMemory(wiring.Component):
         return self._elaborate_memory()
 
     def _elaborate_memory(self):
+        """One memory, or for words of 19 to 36 bits deeper than 512 several of 512
+        words each (:data:`WIDE_CHUNK`) and a multiplexer after them: yosys maps such a
+        word to the ECP5's DP16KD either 18 bits a port side by side (1,024 words a
+        pair) or 36 bits in its pseudo-dual-port mode (512 words a block), and it chose
+        the first for deep banks (fewer blocks in depth, a smaller multiplexer) even
+        where it took more blocks: the deep ULX3S chip at 4 lanes wanted 213 of 208. A
+        memory of 512 words takes one block only in the 36-bit mode."""
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=self._width, depth=max(self._depth, 2),
-                                               init=self._init)
-        w_port = mem.write_port()
-        r_port = mem.read_port()
-        m.d.comb += [
-            w_port.addr.eq(self.addr), w_port.data.eq(self.wdata), w_port.en.eq(self.we),
-            r_port.addr.eq(self.addr), r_port.en.eq(self.re & ~self.we),
-            self.rdata.eq(r_port.data),
-        ]
+        W, D = self._width, self._depth
+        chunk = WIDE_CHUNK if 18 < W <= 36 and D > WIDE_CHUNK else max(D, 2)
+        low = ceil_log2(chunk)
+        n = ceil_div(D, chunk)
+        sel = self.addr[low:] if n > 1 else Const(0, 1)
+        sel_q = Signal.like(sel, name="chunk_q")        # chunk of the last read
+        with m.If(self.re & ~self.we):
+            m.d.sync += sel_q.eq(sel)
+        outs = []
+        for k in range(n):
+            depth = min(chunk, max(D, 2) - k * chunk)
+            mem = memory.Memory(shape=W, depth=depth,
+                                init=self._init[k * chunk:(k + 1) * chunk])
+            m.submodules[f"mem{k}" if n > 1 else "mem"] = mem
+            w_port, r_port = mem.write_port(), mem.read_port()
+            here = sel == k
+            m.d.comb += [
+                w_port.addr.eq(self.addr[:low]), w_port.data.eq(self.wdata),
+                w_port.en.eq(self.we & here),
+                r_port.addr.eq(self.addr[:low]), r_port.en.eq(self.re & ~self.we & here),
+            ]
+            outs.append(r_port.data)
+        data = outs[0]
+        for k in range(1, n):
+            data = Mux(sel_q == k, outs[k], data)
+        m.d.comb += self.rdata.eq(data)
         return m
 
     def _elaborate_spram(self):

@@ -98,11 +98,14 @@ def test_lif_update_matches_model(widths, param_sets):
                              f"rtl (v, ref, spike, psi) = {got[bad]}, model = {expect[bad]}")
 
 
-@pytest.mark.parametrize("depth", [1, 5, 40])
-def test_weight_memory_latency_and_hold(depth):
-    dut = WeightMemory(width=12, depth=depth, backend="memory")
+@pytest.mark.parametrize("width, depth", [(12, 1), (12, 5), (12, 40), (32, 1200)])
+def test_weight_memory_latency_and_hold(width, depth):
+    """Write every word, read them in a random order: each the cycle after its read, and
+    held while idle. 32-bit words 1,200 deep are three memories of 512, 512 and 176
+    words behind a multiplexer (rtl/memory.py ``WIDE_CHUNK``)."""
+    dut = WeightMemory(width=width, depth=depth, backend="memory")
     rng = np.random.default_rng(depth)
-    words = rng.integers(0, 1 << 12, depth).tolist()
+    words = rng.integers(0, 1 << width, depth).tolist()
 
     async def bench(ctx):
         for a, w in enumerate(words):
