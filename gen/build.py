@@ -305,7 +305,7 @@ def performance(config: Config, topo: Topology, plan: dict, fmax_hz: float | Non
     depth-1 FIFOs and stop at a full one (head-of-line blocking, docs/router.md), the
     readout takes ``W_readout + 2`` cycles an event (a weight word a cycle, its address
     cycle and the IDLE cycle that takes the next) in the cycles its bank's crossbar
-    leaves free, the sweeps ``share * N`` and ``4 R``; a sample adds its clear and prediction.
+    leaves free, the sweeps ``share * N`` and ``R + 4``; a sample adds its clear and prediction.
     A model: ``gen compare`` measures the cycles on the simulated chip, bench/phases.py
     each phase's, bench/scaling.py sets model and chip side by side over a sweep."""
     from .perfmodel import StepModel

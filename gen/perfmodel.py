@@ -31,7 +31,8 @@ head of its line, and its readout waits for its bank):
    by its consumer).
 3. **Update**: the readout's bias row (after its routed events), then every core
    finishes its queue (a cycle later with the crossbars' ``weight_stage``) and sweeps its ``share * N`` neurons (``share * N + 4`` cycles), the
-   readout sweeps in ``4 R``; then the learning unit's turn and the next step.
+   readout its ``R`` in ``R + 4`` (a neuron a cycle, ``4 R`` before 2026-12-08); then
+   the learning unit's turn and the next step.
 
 A sample adds its start (the cores', the readout's and, on a learning chip, the
 learning unit's trace memory's clear, ``n_in + hidden + 1`` words a cycle) and the
@@ -223,7 +224,7 @@ class StepModel:
                 if b1 > bias_at and b0 < end:
                     end += min(b1, end) - max(b0, bias_at)
             ro_start = max(update, end)
-        return max(cores, ro_start + 4 * self.R + 2) + 5
+        return max(cores, ro_start + self.R + 4) + 5
 
     # ---- samples ---------------------------------------------------------------------
     def run(self, s_in, s_h) -> np.ndarray:

@@ -39,7 +39,8 @@ class ReadoutCore(wiring.Component):
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and is
     ``W * B + 2`` cycles from the one before without contention (its address cycle and
     the IDLE cycle that takes it included; the adds trail the reads by three cycles),
-    where adding a neuron a cycle took ``R + 4``; the sweep takes 4 cycles a neuron.
+    where adding a neuron a cycle took ``R + 4``; the sweep takes a neuron a cycle
+    through four stages (``R + 4`` cycles; 4 a neuron before 2026-12-08).
     ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
@@ -170,10 +171,23 @@ class ReadoutCore(wiring.Component):
         n = Signal(range(max(R, subs) + 1))  # neuron (word, when clearing)
         lane = Signal(range(max(A, 2)))      # ... its lane in current word ``word``
         word = Signal(range(max(subs, 2)))
-        cur_q = Signal(signed(cw))
-        v_q = Signal(signed(mw))             # the membrane read, and its refractory count
-        ref_q = Signal(REF_WIDTH)
-        v_int = Signal(signed(mw))           # leaked and integrated (S_UPD -> S_FIRE)
+        # a neuron a cycle through four stages: 0 reads its current word (at the word's
+        # first lane; the port holds it for the others) and its membrane, 1 registers
+        # both (and clears the current word), 2 leaks and integrates, 3 fires and
+        # writes the membrane back: stage 3 writes neuron n-3 while stage 0 reads n
+        s1, s2, s3 = Signal(), Signal(), Signal()          # a neuron in stage 1, 2, 3
+        s1_lane = Signal.like(lane)
+        s1_word = Signal.like(word)
+        s1_first = Signal()
+        s1_n, s2_n = Signal.like(n), Signal.like(n)
+        cur_q = Signal(signed(cw))           # stage 2's current, then stage 3's
+        mem_q = Signal(signed(mw))           # stage 2's membrane
+        ref_m = Signal(REF_WIDTH)            # ... and refractory count
+        cur_f = Signal(signed(cw))
+        v_q = Signal(signed(mw))             # stage 3's membrane, refractory count and
+        ref_q = Signal(REF_WIDTH)            # leaked and integrated membrane
+        v_int = Signal(signed(mw))
+        n3 = Signal.like(n)                  # stage 3's neuron
         pending = Signal()
         cls = Signal(range(s.classes + 1))
         within = Signal(range(s.per_class + 1))
@@ -186,6 +200,7 @@ class ReadoutCore(wiring.Component):
                 m.d.sync += [n.eq(0), pending.eq(0), a_valid.eq(0), b_valid.eq(0),
                              c_valid.eq(0)]
                 m.d.sync += [c.eq(0) for c in self.counts]
+                m.d.sync += [s1.eq(0), s2.eq(0), s3.eq(0)]
                 m.next = "CLEAR"
 
         with m.FSM(init="CLEAR") as fsm:
@@ -198,7 +213,7 @@ class ReadoutCore(wiring.Component):
                 with m.Elif(pending & ~self.update):
                     m.d.sync += [pending.eq(0), n.eq(0), lane.eq(0), word.eq(0),
                                  cls.eq(0), within.eq(0)]
-                    m.next = "S_CUR"
+                    m.next = "SWEEP"
                 on_clear()
             # the event's first word address: a cycle of its own, off the path from the
             # router's output; then a word a granted cycle: ``W + 2`` cycles an event,
@@ -224,58 +239,54 @@ class ReadoutCore(wiring.Component):
                     with m.If(left == 0):
                         m.next = "IDLE"
                 on_clear()
-            # sweep: 4 cycles a neuron (current, membrane, the LIF update in two halves:
-            # one was the chip's longest path); a current word is read at its first
-            # lane (the port holds it for the others) and cleared in the next cycle
-            with m.State("S_CUR"):
-                with m.If(~flowing):
-                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0)]
-                    m.next = "S_MEM"
-                on_clear()
-            with m.State("S_MEM"):
-                m.d.sync += cur_q.eq(crd.data.word_select(lane, cw).as_signed())
-                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
-                with m.If(lane == 0):
-                    m.d.comb += [cwr.addr.eq(word), cwr.data.eq(0), cwr.en.eq(1)]
-                m.next = "S_UPD"
-                on_clear()
-            with m.State("S_UPD"):
-                m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
-                             ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
-                             v_int.eq(leak_integrate(rd.data[:mw].as_signed(), cur_q,
-                                                     dy.leak_shift_out, mw))]
-                m.next = "S_FIRE"
-                on_clear()
-            with m.State("S_FIRE"):
-                m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
-                             wr.addr.eq(n), wr.en.eq(1),
-                             wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
-                                        else lif.v_out)]
-                os = self.o_state
-                m.d.comb += [os.valid.eq(1), os.neuron.eq(n), os.current.eq(cur_q),
-                             os.membrane.eq(lif.v_out), os.spike.eq(lif.spike),
-                             os.psi.eq(lif.psi)]
-                # this step's spikes, neuron i in bit i once the sweep is done
-                m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
-                with m.If(lif.spike):
-                    with m.Switch(cls):
-                        for k in range(s.classes):
-                            with m.Case(k):
-                                m.d.sync += self.counts[k].eq(self.counts[k] + 1)
-                with m.If(within == s.per_class - 1):
-                    m.d.sync += [within.eq(0), cls.eq(cls + 1)]
-                with m.Else():
-                    m.d.sync += within.eq(within + 1)
-                m.d.sync += n.eq(n + 1)
-                with m.If(lane == A - 1):
-                    m.d.sync += [lane.eq(0), word.eq(word + 1)]
-                with m.Else():
-                    m.d.sync += lane.eq(lane + 1)
-                with m.If(n == R - 1):
-                    m.d.sync += self.done.eq(1)
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "S_CUR"
+            # sweep: a neuron a cycle, ``R + 4`` cycles (after the event pipeline drains)
+            with m.State("SWEEP"):
+                issue = Signal()
+                m.d.comb += issue.eq(~flowing & (n != R))
+                m.d.sync += [s1.eq(issue), s2.eq(s1), s3.eq(s2)]
+                with m.If(issue):                                       # stage 0
+                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0),
+                                 rd.addr.eq(n), rd.en.eq(1)]
+                    m.d.sync += [s1_lane.eq(lane), s1_word.eq(word), s1_n.eq(n),
+                                 s1_first.eq(lane == 0), n.eq(n + 1)]
+                    with m.If(lane == A - 1):
+                        m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                    with m.Else():
+                        m.d.sync += lane.eq(lane + 1)
+                with m.If(s1):                                          # stage 1
+                    m.d.sync += [cur_q.eq(crd.data.word_select(s1_lane, cw).as_signed()),
+                                 mem_q.eq(rd.data[:mw].as_signed()), s2_n.eq(s1_n),
+                                 ref_m.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0)]
+                    with m.If(s1_first):
+                        m.d.comb += [cwr.addr.eq(s1_word), cwr.data.eq(0), cwr.en.eq(1)]
+                with m.If(s2):                                          # stage 2
+                    m.d.sync += [v_q.eq(mem_q), ref_q.eq(ref_m), cur_f.eq(cur_q),
+                                 v_int.eq(leak_integrate(mem_q, cur_q, dy.leak_shift_out,
+                                                         mw)),
+                                 n3.eq(s2_n)]
+                with m.If(s3):                                          # stage 3
+                    m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
+                                 wr.addr.eq(n3), wr.en.eq(1),
+                                 wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
+                                            else lif.v_out)]
+                    os = self.o_state
+                    m.d.comb += [os.valid.eq(1), os.neuron.eq(n3), os.current.eq(cur_f),
+                                 os.membrane.eq(lif.v_out), os.spike.eq(lif.spike),
+                                 os.psi.eq(lif.psi)]
+                    # this step's spikes, neuron i in bit i once the sweep is done
+                    m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
+                    with m.If(lif.spike):
+                        with m.Switch(cls):
+                            for k in range(s.classes):
+                                with m.Case(k):
+                                    m.d.sync += self.counts[k].eq(self.counts[k] + 1)
+                    with m.If(within == s.per_class - 1):
+                        m.d.sync += [within.eq(0), cls.eq(cls + 1)]
+                    with m.Else():
+                        m.d.sync += within.eq(within + 1)
+                    with m.If(n3 == R - 1):
+                        m.d.sync += [self.done.eq(1), s1.eq(0), s2.eq(0), s3.eq(0)]
+                        m.next = "IDLE"
                 on_clear()
             # zero the membranes and the current words, one of each a cycle
             with m.State("CLEAR"):

@@ -36,7 +36,7 @@ def test_walk_through_runs(tmp_path, monkeypatch, capsys):
         exec(compile(code, f"{DOC.name} block {k + 1}", "exec"), namespace)
     out = capsys.readouterr().out
     assert "refused: sizes.neurons = 0" in out
-    assert "ulx3s-deep: 1024 hidden neurons, 402482 synapses" in out
+    assert "ulx3s-deep: 1024 hidden neurons, 401970 synapses" in out
     assert "bit exact over 3 samples" in out
     assert namespace["report"]["bit_exact"]
 

@@ -198,15 +198,17 @@ def test_refuses_too_much_block_ram_on_the_ulx3s(capsys):
 
 def test_ulx3s_deep_preset():
     """The shipped large preset: deep (2 layers, 1,024 neurons, a physical core each),
-    at least the issue's 400k synapses, fitting the 85F's block RAM (its synthesis had
-    208 DP16KD and 1,012 TRELLIS_DPR16X4, as estimated; 1,002 since the readout keeps
-    its currents in a memory of their own, lanes wide)."""
+    at least the issue's 400k synapses, 4 weights a word (the ECP5's lanes), fitting
+    the 85F's block RAM (its synthesis at 2 lanes had 208 DP16KD and 1,012
+    TRELLIS_DPR16X4, as estimated; 1,002 since the readout keeps its currents in a
+    memory of their own; at 4 lanes, 287 feed-forward axons: 208 DP16KD)."""
     cfg = load_config("ulx3s-deep")
     s = cfg.sizes
     assert s.layers >= 2 and s.hidden >= 1024
     counts = make_topology(cfg).synapse_counts()
-    assert sum(counts[k] for k in ("input", "hidden", "readout", "readout_bias")) == 402_482
+    assert sum(counts[k] for k in ("input", "hidden", "readout", "readout_bias")) == 401_970
     plan = b.plan_build(cfg, ULX3S)
+    assert plan["lanes"] == 4
     b.check_fits(cfg, ULX3S, plan)
     assert plan["learning"] and plan["share"] == 1          # a physical core a core
     assert len(plan["weight_banks"]) == s.layers * s.cores   # the readout shares the last
@@ -565,7 +567,7 @@ def test_performance_model_readout_waits_for_its_bank():
     core 2's bank, only in cycles core 2's crossbar leaves free. Neuron 0 sends 2 entries
     to core 2, then one to the readout: core 2 reads from g+5 to g+13, the readout takes
     its event at g+6 and ends at g+18 instead of g+11; the bias row waits for it, so the
-    update phase (bias row, readout sweep 4R + 2, 5 more) is 45 cycles from the route's
+    update phase (bias row, readout sweep R + 4, 5 more) is 29 cycles from the route's
     end at g+9, 7 more than without the wait."""
     import numpy as np
     cfg, model = _step_model({0: [(2, 0), (2, 1), (3, 0)]})
@@ -573,7 +575,7 @@ def test_performance_model_readout_waits_for_its_bank():
     prev[0] = 1
     _, route, update = model.step(1, np.zeros(cfg.sizes.n_in, int), prev)
     assert route == 11
-    assert update == 45
+    assert update == 29
 
 
 # ---- Verilog ------------------------------------------------------------------------------------
