@@ -31,8 +31,9 @@ head of its line, and its readout waits for its bank):
    by its consumer).
 3. **Update**: the readout's bias row (after its routed events), then every core
    finishes its queue (a cycle later with the crossbars' ``weight_stage``) and sweeps its ``share * N`` neurons (``share * N + 4`` cycles), the
-   readout its ``R`` in ``R + 4`` (a neuron a cycle, ``4 R`` before 2026-12-08); then
-   the learning unit's turn and the next step.
+   readout its ``R`` in ``R + 4`` (a neuron a cycle) where ``4 R + 2`` (a neuron at a
+   time) would outlast the cores' (rtl/readout.py ``pipelined_sweep``); then the
+   learning unit's turn and the next step.
 
 A sample adds its start (the cores', the readout's and, on a learning chip, the
 learning unit's trace memory's clear, ``n_in + hidden + 1`` words a cycle) and the
@@ -43,6 +44,8 @@ inference run, a learning step's sweeps are not in it.
 from __future__ import annotations
 
 import numpy as np
+
+from rtl.readout import pipelined_sweep, sweep_cycles
 
 __all__ = ["StepModel"]
 
@@ -70,6 +73,9 @@ class StepModel:
         # which it takes the next
         beats = plan["lanes"] // plan.get("sweep_lanes", plan["lanes"])
         self.ro_event = plan["readout_words_per_row"] * beats + 2
+        # its sweep: a neuron a cycle where 4 cycles a neuron would outlast the cores'
+        self.ro_sweep = sweep_cycles(s.readout,
+                                     pipelined_sweep(s.readout, self.S * self.N + 4))
         self.n_in, self.steps, self.classes = s.n_in, s.steps, s.classes
         self.layer0 = min(self.G, s.cores)
         self.bias = bool(config.topology.readout_bias)
@@ -224,7 +230,7 @@ class StepModel:
                 if b1 > bias_at and b0 < end:
                     end += min(b1, end) - max(b0, bias_at)
             ro_start = max(update, end)
-        return max(cores, ro_start + self.R + 4) + 5
+        return max(cores, ro_start + self.ro_sweep) + 5
 
     # ---- samples ---------------------------------------------------------------------
     def run(self, s_in, s_h) -> np.ndarray:

@@ -17,7 +17,22 @@ from .core_ports import NeuronStateSignature
 from .memory import LutRamShape, WeightPortSignature, lut_ram_attrs
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
-__all__ = ["ReadoutCore"]
+__all__ = ["ReadoutCore", "pipelined_sweep", "sweep_cycles"]
+
+
+def pipelined_sweep(readout: int, core_sweep: int) -> bool:
+    """Whether the readout sweeps a neuron a cycle: where its 4 cycles a neuron would
+    outlast the hidden cores' sweep of ``core_sweep`` cycles, which runs beside it (a
+    core each on the ECP5: ``N + 4``), so that it would set the step's update phase.
+    Not on the UP5K, whose shared core sweeps its 4 x 64 neurons for longer anyway and
+    whose cells are all used (the pipeline's registers took the 4-lane chip from 5,200
+    to 5,277 of 5,280 logic cells and its clock below 30 MHz)."""
+    return 4 * readout + 2 > core_sweep
+
+
+def sweep_cycles(readout: int, pipelined: bool) -> int:
+    """The readout's sweep, from the update to its end (gen/perfmodel.py)."""
+    return readout + 4 if pipelined else 4 * readout + 2
 
 
 class ReadoutCore(wiring.Component):
@@ -39,8 +54,9 @@ class ReadoutCore(wiring.Component):
     Timing: an event takes ``W`` weight reads (each waits for a free bank cycle) and is
     ``W * B + 2`` cycles from the one before without contention (its address cycle and
     the IDLE cycle that takes it included; the adds trail the reads by three cycles),
-    where adding a neuron a cycle took ``R + 4``; the sweep takes a neuron a cycle
-    through four stages (``R + 4`` cycles; 4 a neuron before 2026-12-08).
+    where adding a neuron a cycle took ``R + 4``. With ``pipelined_sweep`` the sweep
+    takes a neuron a cycle through four stages (``R + 4`` cycles), else 4 cycles a
+    neuron (``4R + 2``) with fewer registers: :func:`pipelined_sweep` says which.
     ``update`` / ``clear`` / ``done`` / ``busy`` as for
     ``NeuronCore``; ``counts[k]`` are the class spike counts since ``clear``, ``spikes``
     the last sweep's spikes (bit ``i`` neuron ``i``, for the teacher); ``o_state`` each
@@ -48,7 +64,8 @@ class ReadoutCore(wiring.Component):
     a testbench's per-step compare; the chip leaves it open and synthesis removes it)."""
 
     def __init__(self, config, *, rows: int, lanes: int, base: int, depth: int,
-                 aux_words: int = 0, aux_width: int = 1, add_lanes: int | None = None):
+                 aux_words: int = 0, aux_width: int = 1, add_lanes: int | None = None,
+                 pipelined_sweep: bool = True):
         s, w, d = config.sizes, config.widths, config.dynamics
         add_lanes = add_lanes or lanes
         if lanes % add_lanes:
@@ -56,6 +73,7 @@ class ReadoutCore(wiring.Component):
         self._cfg = config
         self._rows, self._lanes, self._base = rows, lanes, base
         self._add, self._beats = add_lanes, lanes // add_lanes
+        self._pipelined = pipelined_sweep
         self._neurons = s.readout
         self._W = ceil_div(s.readout, lanes)
         self._count_width = max(1, (s.per_class * s.steps).bit_length())
@@ -75,6 +93,11 @@ class ReadoutCore(wiring.Component):
             "spikes": Out(s.readout),
             "o_state": Out(NeuronStateSignature(s.readout, w.membrane, w.current)),
         })
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether the sweep takes a neuron a cycle (:func:`pipelined_sweep`)."""
+        return self._pipelined
 
     @property
     def words_per_row(self) -> int:
@@ -213,7 +236,7 @@ class ReadoutCore(wiring.Component):
                 with m.Elif(pending & ~self.update):
                     m.d.sync += [pending.eq(0), n.eq(0), lane.eq(0), word.eq(0),
                                  cls.eq(0), within.eq(0)]
-                    m.next = "SWEEP"
+                    m.next = "SWEEP" if self._pipelined else "S_CUR"
                 on_clear()
             # the event's first word address: a cycle of its own, off the path from the
             # router's output; then a word a granted cycle: ``W + 2`` cycles an event,
@@ -239,7 +262,37 @@ class ReadoutCore(wiring.Component):
                     with m.If(left == 0):
                         m.next = "IDLE"
                 on_clear()
-            # sweep: a neuron a cycle, ``R + 4`` cycles (after the event pipeline drains)
+            def fire(neuron, current):
+                """The LIF update's second half for ``neuron``: the membrane written
+                back, the spike counted (the sweep's last stage or state)."""
+                m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
+                             wr.addr.eq(neuron), wr.en.eq(1),
+                             wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
+                                        else lif.v_out)]
+                os = self.o_state
+                m.d.comb += [os.valid.eq(1), os.neuron.eq(neuron), os.current.eq(current),
+                             os.membrane.eq(lif.v_out), os.spike.eq(lif.spike),
+                             os.psi.eq(lif.psi)]
+                # this step's spikes, neuron i in bit i once the sweep is done
+                m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
+                with m.If(lif.spike):
+                    with m.Switch(cls):
+                        for k in range(s.classes):
+                            with m.Case(k):
+                                m.d.sync += self.counts[k].eq(self.counts[k] + 1)
+                with m.If(within == s.per_class - 1):
+                    m.d.sync += [within.eq(0), cls.eq(cls + 1)]
+                with m.Else():
+                    m.d.sync += within.eq(within + 1)
+
+            def next_lane():
+                with m.If(lane == A - 1):
+                    m.d.sync += [lane.eq(0), word.eq(word + 1)]
+                with m.Else():
+                    m.d.sync += lane.eq(lane + 1)
+
+            # sweep, pipelined: a neuron a cycle, ``R + 4`` cycles (after the event
+            # pipeline drains)
             with m.State("SWEEP"):
                 issue = Signal()
                 m.d.comb += issue.eq(~flowing & (n != R))
@@ -249,10 +302,7 @@ class ReadoutCore(wiring.Component):
                                  rd.addr.eq(n), rd.en.eq(1)]
                     m.d.sync += [s1_lane.eq(lane), s1_word.eq(word), s1_n.eq(n),
                                  s1_first.eq(lane == 0), n.eq(n + 1)]
-                    with m.If(lane == A - 1):
-                        m.d.sync += [lane.eq(0), word.eq(word + 1)]
-                    with m.Else():
-                        m.d.sync += lane.eq(lane + 1)
+                    next_lane()
                 with m.If(s1):                                          # stage 1
                     m.d.sync += [cur_q.eq(crd.data.word_select(s1_lane, cw).as_signed()),
                                  mem_q.eq(rd.data[:mw].as_signed()), s2_n.eq(s1_n),
@@ -265,28 +315,42 @@ class ReadoutCore(wiring.Component):
                                                          mw)),
                                  n3.eq(s2_n)]
                 with m.If(s3):                                          # stage 3
-                    m.d.comb += [lif.v.eq(v_q), lif.ref.eq(ref_q), lif.v_int.eq(v_int),
-                                 wr.addr.eq(n3), wr.en.eq(1),
-                                 wr.data.eq(Cat(lif.v_out, lif.ref_out) if use_ref
-                                            else lif.v_out)]
-                    os = self.o_state
-                    m.d.comb += [os.valid.eq(1), os.neuron.eq(n3), os.current.eq(cur_f),
-                                 os.membrane.eq(lif.v_out), os.spike.eq(lif.spike),
-                                 os.psi.eq(lif.psi)]
-                    # this step's spikes, neuron i in bit i once the sweep is done
-                    m.d.sync += self.spikes.eq(Cat(self.spikes[1:], lif.spike))
-                    with m.If(lif.spike):
-                        with m.Switch(cls):
-                            for k in range(s.classes):
-                                with m.Case(k):
-                                    m.d.sync += self.counts[k].eq(self.counts[k] + 1)
-                    with m.If(within == s.per_class - 1):
-                        m.d.sync += [within.eq(0), cls.eq(cls + 1)]
-                    with m.Else():
-                        m.d.sync += within.eq(within + 1)
+                    fire(n3, cur_f)
                     with m.If(n3 == R - 1):
                         m.d.sync += [self.done.eq(1), s1.eq(0), s2.eq(0), s3.eq(0)]
                         m.next = "IDLE"
+                on_clear()
+            # sweep, one neuron at a time: 4 cycles a neuron (current, membrane, the LIF
+            # update in two halves); fewer registers, for the UP5K, whose shared core's
+            # sweep outlasts it anyway
+            with m.State("S_CUR"):
+                with m.If(~flowing):
+                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0)]
+                    m.next = "S_MEM"
+                on_clear()
+            with m.State("S_MEM"):
+                m.d.sync += cur_q.eq(crd.data.word_select(lane, cw).as_signed())
+                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                with m.If(lane == 0):
+                    m.d.comb += [cwr.addr.eq(word), cwr.data.eq(0), cwr.en.eq(1)]
+                m.next = "S_UPD"
+                on_clear()
+            with m.State("S_UPD"):
+                m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
+                             ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
+                             v_int.eq(leak_integrate(rd.data[:mw].as_signed(), cur_q,
+                                                     dy.leak_shift_out, mw))]
+                m.next = "S_FIRE"
+                on_clear()
+            with m.State("S_FIRE"):
+                fire(n, cur_q)
+                m.d.sync += n.eq(n + 1)
+                next_lane()
+                with m.If(n == R - 1):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "S_CUR"
                 on_clear()
             # zero the membranes and the current words, one of each a cycle
             with m.State("CLEAR"):

@@ -36,7 +36,7 @@ from .host import BusSignature, HostLink
 from .host_decoder import HostDecoder
 from .learn import LearningUnit, trace_word_count
 from .memory import WeightBank
-from .readout import ReadoutCore
+from .readout import ReadoutCore, pipelined_sweep
 from .router import Router
 from .sequencer import Phase, Sequencer
 from .spike_scanner import SpikeScanner, hidden_bits
@@ -162,7 +162,9 @@ class Engine(wiring.Component):
                                    base=self.readout_base, depth=depth,
                                    aux_words=s.sample_width,
                                    aux_width=2 * cfg.widths.encoder,
-                                   add_lanes=sweep_lanes)
+                                   add_lanes=sweep_lanes,
+                                   pipelined_sweep=pipelined_sweep(
+                                       s.readout, share * s.neurons + 4))
         self.router = Router(self.router_params, peak_level=False)
         route_layout = self.router.out_layout
         self.learner = LearningUnit(topo, lanes=lanes, sweep_lanes=sweep_lanes,

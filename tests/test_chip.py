@@ -117,7 +117,10 @@ def test_temporal_presentation_bit_exact(tmp_path):
 def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path):
     """Logical cores time-sharing a physical core and its weight bank (the UP5K learning
     chip: all four on one), learning: still the golden model, bit for bit. With a dense
-    readout the learning unit has no mask ROM (every synapse is there)."""
+    readout the learning unit has no mask ROM (every synapse is there). With the four
+    on one core the readout sweeps a neuron at a time (its 4 x 4 neurons take no longer
+    than the shared core's 4 x 4: rtl/readout.py ``pipelined_sweep``), with two a
+    neuron a cycle: both sweeps are checked."""
     cfg = small_config("small" if layers == 1 else "two_layers").replace(
         **{"sizes.cores": 4, "sizes.n_in": 6, "topology.readout_density": density})
     from rtl.internals import never_elaborated
@@ -126,6 +129,7 @@ def test_shared_cores_learn_bit_exact(layers, share, density, dataset, tmp_path)
     never_elaborated(engine)
     roms = engine.learner.rom_shapes
     assert len(roms) == (1 if density == 1.0 else 2)      # the row sources (and the mask)
+    assert engine.readout.pipelined == (share == 2)
     r = compare(cfg.validate(), task="digits", data=dataset, samples=4, learn=True,
                 work=tmp_path, share=share)
     assert r["bit_exact"], r["first_divergence"]
