@@ -291,67 +291,69 @@ class ReadoutCore(wiring.Component):
                 with m.Else():
                     m.d.sync += lane.eq(lane + 1)
 
-            # sweep, pipelined: a neuron a cycle, ``R + 4`` cycles (after the event
-            # pipeline drains)
-            with m.State("SWEEP"):
-                issue = Signal()
-                m.d.comb += issue.eq(~flowing & (n != R))
-                m.d.sync += [s1.eq(issue), s2.eq(s1), s3.eq(s2)]
-                with m.If(issue):                                       # stage 0
-                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0),
-                                 rd.addr.eq(n), rd.en.eq(1)]
-                    m.d.sync += [s1_lane.eq(lane), s1_word.eq(word), s1_n.eq(n),
-                                 s1_first.eq(lane == 0), n.eq(n + 1)]
+            if self._pipelined:
+                # sweep, pipelined: a neuron a cycle, ``R + 4`` cycles (after the event
+                # pipeline drains)
+                with m.State("SWEEP"):
+                    issue = Signal()
+                    m.d.comb += issue.eq(~flowing & (n != R))
+                    m.d.sync += [s1.eq(issue), s2.eq(s1), s3.eq(s2)]
+                    with m.If(issue):                                       # stage 0
+                        m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0),
+                                     rd.addr.eq(n), rd.en.eq(1)]
+                        m.d.sync += [s1_lane.eq(lane), s1_word.eq(word), s1_n.eq(n),
+                                     s1_first.eq(lane == 0), n.eq(n + 1)]
+                        next_lane()
+                    with m.If(s1):                                          # stage 1
+                        m.d.sync += [cur_q.eq(crd.data.word_select(s1_lane, cw).as_signed()),
+                                     mem_q.eq(rd.data[:mw].as_signed()), s2_n.eq(s1_n),
+                                     ref_m.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0)]
+                        with m.If(s1_first):
+                            m.d.comb += [cwr.addr.eq(s1_word), cwr.data.eq(0), cwr.en.eq(1)]
+                    with m.If(s2):                                          # stage 2
+                        m.d.sync += [v_q.eq(mem_q), ref_q.eq(ref_m), cur_f.eq(cur_q),
+                                     v_int.eq(leak_integrate(mem_q, cur_q, dy.leak_shift_out,
+                                                             mw)),
+                                     n3.eq(s2_n)]
+                    with m.If(s3):                                          # stage 3
+                        fire(n3, cur_f)
+                        with m.If(n3 == R - 1):
+                            m.d.sync += [self.done.eq(1), s1.eq(0), s2.eq(0), s3.eq(0)]
+                            m.next = "IDLE"
+                    on_clear()
+            else:
+                # sweep, one neuron at a time: 4 cycles a neuron (current, membrane, the LIF
+                # update in two halves); fewer registers, for the UP5K, whose shared core's
+                # sweep outlasts it anyway
+                with m.State("S_CUR"):
+                    with m.If(~flowing):
+                        m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0)]
+                        m.next = "S_MEM"
+                    on_clear()
+                with m.State("S_MEM"):
+                    m.d.sync += cur_q.eq(crd.data.word_select(lane, cw).as_signed())
+                    m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
+                    with m.If(lane == 0):
+                        m.d.comb += [cwr.addr.eq(word), cwr.data.eq(0), cwr.en.eq(1)]
+                    m.next = "S_UPD"
+                    on_clear()
+                with m.State("S_UPD"):
+                    m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
+                                 ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
+                                 v_int.eq(leak_integrate(rd.data[:mw].as_signed(), cur_q,
+                                                         dy.leak_shift_out, mw))]
+                    m.next = "S_FIRE"
+                    on_clear()
+                with m.State("S_FIRE"):
+                    fire(n, cur_q)
+                    m.d.sync += n.eq(n + 1)
                     next_lane()
-                with m.If(s1):                                          # stage 1
-                    m.d.sync += [cur_q.eq(crd.data.word_select(s1_lane, cw).as_signed()),
-                                 mem_q.eq(rd.data[:mw].as_signed()), s2_n.eq(s1_n),
-                                 ref_m.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0)]
-                    with m.If(s1_first):
-                        m.d.comb += [cwr.addr.eq(s1_word), cwr.data.eq(0), cwr.en.eq(1)]
-                with m.If(s2):                                          # stage 2
-                    m.d.sync += [v_q.eq(mem_q), ref_q.eq(ref_m), cur_f.eq(cur_q),
-                                 v_int.eq(leak_integrate(mem_q, cur_q, dy.leak_shift_out,
-                                                         mw)),
-                                 n3.eq(s2_n)]
-                with m.If(s3):                                          # stage 3
-                    fire(n3, cur_f)
-                    with m.If(n3 == R - 1):
-                        m.d.sync += [self.done.eq(1), s1.eq(0), s2.eq(0), s3.eq(0)]
+                    with m.If(n == R - 1):
+                        m.d.sync += self.done.eq(1)
                         m.next = "IDLE"
-                on_clear()
-            # sweep, one neuron at a time: 4 cycles a neuron (current, membrane, the LIF
-            # update in two halves); fewer registers, for the UP5K, whose shared core's
-            # sweep outlasts it anyway
-            with m.State("S_CUR"):
-                with m.If(~flowing):
-                    m.d.comb += [crd.addr.eq(word), crd.en.eq(lane == 0)]
-                    m.next = "S_MEM"
-                on_clear()
-            with m.State("S_MEM"):
-                m.d.sync += cur_q.eq(crd.data.word_select(lane, cw).as_signed())
-                m.d.comb += [rd.addr.eq(n), rd.en.eq(1)]
-                with m.If(lane == 0):
-                    m.d.comb += [cwr.addr.eq(word), cwr.data.eq(0), cwr.en.eq(1)]
-                m.next = "S_UPD"
-                on_clear()
-            with m.State("S_UPD"):
-                m.d.sync += [v_q.eq(rd.data[:mw].as_signed()),
-                             ref_q.eq(rd.data[mw:mw + REF_WIDTH] if use_ref else 0),
-                             v_int.eq(leak_integrate(rd.data[:mw].as_signed(), cur_q,
-                                                     dy.leak_shift_out, mw))]
-                m.next = "S_FIRE"
-                on_clear()
-            with m.State("S_FIRE"):
-                fire(n, cur_q)
-                m.d.sync += n.eq(n + 1)
-                next_lane()
-                with m.If(n == R - 1):
-                    m.d.sync += self.done.eq(1)
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "S_CUR"
-                on_clear()
+                    with m.Else():
+                        m.next = "S_CUR"
+                    on_clear()
             # zero the membranes and the current words, one of each a cycle
             with m.State("CLEAR"):
                 m.d.comb += [wr.addr.eq(n), wr.data.eq(0), wr.en.eq(n < R),
