@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.readout import pipelined_sweep, sweep_cycles
+from rtl.readout import event_cycles, pipelined_sweep, sweep_cycles
 
 __all__ = ["StepModel"]
 
@@ -71,8 +71,8 @@ class StepModel:
         # the readout's event: a weight word a cycle (in beats where it adds fewer
         # lanes, as the sweep: rtl/readout.py), its address cycle and the IDLE cycle in
         # which it takes the next
-        beats = plan["lanes"] // plan.get("sweep_lanes", plan["lanes"])
-        self.ro_event = plan["readout_words_per_row"] * beats + 2
+        self.ro_event = event_cycles(plan["readout_words_per_row"], plan["lanes"],
+                                     plan.get("sweep_lanes", plan["lanes"]))
         # its sweep: a neuron a cycle where 4 cycles a neuron would outlast the cores'
         self.ro_sweep = sweep_cycles(s.readout,
                                      pipelined_sweep(s.readout, self.S * self.N + 4))

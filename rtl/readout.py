@@ -17,7 +17,7 @@ from .core_ports import NeuronStateSignature
 from .memory import LutRamShape, WeightPortSignature, lut_ram_attrs
 from .lif import REF_WIDTH, LifFire, leak_integrate, saturate
 
-__all__ = ["ReadoutCore", "pipelined_sweep", "sweep_cycles"]
+__all__ = ["ReadoutCore", "event_cycles", "pipelined_sweep", "sweep_cycles"]
 
 
 def pipelined_sweep(readout: int, core_sweep: int) -> bool:
@@ -28,6 +28,13 @@ def pipelined_sweep(readout: int, core_sweep: int) -> bool:
     whose cells are all used (the pipeline's registers took the 4-lane chip from 5,200
     to 5,277 of 5,280 logic cells and its clock below 30 MHz)."""
     return 4 * readout + 2 > core_sweep
+
+
+def event_cycles(words_per_row: int, lanes: int, add_lanes: int) -> int:
+    """Cycles from one event to the next without bank contention (gen/perfmodel.py): a
+    current word a cycle, ``lanes // add_lanes`` a weight word, with the event's address
+    cycle and the IDLE cycle that takes the next."""
+    return words_per_row * (lanes // add_lanes) + 2
 
 
 def sweep_cycles(readout: int, pipelined: bool) -> int:
@@ -137,7 +144,9 @@ class ReadoutCore(wiring.Component):
         m.submodules.state = st = memory.Memory(shape=width, depth=depth, init=[],
                                                 attrs=attrs)
         wr = st.write_port()
-        # the sweep reads a membrane two cycles before it writes it back: no bypass
+        # no read meets a write to its address in the same cycle (the pipelined sweep
+        # reads neuron n while it writes n-3; the other writes a neuron two cycles after
+        # reading it and reads nothing then): no bypass
         rd = read_port(m, st, wr, collisions=False, name="state")
         k = (self.aux_base - 1).bit_length()        # aux_base = 2**k
         ax = self.aux
@@ -239,7 +248,7 @@ class ReadoutCore(wiring.Component):
                     m.next = "SWEEP" if self._pipelined else "S_CUR"
                 on_clear()
             # the event's first word address: a cycle of its own, off the path from the
-            # router's output; then a word a granted cycle: ``W + 2`` cycles an event,
+            # router's output; then a word a granted cycle: ``W * B + 2`` cycles an event,
             # the IDLE cycle that takes the next included, with free bank cycles
             with m.State("ADDR"):
                 m.d.sync += addr.eq(self._base + row_q * W)
